@@ -1,0 +1,88 @@
+"""DRUNet: the residual U-Net denoiser of the deep plug-and-play prior.
+
+Zhang, Li, Zuo, Zhang, Van Gool, Timofte, "Plug-and-Play Image Restoration with Deep
+Denoiser Prior", IEEE TPAMI 44(10), 2021. Module names match KAIR's
+``network_unet.UNetRes`` (``m_head``, ``m_down1`` ... ``m_tail``, ``res.0``/``res.2`` inside
+residual blocks), so KAIR's ``drunet_gray.pth`` / ``drunet_color.pth`` load unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ResBlock(nn.Module):
+    """``x + conv(relu(conv(x)))`` with 3x3 convolutions (KAIR ``ResBlock``, mode 'CRC')."""
+
+    def __init__(self, channels: int, bias: bool = False) -> None:
+        super().__init__()
+        self.res = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1, bias=bias),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=bias),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.res(x)
+
+
+class DRUNet(nn.Module):
+    """DRUNet (Zhang et al., TPAMI 2021): 4-level U-Net of residual blocks, noise map input.
+
+    ``forward(x, sigma)``: ``x`` (N, C, H, W) float in [0, 1]; ``sigma`` noise std in [0, 1]
+    units (float or (N,) tensor), given to the network as an extra constant channel. H and W
+    are padded to a multiple of 8 by edge replication (as KAIR's test code) and cropped back.
+    Down-sampling: 2x2 stride-2 convs; up-sampling: 2x2 stride-2 transposed convs; no biases.
+    """
+
+    size_multiple = 8
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        out_channels: int | None = None,
+        channels: Sequence[int] = (64, 128, 256, 512),
+        num_blocks: int = 4,
+        bias: bool = False,
+    ) -> None:
+        super().__init__()
+        if len(channels) != 4:
+            raise ValueError(f"DRUNet needs 4 channel widths, got {tuple(channels)}")
+        out_channels = in_channels if out_channels is None else out_channels
+        c0, c1, c2, c3 = channels
+
+        def blocks(c: int) -> list[nn.Module]:
+            return [ResBlock(c, bias=bias) for _ in range(num_blocks)]
+
+        self.m_head = nn.Conv2d(in_channels + 1, c0, 3, padding=1, bias=bias)
+        self.m_down1 = nn.Sequential(*blocks(c0), nn.Conv2d(c0, c1, 2, stride=2, bias=bias))
+        self.m_down2 = nn.Sequential(*blocks(c1), nn.Conv2d(c1, c2, 2, stride=2, bias=bias))
+        self.m_down3 = nn.Sequential(*blocks(c2), nn.Conv2d(c2, c3, 2, stride=2, bias=bias))
+        self.m_body = nn.Sequential(*blocks(c3))
+        self.m_up3 = nn.Sequential(nn.ConvTranspose2d(c3, c2, 2, stride=2, bias=bias), *blocks(c2))
+        self.m_up2 = nn.Sequential(nn.ConvTranspose2d(c2, c1, 2, stride=2, bias=bias), *blocks(c1))
+        self.m_up1 = nn.Sequential(nn.ConvTranspose2d(c1, c0, 2, stride=2, bias=bias), *blocks(c0))
+        self.m_tail = nn.Conv2d(c0, out_channels, 3, padding=1, bias=bias)
+
+    def forward(self, x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        m = self.size_multiple
+        pad_h, pad_w = (-h) % m, (-w) % m
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        sig = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
+        x0 = torch.cat((x, sig.expand(n, 1, x.shape[-2], x.shape[-1])), dim=1)
+        x1 = self.m_head(x0)
+        x2 = self.m_down1(x1)
+        x3 = self.m_down2(x2)
+        x4 = self.m_down3(x3)
+        y = self.m_body(x4)
+        y = self.m_up3(y + x4)
+        y = self.m_up2(y + x3)
+        y = self.m_up1(y + x2)
+        y = self.m_tail(y + x1)
+        return y[..., :h, :w]

@@ -1,0 +1,192 @@
+"""The ``restora`` command line: thin wrappers over the public API.
+
+User errors (bad files, bad options) print one ``error:`` line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from restora.errors import RestoraError
+
+app = typer.Typer(
+    name="restora",
+    help="Restore and enhance photos (denoise, upscale, deblur), and measure methods the way the papers do.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+stdout = Console()
+
+Task = Annotated[str, typer.Option(help="denoise | upscale | deblock | deblur")]
+Sigma = Annotated[Optional[float], typer.Option(help="Noise std in 8-bit units (25 = 25/255); omit to estimate.")]
+Scale = Annotated[Optional[int], typer.Option(help="Upscaling factor (upscale).")]
+Kernel = Annotated[Optional[str], typer.Option(help="Blur kernel: 'gauss:2.0', 'motion:15,30' or a .npy/.png file.")]
+Quality = Annotated[Optional[int], typer.Option(help="JPEG quality of the input (deblock).")]
+
+
+def _progress(label: str):
+    """A Rich progress bar usable as a ``progress(done, total)`` callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True)
+    task_id = bar.add_task(label, total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task_id, completed=done, total=total)
+
+    return bar, update
+
+
+@app.command()
+def restore(
+    inputs: Annotated[list[Path], typer.Argument(help="Input image(s).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file, or folder for several inputs.")],
+    task: Task = "denoise",
+    method: Annotated[Optional[str], typer.Option(help="Registered method (see `restora methods`); default per task.")] = None,
+    sigma: Sigma = None,
+    scale: Scale = None,
+    kernel: Kernel = None,
+    quality: Quality = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for stochastic methods.")] = None,
+    tile: Annotated[int, typer.Option(help="Tile size in pixels (0 = whole image).")] = 512,
+    overlap: Annotated[int, typer.Option(help="Tile overlap in pixels.")] = 32,
+    bit_depth: Annotated[Optional[int], typer.Option(help="Output bits per channel (8, 16, 32); default: the input's.")] = None,
+    jpeg_quality: Annotated[int, typer.Option(help="Quality of JPEG/WebP outputs.")] = 95,
+    overwrite: Annotated[bool, typer.Option(help="Allow writing over an input file.")] = False,
+) -> None:
+    """Restore photos: decode, run the method (tiled), write with EXIF/ICC kept."""
+    from restora.api import output_paths, restore_file
+
+    if len(inputs) > 1:
+        output.mkdir(parents=True, exist_ok=True)
+    targets = output_paths(inputs, output)
+    failures = 0
+    for source, target in zip(inputs, targets):
+        bar, update = _progress(source.name)
+        try:
+            with bar:
+                restore_file(source, target, task=task, method=method, sigma=sigma, scale=scale,
+                             kernel=kernel, quality=quality, seed=seed, tile=tile or None,
+                             overlap=overlap, overwrite=overwrite, bit_depth=bit_depth,
+                             jpeg_quality=jpeg_quality, progress=update)
+        except RestoraError as exc:
+            if len(inputs) == 1:
+                raise
+            failures += 1
+            _print_error(exc)
+            continue
+        console.print(f"{source} -> {target}")
+    if failures:
+        console.print(f"{failures} of {len(inputs)} image(s) failed")
+        raise typer.Exit(2)
+
+
+@app.command("methods")
+def methods_command(
+    task: Annotated[Optional[str], typer.Option(help="Only methods for this task.")] = None,
+) -> None:
+    """List the registered methods."""
+    from restora.methods import list_methods
+
+    table = Table(title="restora methods")
+    for column in ("name", "task", "channels", "needs", "description"):
+        table.add_column(column)
+    for m in list_methods(task=task):
+        needs = [n for n, flag in (("sigma", m.needs_sigma), ("kernel", m.needs_kernel)) if flag]
+        if m.scales:
+            needs.append("scale " + "/".join(map(str, m.scales)))
+        table.add_row(m.name, m.task, ",".join(map(str, m.channels)), ", ".join(needs) or "-",
+                      m.description)
+    stdout.print(table)
+
+
+@app.command("eval")
+def eval_command(
+    dataset: Annotated[Path, typer.Option(help="Folder of clean reference images.")],
+    method: Annotated[Optional[str], typer.Option(help="Registered method; default per task.")] = None,
+    task: Task = "denoise",
+    sigma: Sigma = None,
+    scale: Scale = None,
+    quality: Quality = None,
+    kernel: Kernel = None,
+    protocol: Annotated[str, typer.Option(help="Metric protocol: paper | matlab | rgb.")] = "paper",
+    seed: Annotated[int, typer.Option(help="Base seed; image i uses seed + i.")] = 0,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N images.")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON.")] = None,
+    per_image: Annotated[bool, typer.Option(help="Print the per-image table.")] = True,
+) -> None:
+    """Evaluate a method on a dataset with a paper-exact protocol."""
+    from restora.bench import evaluate
+
+    bar, update = _progress(f"{method or task} on {dataset.name}")
+    with bar:
+        result = evaluate(method, dataset, task=task, sigma=sigma, scale=scale, quality=quality,
+                          kernel=kernel, protocol=protocol, seed=seed, limit=limit, progress=update)
+    stdout.print(result.to_markdown(per_image=per_image), markup=False, highlight=False)
+    if json_path is not None:
+        result.to_json(json_path)
+        console.print(f"wrote {json_path}")
+
+
+@app.command()
+def info(
+    image: Annotated[Path, typer.Argument(help="Image file.", show_default=False)],
+    noise: Annotated[bool, typer.Option(help="Estimate the noise level (decodes the pixels).")] = True,
+) -> None:
+    """Show size, depth, colour profile, EXIF summary and estimated noise of an image."""
+    from restora.io import image_info, read_image
+
+    facts = image_info(image)
+    if noise:
+        from restora.methods.noise_level import estimate_sigma
+
+        facts["estimated noise sigma (8-bit units)"] = round(estimate_sigma(read_image(image).pixels), 2)
+    table = Table(title=str(image), show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    for key, value in facts.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+        table.add_row(str(key), "-" if value is None else str(value))
+    stdout.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning user errors into one line and exit status 2."""
+    import click
+
+    try:
+        status = app(args=argv, prog_name="restora", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        console.print("aborted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except RestoraError as exc:
+        _print_error(exc)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return status if isinstance(status, int) else 0
+
+
+def _print_error(exc: BaseException) -> None:
+    from rich.text import Text
+
+    console.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Colour conversions: MATLAB-compatible BT.601 YCbCr and sRGB <-> linear.
+
+All functions take HWC (or HW for gray) float arrays in [0, 1] and return float arrays of
+the same layout, without clipping. They never mutate their input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# MATLAB rgb2ycbcr (ITU-R BT.601, "studio swing"): for RGB in [0, 1],
+# Y = 16/255 + (65.481 R + 128.553 G + 24.966 B) / 255, Cb/Cr offset 128/255.
+_RGB_TO_YCBCR = np.array(
+    [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]],
+    dtype=np.float64,
+) / 255.0
+_YCBCR_OFFSET = np.array([16.0, 128.0, 128.0], dtype=np.float64) / 255.0
+
+
+def rgb_to_ycbcr(image: np.ndarray, *, y_only: bool = False) -> np.ndarray:
+    """MATLAB ``rgb2ycbcr`` for float RGB in [0, 1] (HWC); returns float64 in [0, 1] scale.
+
+    ``y_only=True`` returns the HW luma plane. Y spans [16/255, 235/255] for inputs in [0, 1].
+    A gray (C = 1 or HW) input is returned unchanged as its own Y (the SR papers evaluate
+    gray images as they are).
+    """
+    x = np.asarray(image, dtype=np.float64)
+    if x.ndim == 2 or x.shape[-1] == 1:
+        plane = x if x.ndim == 2 else x[..., 0]
+        return plane if y_only else plane[..., None]
+    if x.shape[-1] != 3:
+        from restora.errors import ShapeError
+
+        raise ShapeError(f"rgb_to_ycbcr expects HWC with C=3; got shape {x.shape}")
+    if y_only:
+        return x @ _RGB_TO_YCBCR[0] + _YCBCR_OFFSET[0]
+    return x @ _RGB_TO_YCBCR.T + _YCBCR_OFFSET
+
+
+def ycbcr_to_rgb(image: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`rgb_to_ycbcr` (MATLAB ``ycbcr2rgb``) for float HWC in [0, 1] scale."""
+    x = np.asarray(image, dtype=np.float64)
+    return (x - _YCBCR_OFFSET) @ np.linalg.inv(_RGB_TO_YCBCR).T
+
+
+def srgb_to_linear(image: np.ndarray) -> np.ndarray:
+    """IEC 61966-2-1 sRGB transfer function inverse, float in [0, 1] -> linear light."""
+    x = np.asarray(image, dtype=np.float64)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(image: np.ndarray) -> np.ndarray:
+    """sRGB transfer function, linear light in [0, 1] -> encoded sRGB in [0, 1]."""
+    x = np.clip(np.asarray(image, dtype=np.float64), 0.0, None)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)

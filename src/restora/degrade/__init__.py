@@ -1,0 +1,40 @@
+"""Degradations (noise, blur, MATLAB bicubic, JPEG) and linear operators with adjoints.
+
+Arrays are HW or HWC floats in [0, 1]; inputs are never modified; ``sigma`` is in 8-bit
+units (``sigma=25`` means a standard deviation of 25/255).
+"""
+
+from restora.degrade.blur import BLUR_BOUNDARIES, blur
+from restora.degrade.jpeg import jpeg_compress
+from restora.degrade.kernels import gaussian_kernel, load_kernel, motion_kernel, parse_kernel
+from restora.degrade.noise import add_gaussian_noise, add_poisson_gaussian_noise
+from restora.degrade.operators import (
+    BlurOperator,
+    ComposeOperator,
+    DownsampleOperator,
+    LinearOperator,
+    MaskOperator,
+    ResizeOperator,
+)
+from restora.degrade.resize import RESIZE_KERNELS, imresize, resize_matrix
+
+__all__ = [
+    "BLUR_BOUNDARIES",
+    "RESIZE_KERNELS",
+    "BlurOperator",
+    "ComposeOperator",
+    "DownsampleOperator",
+    "LinearOperator",
+    "MaskOperator",
+    "ResizeOperator",
+    "add_gaussian_noise",
+    "add_poisson_gaussian_noise",
+    "blur",
+    "gaussian_kernel",
+    "imresize",
+    "jpeg_compress",
+    "load_kernel",
+    "motion_kernel",
+    "parse_kernel",
+    "resize_matrix",
+]

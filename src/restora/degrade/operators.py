@@ -1,0 +1,290 @@
+"""Linear degradation operators with exact adjoints, for plug-and-play and inverse problems.
+
+Each operator maps a float64 HW or HWC array ``x`` to ``A(x)`` and has ``A_adjoint(y)`` with
+``<A x, y> = <x, A_adjoint y>`` up to rounding (tested in float64, as deepinv does). Shapes
+are full array shapes: ``output_shape(in_shape)`` and ``input_shape(out_shape)`` convert
+between them (channels pass through). Where several input sizes give the same output size
+(downsampling, resizing), ``A_adjoint`` takes ``in_shape=``; without it the natural size is
+used (``out * factor``, ``out / scale``) and a ShapeError is raised if there is none.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from restora.degrade._common import apply_along, check_number
+from restora.degrade.blur import (
+    check_boundary,
+    check_kernel_array,
+    conv_valid,
+    conv_valid_adjoint,
+    pad_matrix,
+    pad_widths,
+)
+from restora.degrade.resize import resize_matrix
+from restora.errors import InvalidParameterError, ShapeError
+
+Shape = tuple[int, ...]
+
+
+def _as_float(x: Any, name: str) -> np.ndarray:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim not in (2, 3):
+        raise ShapeError(f"{name}: expected an HW or HWC array, got shape {arr.shape}.")
+    return arr
+
+
+class LinearOperator:
+    """Base class: subclasses implement ``A``, ``A_adjoint`` and ``output_shape``."""
+
+    def A(self, x: np.ndarray) -> np.ndarray:  # noqa: N802 (the usual notation)
+        raise NotImplementedError
+
+    def A_adjoint(self, y: np.ndarray, *, in_shape: Shape | None = None) -> np.ndarray:  # noqa: N802
+        raise NotImplementedError
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.A(x)
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        """Shape of ``A(x)`` for ``x`` of shape ``in_shape``."""
+        return tuple(in_shape)
+
+    def input_shape(self, out_shape: Shape) -> Shape:
+        """The natural input shape whose output has ``out_shape`` (ShapeError if none)."""
+        return tuple(out_shape)
+
+    def _adjoint_shape(self, y: np.ndarray, in_shape: Shape | None) -> Shape:
+        if in_shape is None:
+            return self.input_shape(y.shape)
+        in_shape = tuple(int(v) for v in in_shape)
+        if len(in_shape) == 2 and y.ndim == 3:
+            in_shape = in_shape + (y.shape[2],)
+        if self.output_shape(in_shape) != y.shape:
+            raise ShapeError(
+                f"{type(self).__name__}.A_adjoint: y has shape {y.shape} but an input of shape "
+                f"{in_shape} gives {self.output_shape(in_shape)}."
+            )
+        return in_shape
+
+
+class BlurOperator(LinearOperator):
+    """Convolution with ``kernel`` (origin ``(kh // 2, kw // 2)``), as :func:`restora.degrade.blur`.
+
+    boundary: "circular" (default; periodic, diagonalised by the FFT), "reflect" (half-sample
+    symmetric; the adjoint folds the reflected border back, so it is exact, not a mere
+    flip), "zero", or "valid" (output smaller by kernel size - 1).
+    """
+
+    def __init__(self, kernel: np.ndarray, *, boundary: str = "circular") -> None:
+        self.kernel = check_kernel_array(kernel).copy()
+        self.boundary = check_boundary(boundary)
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        if self.boundary != "valid":
+            return tuple(in_shape)
+        kh, kw = self.kernel.shape
+        return (in_shape[0] - kh + 1, in_shape[1] - kw + 1) + tuple(in_shape[2:])
+
+    def input_shape(self, out_shape: Shape) -> Shape:
+        if self.boundary != "valid":
+            return tuple(out_shape)
+        kh, kw = self.kernel.shape
+        return (out_shape[0] + kh - 1, out_shape[1] + kw - 1) + tuple(out_shape[2:])
+
+    def _pads(self, h: int, w: int) -> tuple[Any, Any]:
+        (bh, ah), (bw, aw) = pad_widths(self.kernel.shape)
+        return pad_matrix(h, bh, ah, self.boundary), pad_matrix(w, bw, aw, self.boundary)
+
+    def A(self, x: np.ndarray) -> np.ndarray:  # noqa: N802
+        x = _as_float(x, "x")
+        if self.boundary == "valid":
+            if self.output_shape(x.shape)[0] < 1 or self.output_shape(x.shape)[1] < 1:
+                raise ShapeError(
+                    f"BlurOperator(valid): kernel {self.kernel.shape} larger than x {x.shape}."
+                )
+        else:
+            ph, pw = self._pads(x.shape[0], x.shape[1])
+            x = apply_along(pw, apply_along(ph, x, 0), 1)
+        return conv_valid(x, self.kernel)
+
+    def A_adjoint(self, y: np.ndarray, *, in_shape: Shape | None = None) -> np.ndarray:  # noqa: N802
+        y = _as_float(y, "y")
+        shape = self._adjoint_shape(y, in_shape)
+        z = conv_valid_adjoint(y, self.kernel)
+        if self.boundary == "valid":
+            return z
+        ph, pw = self._pads(shape[0], shape[1])
+        return apply_along(pw.T, apply_along(ph.T, z, 0), 1)
+
+
+class ResizeOperator(LinearOperator):
+    """MATLAB ``imresize`` by ``scale`` in float64 (:func:`restora.degrade.imresize`), as matrices.
+
+    ``A(x) = Mh @ x @ Mw^T`` per channel with ``M = resize_matrix(...)``; the adjoint uses
+    the transposes. ``output_shape`` is ``ceil(scale * size)``.
+    """
+
+    def __init__(
+        self,
+        scale: float,
+        *,
+        kernel: str = "bicubic",
+        antialias: bool = True,
+        boundary: str = "replicate",
+    ) -> None:
+        self.scale = check_number(scale, name="scale", minimum=0.0, strict=True)
+        self.kernel = kernel
+        self.antialias = antialias
+        self.boundary = boundary
+        resize_matrix(1, 1, 1.0, kernel, antialias, boundary=boundary)  # validate early
+        self._cache: dict[int, Any] = {}
+
+    def _matrix(self, n: int) -> Any:
+        if n not in self._cache:
+            self._cache[n] = resize_matrix(
+                n,
+                math.ceil(self.scale * n),
+                self.scale,
+                self.kernel,
+                self.antialias,
+                boundary=self.boundary,
+                sparse=True,
+            )
+        return self._cache[n]
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        return (
+            math.ceil(self.scale * in_shape[0]),
+            math.ceil(self.scale * in_shape[1]),
+        ) + tuple(in_shape[2:])
+
+    def input_shape(self, out_shape: Shape) -> Shape:
+        dims = []
+        for n_out in out_shape[:2]:
+            n_in = max(1, round(n_out / self.scale))
+            if math.ceil(self.scale * n_in) != n_out:
+                raise ShapeError(
+                    f"ResizeOperator(scale={self.scale:g}): no natural input size gives output "
+                    f"size {n_out}; pass in_shape= to A_adjoint."
+                )
+            dims.append(n_in)
+        return tuple(dims) + tuple(out_shape[2:])
+
+    def A(self, x: np.ndarray) -> np.ndarray:  # noqa: N802
+        x = _as_float(x, "x")
+        return apply_along(self._matrix(x.shape[1]), apply_along(self._matrix(x.shape[0]), x, 0), 1)
+
+    def A_adjoint(self, y: np.ndarray, *, in_shape: Shape | None = None) -> np.ndarray:  # noqa: N802
+        y = _as_float(y, "y")
+        shape = self._adjoint_shape(y, in_shape)
+        mh, mw = self._matrix(shape[0]), self._matrix(shape[1])
+        return apply_along(mw.T, apply_along(mh.T, y, 0), 1)
+
+
+class DownsampleOperator(LinearOperator):
+    """Keep every ``factor``-th pixel from the top-left (``x[::s, ::s]``); no prefilter.
+
+    The adjoint puts ``y`` back on that grid and fills the other pixels with zeros.
+    """
+
+    def __init__(self, factor: int) -> None:
+        if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+            raise InvalidParameterError(f"factor: expected a positive integer, got {factor!r}.")
+        self.factor = int(factor)
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        s = self.factor
+        return (-(-in_shape[0] // s), -(-in_shape[1] // s)) + tuple(in_shape[2:])
+
+    def input_shape(self, out_shape: Shape) -> Shape:
+        return (out_shape[0] * self.factor, out_shape[1] * self.factor) + tuple(out_shape[2:])
+
+    def A(self, x: np.ndarray) -> np.ndarray:  # noqa: N802
+        x = _as_float(x, "x")
+        return x[:: self.factor, :: self.factor].copy()
+
+    def A_adjoint(self, y: np.ndarray, *, in_shape: Shape | None = None) -> np.ndarray:  # noqa: N802
+        y = _as_float(y, "y")
+        out = np.zeros(self._adjoint_shape(y, in_shape))
+        out[:: self.factor, :: self.factor] = y
+        return out
+
+
+class MaskOperator(LinearOperator):
+    """Multiply by a mask (inpainting): ``mask`` HW (shared by the channels) or HWC.
+
+    Self-adjoint. A 0/1 mask keeps or drops pixels; any real weights work.
+    """
+
+    def __init__(self, mask: np.ndarray) -> None:
+        m = np.asarray(mask, dtype=np.float64)
+        if m.ndim not in (2, 3):
+            raise ShapeError(f"mask: expected an HW or HWC array, got shape {m.shape}.")
+        self.mask = m.copy()
+
+    def _check(self, x: np.ndarray) -> np.ndarray:
+        m = self.mask
+        ok = m.shape[:2] == x.shape[:2] and (
+            m.ndim == 2 or (x.ndim == 3 and m.shape[2] in (1, x.shape[2]))
+        )
+        if not ok:
+            raise ShapeError(
+                f"MaskOperator: mask {m.shape} does not fit an array of shape {x.shape}."
+            )
+        return m[:, :, None] if (m.ndim == 2 and x.ndim == 3) else m
+
+    def A(self, x: np.ndarray) -> np.ndarray:  # noqa: N802
+        x = _as_float(x, "x")
+        return x * self._check(x)
+
+    def A_adjoint(self, y: np.ndarray, *, in_shape: Shape | None = None) -> np.ndarray:  # noqa: N802
+        y = _as_float(y, "y")
+        self._adjoint_shape(y, in_shape)
+        return y * self._check(y)
+
+
+class ComposeOperator(LinearOperator):
+    """Apply ``ops`` one after the other, in the order given (a pipeline).
+
+    ``ComposeOperator(blur_op, down_op)(x) == down_op(blur_op(x))``; the adjoint runs the
+    adjoints in reverse order.
+    """
+
+    def __init__(self, *ops: LinearOperator) -> None:
+        if not ops or not all(isinstance(op, LinearOperator) for op in ops):
+            raise InvalidParameterError(
+                "ComposeOperator: expected one or more LinearOperator instances, "
+                f"got {[type(op).__name__ for op in ops]}."
+            )
+        self.ops = tuple(ops)
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        shape = tuple(in_shape)
+        for op in self.ops:
+            shape = op.output_shape(shape)
+        return shape
+
+    def input_shape(self, out_shape: Shape) -> Shape:
+        shape = tuple(out_shape)
+        for op in reversed(self.ops):
+            shape = op.input_shape(shape)
+        return shape
+
+    def A(self, x: np.ndarray) -> np.ndarray:  # noqa: N802
+        x = _as_float(x, "x")
+        for op in self.ops:
+            x = op.A(x)
+        return x
+
+    def A_adjoint(self, y: np.ndarray, *, in_shape: Shape | None = None) -> np.ndarray:  # noqa: N802
+        y = _as_float(y, "y")
+        shapes = [self._adjoint_shape(y, in_shape)]
+        for op in self.ops[:-1]:
+            shapes.append(op.output_shape(shapes[-1]))
+        for op, shape in zip(reversed(self.ops), reversed(shapes), strict=True):
+            y = op.A_adjoint(y, in_shape=shape)
+        return y

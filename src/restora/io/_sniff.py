@@ -1,0 +1,251 @@
+"""Format detection from magic bytes, cheap header parsing, and the pixel-count guard.
+
+Nothing here decodes pixels: it reads at most a few kilobytes of the file.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+from restora.errors import (
+    DecompressionBombError,
+    ImageReadError,
+    InvalidParameterError,
+    UnsupportedFormatError,
+)
+
+DEFAULT_MAX_PIXELS = 200_000_000
+"""Largest image (width x height) decoded without an explicit override: 200 megapixels."""
+
+MAX_PIXELS_ENV = "RESTORA_MAX_PIXELS"
+
+RAW_SUFFIXES = (".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".rw2", ".orf")
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+_BMP_DIB_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
+
+# Recognised, but not read by restora: (magic, offset, name).
+_UNSUPPORTED = (
+    (b"GIF87a", 0, "GIF"),
+    (b"GIF89a", 0, "GIF"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", 0, "JPEG 2000"),
+    (b"\xff\x4f\xff\x51", 0, "JPEG 2000 codestream"),
+    (b"\xff\x0a", 0, "JPEG XL"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", 0, "JPEG XL"),
+    (b"8BPS", 0, "Photoshop PSD"),
+    (b"\x00\x00\x01\x00", 0, "Windows ICO"),
+    (b"%PDF", 0, "PDF"),
+    (b"qoif", 0, "QOI"),
+    (b"\x76\x2f\x31\x01", 0, "OpenEXR"),
+    (b"#?RADIANCE", 0, "Radiance HDR"),
+)
+
+_READ_FORMATS_TEXT = "JPEG, PNG, TIFF, WebP, BMP, HEIC/HEIF, camera RAW"
+
+
+def resolve_max_pixels(max_pixels: int | None) -> int:
+    """The pixel limit: the argument, else ``$RESTORA_MAX_PIXELS``, else 200 megapixels."""
+    if max_pixels is None:
+        env = os.environ.get(MAX_PIXELS_ENV)
+        if env is None or not env.strip():
+            return DEFAULT_MAX_PIXELS
+        try:
+            value = int(env.strip())
+        except ValueError:
+            raise InvalidParameterError(
+                f"environment variable {MAX_PIXELS_ENV}={env!r} is not an integer; "
+                f"set it to a pixel count such as 400000000, or unset it "
+                f"(default {DEFAULT_MAX_PIXELS})"
+            ) from None
+        source = f"environment variable {MAX_PIXELS_ENV}"
+    else:
+        if isinstance(max_pixels, bool) or not isinstance(max_pixels, int):
+            raise InvalidParameterError(
+                f"max_pixels must be an int pixel count or None, got {max_pixels!r}"
+            )
+        value, source = max_pixels, "max_pixels"
+    if value <= 0:
+        raise InvalidParameterError(f"{source} must be a positive pixel count, got {value}")
+    return value
+
+
+def check_pixels(path: Path, width: int, height: int, limit: int) -> None:
+    """Raise before decoding when the header declares an empty or too large image."""
+    if width <= 0 or height <= 0:
+        raise ImageReadError(path, f"the header declares an empty image ({width}x{height})")
+    pixels = width * height
+    if pixels > limit:
+        raise DecompressionBombError(
+            path,
+            f"the header declares {width}x{height} = {pixels / 1e6:.1f} megapixels, more than "
+            f"the limit of {limit / 1e6:.1f} megapixels (a guard against decompression bombs). "
+            f"If you trust this file, raise the limit with max_pixels=... or the environment "
+            f"variable {MAX_PIXELS_ENV}.",
+        )
+
+
+def read_head(path: Path, size: int = 64) -> bytes:
+    """First ``size`` bytes; missing, unreadable and empty files raise ImageReadError."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(size)
+    except FileNotFoundError:
+        raise ImageReadError(path, "file not found; check the path") from None
+    except IsADirectoryError:
+        raise ImageReadError(path, "is a directory, expected an image file") from None
+    except PermissionError:
+        raise ImageReadError(path, "permission denied; check the file's read permission") from None
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot open the file: {exc.strerror or exc}") from None
+    if not head:
+        raise ImageReadError(path, "empty file (0 bytes); expected image data")
+    return head
+
+
+def sniff_format(path: Path) -> str:
+    """Format from content: JPEG, PNG, TIFF, WEBP, BMP, HEIF or RAW.
+
+    TIFF-based RAW files (NEF, ARW, DNG, ...) share TIFF's magic bytes; they are told
+    apart by the Canon CR2 marker, the DNGVersion tag, or (last resort) a RAW suffix.
+    Raises ImageReadError (missing/empty/not an image) or UnsupportedFormatError
+    (a recognised image format restora does not read).
+    """
+    head = read_head(path)
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(PNG_SIGNATURE):
+        return "PNG"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head.startswith(b"FUJIFILMCCD-RAW"):
+        return "RAW"
+    if head[:4] in (b"IIRO", b"IIRS", b"MMOR", b"IIU\x00"):  # Olympus ORF, Panasonic RW2
+        return "RAW"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        if head[8:10] == b"CR":  # Canon CR2
+            return "RAW"
+        if head[2:4] in (b"*\x00", b"\x00*") and 50706 in tiff_ifd0_tags(path):  # DNGVersion
+            return "RAW"
+        if path.suffix.lower() in RAW_SUFFIXES:
+            return "RAW"
+        return "TIFF"
+    if head[4:8] == b"ftyp":
+        brands = _ftyp_brands(head)
+        if b"crx " in brands:
+            return "RAW"  # Canon CR3
+        if brands & _HEIF_BRANDS or (b"mif1" in brands or b"msf1" in brands) and not (
+            brands & _AVIF_BRANDS
+        ):
+            return "HEIF"
+        if brands & _AVIF_BRANDS:
+            raise UnsupportedFormatError(
+                path, f"AVIF images are not supported (restora reads {_READ_FORMATS_TEXT}); "
+                "convert it to PNG or TIFF first"
+            )
+        raise UnsupportedFormatError(
+            path, "an ISO media file (video or other), not a still image restora reads "
+            f"({_READ_FORMATS_TEXT})"
+        )
+    if head[:2] == b"BM" and len(head) >= 18:
+        if struct.unpack("<I", head[14:18])[0] in _BMP_DIB_SIZES:
+            return "BMP"
+    for magic, offset, name in _UNSUPPORTED:
+        if head[offset : offset + len(magic)] == magic:
+            raise UnsupportedFormatError(
+                path, f"{name} images are not supported (restora reads {_READ_FORMATS_TEXT}); "
+                "convert it to PNG or TIFF first"
+            )
+    raise ImageReadError(
+        path,
+        f"not an image: the file starts with {head[:16]!r}, which matches no format restora "
+        f"reads ({_READ_FORMATS_TEXT}); the file may be misnamed or corrupt",
+    )
+
+
+def _ftyp_brands(head: bytes) -> set[bytes]:
+    size = struct.unpack(">I", head[0:4])[0]
+    end = min(len(head), max(size, 16))
+    brands = {head[8:12]}
+    brands.update(head[i : i + 4] for i in range(16, end - 3, 4))
+    return brands
+
+
+def png_header(path: Path) -> tuple[int, int, int, int]:
+    """(width, height, bit_depth, colour_type) from the PNG IHDR chunk, without decoding."""
+    head = read_head(path, 33)
+    if len(head) < 33 or head[12:16] != b"IHDR":
+        raise ImageReadError(path, "truncated or corrupt PNG: no valid IHDR header chunk")
+    width, height, depth, colour = struct.unpack(">IIBB", head[16:26])
+    return width, height, depth, colour
+
+
+def png_metadata_chunks(path: Path) -> dict[str, bytes]:
+    """ICC ('icc', decompressed), EXIF ('exif', raw TIFF bytes) and XMP ('xmp') of a PNG.
+
+    Walks the chunk list, seeking over image data; stops at IEND or at a damaged chunk.
+    """
+    import zlib
+
+    found: dict[str, bytes] = {}
+    with open(path, "rb") as fh:
+        fh.seek(8)
+        while True:
+            header = fh.read(8)
+            if len(header) < 8:
+                break
+            length, tag = struct.unpack(">I4s", header)
+            if tag in (b"iCCP", b"eXIf", b"iTXt") and length < 64 * 2**20:
+                payload = fh.read(length)
+                fh.seek(4, os.SEEK_CUR)
+                if len(payload) < length:
+                    break
+                if tag == b"iCCP":
+                    name, _, rest = payload.partition(b"\x00")
+                    try:
+                        found["icc"] = zlib.decompress(rest[1:])
+                    except zlib.error:
+                        pass
+                elif tag == b"eXIf":
+                    found["exif"] = payload
+                else:
+                    keyword, _, rest = payload.partition(b"\x00")
+                    if keyword == b"XML:com.adobe.xmp" and len(rest) >= 2:
+                        compressed = rest[0]
+                        # skip compression method, language tag and translated keyword
+                        _, _, rest = rest[2:].partition(b"\x00")
+                        _, _, text = rest.partition(b"\x00")
+                        try:
+                            found["xmp"] = zlib.decompress(text) if compressed else text
+                        except zlib.error:
+                            pass
+            else:
+                fh.seek(length + 4, os.SEEK_CUR)
+            if tag == b"IEND":
+                break
+    return found
+
+
+def tiff_ifd0_tags(path: Path) -> set[int]:
+    """Tag numbers present in the first IFD of a classic TIFF file (empty set on damage)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            order = "<" if head[:2] == b"II" else ">"
+            (offset,) = struct.unpack(order + "I", head[4:8])
+            fh.seek(offset)
+            raw = fh.read(2)
+            if len(raw) < 2:
+                return set()
+            (count,) = struct.unpack(order + "H", raw)
+            entries = fh.read(12 * count)
+    except (OSError, struct.error):
+        return set()
+    return {
+        struct.unpack(order + "H", entries[i : i + 2])[0]
+        for i in range(0, len(entries) - 11, 12)
+    }

@@ -1,0 +1,443 @@
+"""Decode image files into :class:`~restora.io.image.Photo`.
+
+Formats are detected from content (magic bytes), never from the suffix alone. Decoders:
+Pillow (JPEG, 8-bit PNG, WebP, BMP, TIFF fallback), OpenCV (16-bit PNG colour/alpha),
+tifffile (TIFF: 8/16-bit, float), pillow-heif (HEIC/HEIF, extra ``heic``) and rawpy
+(camera RAW, extra ``raw``). The header is checked against the pixel limit before any
+pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from restora._optional import require
+from restora.errors import (
+    ImageReadError,
+    InvalidParameterError,
+    RestoraError,
+    UnsupportedFormatError,
+)
+from restora.io import _meta
+from restora.io._sniff import (
+    check_pixels,
+    png_header,
+    png_metadata_chunks,
+    resolve_max_pixels,
+    sniff_format,
+)
+from restora.io.bridge import to_float32
+from restora.io.image import Metadata, Photo
+
+RAW_OUTPUTS = ("srgb", "linear")
+
+# Errors the decoders raise on damaged data; converted to ImageReadError naming the file.
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error,
+                  IndexError, KeyError, RuntimeError)
+
+
+@dataclass
+class _Decoded:
+    data: np.ndarray  # HWC: uint8, uint16 or float32 (float already in [0, 1])
+    has_alpha: bool
+    bit_depth: int
+    exif: bytes | None = None
+    icc: bytes | None = None
+    xmp: bytes | None = None
+    orientation: int | None = None  # the container's own tag (TIFF IFD0), before EXIF/XMP
+    upright: bool = False  # the decoder already applied the orientation (HEIF, RAW)
+
+
+def read_image(
+    path: str | Path, *, max_pixels: int | None = None, raw_output: str = "srgb"
+) -> Photo:
+    """Read an image file as an upright :class:`Photo` (pixels HWC float32 in [0, 1]).
+
+    - Layout: gray -> C=1, RGB -> C=3; RGBA/LA -> pixels + ``alpha`` (HW1, untouched);
+      palette -> RGB or RGBA (with transparency); CMYK -> RGB by Pillow's ICC-less naive
+      formula R = (1 - C)(1 - K) (Adobe-inverted JPEG CMYK is handled by Pillow);
+      TIFF associated (premultiplied) alpha is un-premultiplied.
+    - Depth: 8-bit -> k/255 (``bit_depth=8``); 16-bit stays 16-bit: k/65535
+      (``bit_depth=16``), so read -> write -> read is exact; 10/12-bit HEIF -> k/(2^b - 1)
+      with ``bit_depth=16``; float TIFF -> clipped to [0, 1], NaN -> 0 (``bit_depth=32``).
+    - Orientation: the TIFF tag, else EXIF, else XMP ``tiff:Orientation`` orientation is
+      applied as ``PIL.ImageOps.exif_transpose`` does, and the EXIF/XMP are rewritten with
+      orientation 1 (all other tags kept byte for byte). HEIF and RAW come upright from
+      their decoders.
+    - Metadata: EXIF, ICC profile and XMP packet are kept in ``photo.metadata``
+      (none for RAW).
+    - RAW (``.dng .cr2 .cr3 .nef .arw .raf .rw2 .orf``, needs the ``raw`` extra):
+      ``raw_output="srgb"`` is LibRaw's 16-bit sRGB rendering (camera white balance, sRGB
+      gamma 2.4/12.92, default auto-brightness); ``"linear"`` is linear sRGB primaries,
+      gamma (1, 1), no auto-brightness.
+    - Pixel limit: ``max_pixels`` (default ``$RESTORA_MAX_PIXELS`` or 200 megapixels) is
+      checked on the header before decoding; larger images raise DecompressionBombError.
+
+    Raises ImageReadError (missing, empty, truncated/corrupt, not an image),
+    UnsupportedFormatError, DecompressionBombError, MissingExtraError, InvalidParameterError.
+    """
+    path = Path(path)
+    if raw_output not in RAW_OUTPUTS:
+        raise InvalidParameterError(
+            f"raw_output must be one of {RAW_OUTPUTS}, got {raw_output!r}"
+        )
+    limit = resolve_max_pixels(max_pixels)
+    fmt = sniff_format(path)
+    try:
+        if fmt == "PNG":
+            decoded = _read_png(path, limit)
+        elif fmt == "TIFF":
+            decoded = _read_tiff(path, limit)
+        elif fmt == "HEIF":
+            decoded = _read_heif(path, limit)
+        elif fmt == "RAW":
+            decoded = _read_raw(path, limit, raw_output)
+        else:
+            decoded = _read_pillow(path, fmt, limit)
+    except RestoraError:
+        raise
+    except MemoryError:
+        raise ImageReadError(path, f"not enough memory to decode this {fmt} image") from None
+    except _DECODE_ERRORS as exc:
+        raise ImageReadError(
+            path, f"truncated or corrupt {fmt} data ({type(exc).__name__}: {exc})"
+        ) from exc
+    return _to_photo(path, fmt, decoded)
+
+
+def _to_photo(path: Path, fmt: str, decoded: _Decoded) -> Photo:
+    exif = _meta.normalize_exif(decoded.exif)
+    xmp = decoded.xmp
+    data = decoded.data
+    if not decoded.upright:
+        orientation = (
+            decoded.orientation or _meta.exif_orientation(exif) or _meta.xmp_orientation(xmp)
+        )
+        data = _meta.apply_orientation(data, orientation)
+    exif = _meta.exif_with_upright_orientation(exif)
+    xmp = _meta.xmp_with_upright_orientation(xmp)
+    if decoded.has_alpha:
+        colour, alpha = data[..., :-1], data[..., -1:]
+    else:
+        colour, alpha = data, None
+    pixels = to_float32(colour)
+    alpha_f = None if alpha is None else to_float32(alpha)
+    return Photo(
+        pixels=pixels,
+        alpha=alpha_f,
+        bit_depth=decoded.bit_depth,
+        metadata=Metadata(exif=exif, icc=decoded.icc or None, xmp=xmp or None),
+        source=path,
+        format=fmt,
+    )
+
+
+# --- Pillow ---------------------------------------------------------------------------------
+
+_PIL_LIMIT_LOCK = threading.Lock()
+
+
+def open_pillow(path: Path, fmt: str) -> Any:
+    """``PIL.Image.open`` restricted to ``fmt``, with Pillow's own bomb check deferred to ours.
+
+    Pillow refuses images above 2 x ``Image.MAX_IMAGE_PIXELS`` (~179 MP) on open; restora
+    applies its own limit to the header size instead, so when Pillow refuses, the file is
+    reopened (lazily, no pixels decoded) with Pillow's check switched off under a lock.
+    """
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            return Image.open(path, formats=[fmt])
+        except Image.DecompressionBombError:
+            with _PIL_LIMIT_LOCK:
+                saved = Image.MAX_IMAGE_PIXELS
+                Image.MAX_IMAGE_PIXELS = None
+                try:
+                    return Image.open(path, formats=[fmt])
+                finally:
+                    Image.MAX_IMAGE_PIXELS = saved
+
+
+def _xmp_from_info(info: dict[str, Any]) -> bytes | None:
+    xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    return xmp or None
+
+
+def _pillow_array(im: Any) -> tuple[np.ndarray, bool, int]:
+    """(HWC array, has_alpha, bit_depth) from a loaded Pillow image."""
+    mode = im.mode
+    has_transparency = "transparency" in im.info
+    if mode == "1":
+        im, mode = im.convert("L"), "L"
+    if mode in ("P", "PA"):
+        rgba = mode == "PA" or has_transparency or im.palette.mode == "RGBA"
+        im = im.convert("RGBA" if rgba else "RGB")
+    elif mode == "L" and has_transparency:
+        im = im.convert("LA")
+    elif mode == "RGB" and has_transparency:
+        im = im.convert("RGBA")
+    elif mode == "La":
+        im = im.convert("LA")
+    elif mode == "RGBa":
+        im = im.convert("RGBA")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+        im = im.convert("RGB")
+    mode = im.mode
+    if mode in ("L", "RGB", "LA", "RGBA"):
+        array = np.asarray(im)
+        if array.ndim == 2:
+            array = array[..., None]
+        return array, mode.endswith("A"), 8
+    if mode.startswith("I;16"):
+        return np.asarray(im).astype(np.uint16)[..., None], False, 16
+    if mode == "I":
+        return np.clip(np.asarray(im), 0, 65535).astype(np.uint16)[..., None], False, 16
+    if mode == "F":
+        return _clean_float(np.asarray(im))[..., None], False, 32
+    raise UnsupportedFormatError(None, f"Pillow pixel mode {mode!r} is not supported")
+
+
+def _clean_float(array: np.ndarray) -> np.ndarray:
+    array = np.nan_to_num(np.asarray(array, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(array, 0.0, 1.0)
+
+
+def _read_pillow(path: Path, fmt: str, limit: int) -> _Decoded:
+    with open_pillow(path, fmt) as im:
+        check_pixels(path, im.size[0], im.size[1], limit)
+        im.load()
+        info = dict(im.info)
+        try:
+            array, has_alpha, depth = _pillow_array(im)
+        except UnsupportedFormatError as exc:
+            raise UnsupportedFormatError(path, exc.problem) from None
+    return _Decoded(
+        data=array,
+        has_alpha=has_alpha,
+        bit_depth=depth,
+        exif=info.get("exif"),
+        icc=info.get("icc_profile"),
+        xmp=_xmp_from_info(info),
+    )
+
+
+# --- PNG ------------------------------------------------------------------------------------
+
+
+def _read_png(path: Path, limit: int) -> _Decoded:
+    width, height, depth, colour = png_header(path)
+    check_pixels(path, width, height, limit)
+    if depth != 16:
+        return _read_pillow(path, "PNG", limit)
+    # Pillow reduces 16-bit colour PNGs to 8 bits; OpenCV keeps 16 (BGR(A) order).
+    import cv2
+
+    data = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if data is None:
+        raise ImageReadError(path, "truncated or corrupt PNG data (16-bit decode failed)")
+    if data.ndim == 2:
+        data = data[..., None]
+    elif data.shape[2] == 3:
+        data = data[..., ::-1]
+    else:
+        data = data[..., [2, 1, 0, 3]]
+    if colour in (0, 4):  # gray, gray + alpha: OpenCV replicates gray into B, G, R
+        data = data[..., [0, 3]] if colour == 4 else data[..., :1]
+    meta = png_metadata_chunks(path)
+    return _Decoded(
+        data=np.ascontiguousarray(data, dtype=np.uint16),
+        has_alpha=colour in (4, 6),
+        bit_depth=16,
+        exif=meta.get("exif"),
+        icc=meta.get("icc"),
+        xmp=meta.get("xmp"),
+    )
+
+
+# --- TIFF -----------------------------------------------------------------------------------
+
+_TIFF_NATIVE = {np.dtype(np.uint8): 8, np.dtype(np.uint16): 16, np.dtype(np.float16): 32,
+                np.dtype(np.float32): 32, np.dtype(np.float64): 32}
+
+
+def _read_tiff(path: Path, limit: int) -> _Decoded:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages.first
+        check_pixels(path, int(page.imagewidth), int(page.imagelength), limit)
+        icc = _tag_bytes(page, 34675)
+        xmp = _tag_bytes(page, 700)
+        orientation = _tiff_orientation(page)
+        data = _tifffile_pixels(page)
+    if data is None:  # layouts tifffile leaves to Pillow (palette, CMYK, YCbCr, 1-bit, LZW ...)
+        decoded = _read_pillow(path, "TIFF", limit)
+        data, has_alpha, depth = decoded.data, decoded.has_alpha, decoded.bit_depth
+    else:
+        data, has_alpha, depth = data
+    return _Decoded(
+        data=data,
+        has_alpha=has_alpha,
+        bit_depth=depth,
+        exif=_tiff_exif(path),
+        icc=icc,
+        xmp=xmp,
+        orientation=orientation,
+    )
+
+
+def _tag_bytes(page: Any, code: int) -> bytes | None:
+    tag = page.tags.get(code)
+    if tag is None:
+        return None
+    value = tag.value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return bytes(np.asarray(value, dtype=np.uint8).tobytes())
+
+
+def _tiff_orientation(page: Any) -> int | None:
+    tag = page.tags.get(274)
+    try:
+        value = int(tag.value) if tag is not None else None
+    except (TypeError, ValueError):
+        return None
+    return value if value is not None and 1 <= value <= 8 else None
+
+
+def _tifffile_pixels(page: Any) -> tuple[np.ndarray, bool, int] | None:
+    """(HWC array, has_alpha, depth) via tifffile, or None when Pillow should decode."""
+    photometric = int(page.photometric)  # 1 MINISBLACK, 2 RGB; others go to Pillow
+    samples = int(page.samplesperpixel)
+    if page.dtype not in _TIFF_NATIVE:
+        return None
+    if photometric == 1 and samples in (1, 2):
+        colours = 1
+    elif photometric == 2 and samples >= 3:
+        colours = 3
+    else:
+        return None
+    try:
+        data = page.asarray()
+    except ValueError as exc:
+        if "imagecodecs" in str(exc):
+            return None  # e.g. LZW without the imagecodecs package: Pillow decodes it
+        raise
+    axes = page.axes
+    if axes == "YX":
+        data = data[..., None]
+    elif axes == "SYX":
+        data = np.moveaxis(data, 0, -1)
+    elif axes != "YXS":
+        return None
+    extras = [int(x) for x in (page.extrasamples or ())]
+    has_alpha = data.shape[2] > colours and bool(extras) and extras[0] in (1, 2)
+    keep = colours + 1 if has_alpha else colours
+    data = data[..., :keep]
+    depth = _TIFF_NATIVE[data.dtype]
+    if depth == 32:
+        data = _clean_float(data)
+    if has_alpha and extras[0] == 1:  # associated alpha: un-premultiply
+        data = _unpremultiply(data, depth)
+    return np.ascontiguousarray(data), has_alpha, depth
+
+
+def _unpremultiply(data: np.ndarray, depth: int) -> np.ndarray:
+    top = {8: 255.0, 16: 65535.0}.get(depth, 1.0)
+    values = data.astype(np.float64)
+    alpha = values[..., -1:] / top
+    colour = np.where(alpha > 0, values[..., :-1] / np.maximum(alpha, 1e-12), 0.0)
+    colour = np.clip(colour, 0, top)
+    if depth == 32:
+        return np.concatenate([colour, values[..., -1:]], axis=-1).astype(np.float32)
+    out = np.concatenate([np.floor(colour + 0.5), values[..., -1:]], axis=-1)
+    return out.astype(data.dtype)
+
+
+def _tiff_exif(path: Path) -> bytes | None:
+    """EXIF block from a TIFF's own IFD0 tags (best effort; None when Pillow cannot parse)."""
+    try:
+        with open_pillow(path, "TIFF") as im:
+            return _meta.exif_from_tiff_ifd(im.getexif())
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError, struct.error):
+        return None
+
+
+# --- HEIF -----------------------------------------------------------------------------------
+
+
+def _read_heif(path: Path, limit: int) -> _Decoded:
+    pillow_heif = require("pillow_heif", extra="heic", purpose="reading HEIC/HEIF images")
+    heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=False)
+    width, height = heif.size
+    check_pixels(path, width, height, limit)
+    mode = heif.mode
+    data = np.asarray(heif)
+    if data.ndim == 2:
+        data = data[..., None]
+    info = heif.info
+    if mode.endswith(";16"):  # 10/12-bit samples, stored shifted to the top of 16 bits
+        bits = int(info.get("bit_depth", 16))
+        top = float(2**bits - 1)
+        data = (np.right_shift(data, 16 - bits).astype(np.float32) / np.float32(top))
+        depth = 16
+    else:
+        depth = 8
+    return _Decoded(
+        data=np.ascontiguousarray(data),
+        has_alpha=mode.split(";")[0] in ("RGBA", "LA", "BGRA"),
+        bit_depth=depth,
+        exif=info.get("exif"),
+        icc=info.get("icc_profile"),
+        xmp=_xmp_from_info(info),
+        upright=True,  # libheif applies the irot/imir transforms; EXIF orientation is stale
+    )
+
+
+# --- RAW ------------------------------------------------------------------------------------
+
+
+def _read_raw(path: Path, limit: int, raw_output: str) -> _Decoded:
+    rawpy = require("rawpy", extra="raw", purpose="reading camera RAW files")
+    raw = rawpy.RawPy()
+    try:
+        try:
+            raw.open_file(str(path))
+        except rawpy.LibRawFileUnsupportedError:
+            raise UnsupportedFormatError(
+                path, "camera RAW variant not supported by LibRaw (rawpy); convert it to DNG"
+            ) from None
+        sizes = raw.sizes
+        check_pixels(path, int(sizes.width), int(sizes.height), limit)
+        raw.unpack()
+        if raw_output == "linear":
+            rgb = raw.postprocess(
+                output_bps=16, gamma=(1, 1), no_auto_bright=True, use_camera_wb=True,
+                output_color=rawpy.ColorSpace.sRGB,
+            )
+        else:
+            rgb = raw.postprocess(
+                output_bps=16, gamma=(2.4, 12.92), use_camera_wb=True,
+                output_color=rawpy.ColorSpace.sRGB,
+            )
+    except rawpy.LibRawError as exc:
+        raise ImageReadError(
+            path, f"truncated or corrupt camera RAW data ({type(exc).__name__}: {exc})"
+        ) from None
+    finally:
+        raw.close()
+    return _Decoded(data=np.ascontiguousarray(rgb), has_alpha=False, bit_depth=16, upright=True)

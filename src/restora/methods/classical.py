@@ -1,0 +1,1 @@
+"""Classical restoration methods (filled in by the classical-methods work)."""

@@ -1,0 +1,144 @@
+"""Blind estimation of the level of additive white Gaussian noise.
+
+:func:`estimate_sigma` combines two published patch-PCA estimators:
+
+1. Weak-texture patch selection of Liu, Tanaka & Okutomi, "Single-image noise level
+   estimation for blind denoising", IEEE TIP 2013: a patch whose summed squared gradient
+   (the trace of its gradient covariance) is below the ``1 - 1e-6`` quantile of the
+   gamma law that pure noise of the current level would give is "weak texture"; the
+   selection is refined for three rounds, using the smallest eigenvalue of the patch
+   covariance as the running noise variance (as Liu et al. do).
+2. On the final weak-texture patches, the eigenvalue rule of Chen, Zhu & Heng, "An
+   Efficient Statistical Method for Image Noise Level Estimation", ICCV 2015: the noise
+   variance is the mean of the smallest eigenvalues, over the largest tail whose mean
+   equals its median. Unlike the smallest eigenvalue alone, this mean is not biased low
+   when few patches remain.
+
+Measured on skimage.data images and BSD68/CBSD68 with synthetic noise (see
+``benchmarks/noise_level_accuracy.py``): mean absolute error about 0.3-0.5 (8-bit units)
+for sigma 5..50.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from restora.errors import ShapeError
+
+#: Patch side (Liu et al. use 7).
+PATCH = 7
+#: Quantile of the noise-only gradient-energy law used as the weak-texture threshold.
+CONFIDENCE = 1.0 - 1e-6
+#: Rounds of patch selection.
+ROUNDS = 3
+#: Patches are sampled with a stride chosen to keep about this many (cost control).
+MAX_PATCHES = 40_000
+
+
+def _conv_matrix(kernel: np.ndarray, patch: int) -> np.ndarray:
+    """Matrix of the 'valid' correlation of ``kernel`` with a flattened patch*patch patch."""
+    kh, kw = kernel.shape
+    rows = []
+    for i in range(patch - kh + 1):
+        for j in range(patch - kw + 1):
+            m = np.zeros((patch, patch))
+            m[i : i + kh, j : j + kw] = kernel
+            rows.append(m.ravel())
+    return np.asarray(rows)
+
+
+def _box_sum(a: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Sums of ``a`` over every h x w window ('valid' positions, top-left indexed)."""
+    c = np.pad(a, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    return c[h:, w:] - c[:-h, w:] - c[h:, :-w] + c[:-h, :-w]
+
+
+def _eigenvalues(x: np.ndarray) -> np.ndarray:
+    """Ascending eigenvalues (clipped at 0) of the covariance of the columns of ``x``."""
+    xc = x - x.mean(axis=1, keepdims=True)
+    cov = xc @ xc.T / max(x.shape[1] - 1, 1)
+    return np.clip(np.linalg.eigvalsh(cov), 0.0, None)
+
+
+def _tail_mean(eig: np.ndarray) -> float:
+    """Chen et al. 2015: mean of the largest ascending tail whose mean is its median."""
+    for k in range(len(eig), 0, -1):
+        tail = eig[:k]
+        tau = tail.mean()
+        if np.count_nonzero(tail > tau) == np.count_nonzero(tail < tau):
+            return float(tau)
+    return float(eig[0])
+
+
+def _tiny(arr: np.ndarray) -> float:
+    """Robust (MAD) noise std from neighbour differences, for images under 3 px a side."""
+    axis = 1 if arr.shape[1] >= arr.shape[0] else 0
+    d = np.diff(arr, axis=axis).ravel()
+    if d.size == 0:
+        return 0.0
+    mad = np.median(np.abs(d - np.median(d)))
+    return float(1.4826 * mad / math.sqrt(2.0))
+
+
+def estimate_sigma(image: np.ndarray) -> float:
+    """Std of additive white Gaussian noise in an image, in 8-bit units (25.0 = 25/255).
+
+    image: HWC or HW float array in [0, 1] (not modified). Colour images are estimated
+    jointly: each patch is one vector of patch*patch*C values, so the result is the std
+    shared by i.i.d. noise on all channels (for unequal per-channel noise it is close to
+    the quadratic mean). Constant images give 0.0; images under 3 pixels a side use a
+    robust neighbour-difference estimate; under 7 pixels the patch shrinks.
+    Citations: Liu, Tanaka & Okutomi, IEEE TIP 2013; Chen, Zhu & Heng, ICCV 2015.
+    """
+    from scipy.stats import gamma
+
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.size == 0:
+        raise ShapeError(
+            f"estimate_sigma takes a non-empty HW or HWC image; got shape {np.shape(image)}"
+        )
+    arr = arr.astype(np.float64) * 255.0
+    h, w, c = arr.shape
+    p = min(PATCH, h, w)
+    if p < 3:
+        return _tiny(arr)
+
+    n_pos = (h - p + 1) * (w - p + 1)
+    stride = max(1, math.ceil(math.sqrt(n_pos / MAX_PATCHES)))
+
+    # texture strength of each patch: sum of squared central-difference gradients
+    gh = (arr[:, 2:] - arr[:, :-2]) / 2.0  # horizontal gradient at columns 1..w-2
+    gv = (arr[2:] - arr[:-2]) / 2.0  # vertical gradient at rows 1..h-2
+    energy = _box_sum((gh**2).sum(2), p, p - 2) + _box_sum((gv**2).sum(2), p - 2, p)
+    # (both sums are indexed by the patch's top-left corner; shapes are (h-p+1, w-p+1))
+    energy = energy[::stride, ::stride].ravel()
+
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    x = sliding_window_view(arr, (p, p), axis=(0, 1))[::stride, ::stride]
+    x = x.reshape(-1, c * p * p).T  # (d, N)
+    d = x.shape[0]
+
+    # gradient energy of pure noise of variance s2 is ~ s2 * Gamma(r/2, 2*tr/r)
+    k = np.array([[-0.5, 0.0, 0.5]])
+    dh, dv = _conv_matrix(k, p), _conv_matrix(k.T, p)
+    dd = dh.T @ dh + dv.T @ dv
+    rank = np.linalg.matrix_rank(dd) * c
+    trace = float(np.trace(dd)) * c
+    tau0 = float(gamma.ppf(CONFIDENCE, rank / 2.0, scale=2.0 * trace / rank))
+
+    if x.shape[1] < 2:
+        return 0.0
+    eig = _eigenvalues(x)
+    for _ in range(1, ROUNDS):
+        ratio = min(d / x.shape[1], 0.25)
+        keep = energy < eig[0] / (1.0 - math.sqrt(ratio)) ** 2 * tau0
+        if np.count_nonzero(keep) < d:
+            break
+        energy, x = energy[keep], x[:, keep]
+        eig = _eigenvalues(x)
+    return math.sqrt(_tail_mean(eig))

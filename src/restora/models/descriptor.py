@@ -1,0 +1,109 @@
+"""The model descriptor: a loaded network plus what callers need to run it correctly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from restora.errors import InvalidParameterError, ShapeError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+Task = Literal["denoise", "upscale", "deblock", "restore"]
+
+
+@dataclass(frozen=True, eq=False)
+class ModelDescriptor:
+    """A network in eval mode with its calling contract.
+
+    ``arch``: ``"dncnn"``, ``"ffdnet"``, ``"drunet"``, ``"nafnet"`` or ``"spandrel:<name>"``;
+    ``config``: the constructor arguments of our architectures (empty for spandrel);
+    ``scale``: output size / input size; ``needs_sigma``: the network takes a noise-level map
+    (pass ``sigma`` in 8-bit units); ``size_multiple``: H and W are padded to a multiple of
+    it; ``tile_hint``: a tile size that works well (``None``: do not tile);
+    ``supported_dtypes``: of ``"fp32"``, ``"fp16"``, ``"bf16"``. ``source`` and ``sha256``
+    identify the weight file.
+    """
+
+    model: nn.Module
+    arch: str
+    task: Task
+    scale: int
+    in_channels: int
+    out_channels: int
+    needs_sigma: bool
+    supported_dtypes: tuple[str, ...]
+    size_multiple: int
+    tile_hint: int | None
+    licence: str | None
+    source: Path
+    sha256: str
+    config: dict[str, Any] = field(default_factory=dict)
+    call_fn: Any = field(default=None, repr=False, compare=False)
+    """For spandrel models: the spandrel descriptor (it pads to its own size rules)."""
+
+    def run_tensor(self, x: torch.Tensor, *, sigma: float | None = None) -> torch.Tensor:
+        """Run on an (N, C, H, W) float tensor in [0, 1]; pads to ``size_multiple`` and crops.
+
+        ``sigma`` (8-bit units) is required for ``needs_sigma`` models and refused otherwise.
+        Runs on the tensor's device and dtype, under ``torch.inference_mode``; not clipped.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        if self.needs_sigma:
+            if sigma is None:
+                raise InvalidParameterError(
+                    f"model {self.arch} from {self.source.name} takes a noise level: pass "
+                    f"sigma (noise std in 8-bit units, e.g. sigma=25)"
+                )
+            if not 0 <= float(sigma) <= 255:
+                raise InvalidParameterError(f"sigma must be in [0, 255] (8-bit units), got {sigma}")
+        elif sigma is not None:
+            raise InvalidParameterError(
+                f"model {self.arch} from {self.source.name} has no noise-level input; "
+                f"sigma={sigma} would be ignored. Leave sigma unset for this model"
+            )
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ShapeError(
+                f"model {self.arch} from {self.source.name} expects (N, {self.in_channels}, H, W), "
+                f"got {tuple(x.shape)}"
+            )
+        h, w = x.shape[-2:]
+        with torch.inference_mode():
+            if self.call_fn is not None:
+                return self.call_fn(x)
+            m = self.size_multiple
+            pad_h, pad_w = (-h) % m, (-w) % m
+            if pad_h or pad_w:
+                mode = "replicate" if pad_h < h and pad_w < w else "constant"
+                x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+            y = self.model(x, float(sigma) / 255.0) if self.needs_sigma else self.model(x)
+            return y[..., : h * self.scale, : w * self.scale]
+
+    def __call__(self, image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
+        """Run on one image: (H, W, C) or (H, W) float32 in [0, 1] -> same layout, clipped to [0, 1].
+
+        CPU, float32. ``sigma``: noise std in 8-bit units for ``needs_sigma`` models.
+        Raises :class:`ShapeError` when the channel count does not match ``in_channels``.
+        """
+        import torch
+
+        arr = np.asarray(image)
+        squeeze = arr.ndim == 2
+        if squeeze:
+            arr = arr[:, :, None]
+        if arr.ndim != 3 or arr.shape[2] != self.in_channels:
+            raise ShapeError(
+                f"model {self.arch} from {self.source.name} expects an (H, W, {self.in_channels}) "
+                f"image{' or (H, W)' if self.in_channels == 1 else ''}, got {np.shape(image)}"
+            )
+        x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1), dtype=np.float32))[None]
+        y = self.run_tensor(x, sigma=sigma)
+        out = y[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float32, copy=False)
+        return out[:, :, 0] if squeeze and out.shape[2] == 1 else out

@@ -1,0 +1,353 @@
+"""Run an image-to-image function on arbitrarily large images in overlapping, blended tiles.
+
+The engine streams: tiles are read as views of the input, processed one (or ``batch``) at a
+time in raster order, weighted and added straight into the output array. Because the blend
+weights are separable and laid out on a fixed grid, their per-pixel sum is the product of
+two 1-D profiles, known before the first tile runs; every tile is therefore written already
+normalised and no full-size weight or accumulator image is ever allocated.
+
+Working memory beyond the input and ``out`` (exactly, for ``batch=1``):
+
+* one input tile: ``tile_h x tile_w x C_in`` float32 (a contiguous copy, padded up to
+  ``multiple`` when the image is smaller than the tile),
+* whatever ``fn`` allocates, at least its result ``tile_h*s x tile_w*s x C_out``,
+* one weighted copy of that result plus a 2-D weight tile ``tile_h*s x tile_w*s`` float32,
+* 1-D weight profiles of ``O((H + W) * s)`` float64 numbers (a few hundred kB at most).
+
+This is ``O(tile^2 * s^2 * C)``, independent of the image size (times ``batch`` when
+batching). ``out`` may be an ``np.memmap`` so that a 100-megapixel result never needs to be
+in RAM: rows above the current tile row's blend region are final once that row of tiles is
+done, and overlap rows are read back and added to once.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+
+import numpy as np
+
+from restora.errors import InvalidParameterError, ShapeError
+
+__all__ = ["crop_to", "pad_to_multiple", "run_tiled", "tile_count", "tile_grid"]
+
+PAD_MODES = ("reflect", "symmetric", "edge", "constant")
+
+TileFn = Callable[[np.ndarray], np.ndarray]
+Progress = Callable[[int, int], None]
+
+
+# --- small helpers ------------------------------------------------------------------------
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidParameterError(
+            f"{name} must be an integer >= {minimum}; got {value!r} ({type(value).__name__})"
+        )
+    if value < minimum:
+        raise InvalidParameterError(f"{name} must be an integer >= {minimum}; got {value}")
+    return int(value)
+
+
+def _check_pad_mode(mode: str) -> None:
+    if mode not in PAD_MODES:
+        raise InvalidParameterError(
+            f"pad_mode must be one of {', '.join(PAD_MODES)}; got {mode!r}"
+        )
+
+
+def pad_to_multiple(
+    image: np.ndarray, multiple: int, mode: str = "reflect"
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pad the bottom and right of ``image`` so height and width are multiples of ``multiple``.
+
+    image: HW or HWC (any dtype); never mutated. mode: ``numpy.pad`` mode, one of
+    ``reflect`` (mirror without repeating the edge pixel), ``symmetric``, ``edge``,
+    ``constant`` (zeros). Returns ``(padded, (h, w))`` with the original size, to undo with
+    :func:`crop_to`. When nothing needs padding, ``padded`` is ``image`` itself (no copy).
+    Raises ShapeError for fewer than 2 dimensions, InvalidParameterError for a bad option.
+    """
+    multiple = _check_int("multiple", multiple, 1)
+    _check_pad_mode(mode)
+    if not isinstance(image, np.ndarray) or image.ndim < 2:
+        raise ShapeError(
+            "pad_to_multiple expects an HW or HWC array; got "
+            f"{getattr(image, 'shape', type(image).__name__)}"
+        )
+    h, w = image.shape[:2]
+    ph, pw = -h % multiple, -w % multiple
+    if ph == 0 and pw == 0:
+        return image, (h, w)
+    pad = [(0, ph), (0, pw)] + [(0, 0)] * (image.ndim - 2)
+    return np.pad(image, pad, mode=mode), (h, w)  # type: ignore[call-overload]
+
+
+def crop_to(image: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Top-left ``h x w`` view of an HW or HWC ``image`` (undoes :func:`pad_to_multiple`).
+
+    Raises ShapeError when the image is smaller than ``h x w``.
+    """
+    h = _check_int("h", h, 0)
+    w = _check_int("w", w, 0)
+    if image.ndim < 2 or image.shape[0] < h or image.shape[1] < w:
+        raise ShapeError(
+            f"crop_to({h}, {w}) needs an image of at least {h}x{w}; got shape {image.shape}"
+        )
+    return image[:h, :w]
+
+
+def _starts(length: int, size: int, step: int) -> list[int]:
+    """Tile starts along one axis: every ``step``, the last one shifted inward to end at
+    ``length`` (so edge tiles keep the full ``size`` instead of being small)."""
+    if size >= length:
+        return [0]
+    return list(range(0, length - size, step)) + [length - size]
+
+
+def tile_grid(
+    height: int, width: int, *, tile: int | None = 512, overlap: int = 32, multiple: int = 1
+) -> tuple[list[int], list[int], int, int]:
+    """The tiles :func:`run_tiled` uses: ``(row_starts, col_starts, tile_h, tile_w)``.
+
+    ``tile`` is rounded down to a multiple of ``multiple``, then clipped to the image; tiles
+    step by ``tile - overlap`` and the last row/column is shifted inward to stay full size.
+    """
+    if tile is None:
+        return [0], [0], height, width
+    eff = tile - tile % multiple
+    th, tw = min(eff, height), min(eff, width)
+    step = eff - overlap
+    return _starts(height, th, step), _starts(width, tw, step), th, tw
+
+
+def _profile(overlap_out: int) -> np.ndarray:
+    """Rising blend edge over ``overlap_out`` output pixels: zeros on the outer quarter, a
+    raised-cosine ramp on the middle half, ones on the inner quarter.
+
+    Two neighbours offset by exactly the overlap see this profile and its mirror, which sum
+    to 1 (sin^2 + cos^2); the zero quarter drops the pixels next to an internal tile edge,
+    which are the ones a local operator gets wrong."""
+    margin = overlap_out // 4
+    ramp = overlap_out - 2 * margin
+    t = (np.arange(ramp) + 0.5) / ramp
+    return np.concatenate([np.zeros(margin), np.sin(0.5 * np.pi * t) ** 2, np.ones(margin)])
+
+
+def _axis_weights(
+    starts: list[int], size: int, length: int, overlap: int, scale: int
+) -> tuple[list[np.ndarray], list[tuple[int, int]]]:
+    """Per-tile normalised 1-D weights in output pixels, and each one's nonzero range."""
+    n_out = size * scale
+    edge = _profile(overlap * scale) if overlap > 0 else np.zeros(0)
+    windows = []
+    for start in starts:
+        win = np.ones(n_out)
+        if start > 0 and edge.size:  # internal top/left edge: blend
+            win[: edge.size] = edge
+        if start + size < length and edge.size:  # internal bottom/right edge
+            win[n_out - edge.size :] = np.minimum(win[n_out - edge.size :], edge[::-1])
+        windows.append(win)
+    total = np.zeros(length * scale)
+    for start, win in zip(starts, windows):
+        total[start * scale : start * scale + n_out] += win
+    if not np.all(total > 0):  # cannot happen while tile > 2 * overlap
+        raise AssertionError("tiling left output pixels without weight")
+    normed, ranges = [], []
+    for start, win in zip(starts, windows):
+        w = win / total[start * scale : start * scale + n_out]
+        nz = np.flatnonzero(w)
+        ranges.append((int(nz[0]), int(nz[-1]) + 1))
+        normed.append(w.astype(np.float32))
+    return normed, ranges
+
+
+# --- the engine ---------------------------------------------------------------------------
+
+
+def run_tiled(
+    fn: TileFn,
+    image: np.ndarray,
+    *,
+    tile: int | None = 512,
+    overlap: int = 32,
+    scale: int = 1,
+    multiple: int = 1,
+    out: np.ndarray | None = None,
+    pad_mode: str = "reflect",
+    progress: Progress | None = None,
+    batch: int = 1,
+) -> np.ndarray:
+    """Apply ``fn`` to ``image`` in overlapping tiles, blended without seams, streaming.
+
+    fn: HWC float32 -> HWC array of ``h*scale x w*scale x C_out`` (C_out may differ from C_in;
+        read from the first tile). It receives a fresh contiguous float32 copy of each tile,
+        which it may modify. With ``batch > 1`` it receives NHWC stacks of up to ``batch``
+        tiles (all the same size) and must return NHWC.
+    image: HWC floating-point array, e.g. float32 in [0, 1]; never copied whole nor mutated.
+    tile: tile side in input pixels (``None`` = the whole image in one call). Rounded down
+        to a multiple of ``multiple`` and clipped to the image; edge tiles are shifted inward
+        to keep full size. Must exceed ``2 * overlap``.
+    overlap: input pixels shared by neighbouring tiles. Inside an overlap the outer quarter
+        of each tile is discarded and the middle half is cross-faded with a raised cosine, so
+        any operator whose output depends only on input within ``overlap // 4`` pixels (its
+        halo) gives exactly the untiled result; larger halos give small blended errors.
+        Image borders are never faded.
+    scale: output pixels per input pixel (upscalers); windows and positions scale with it.
+    multiple: tile height and width passed to ``fn`` are multiples of this; a tile that is
+        smaller (image smaller than ``tile``) is padded with ``pad_mode`` and cropped back.
+    out: optional float32 array (or ``np.memmap``) of shape ``(H*scale, W*scale, C_out)``
+        to write into; its old contents are ignored. Allocated (zeros) when None.
+    progress: called as ``progress(done, total)`` after each tile.
+    batch: tiles per ``fn`` call (see ``fn``).
+
+    Returns ``out``: float32 ``(H*scale, W*scale, C_out)``. Extra memory is bounded by the
+    tile size, not the image size: see the module docstring.
+    Raises ShapeError (bad image, ``fn`` result or ``out`` shape: expected vs actual) and
+    InvalidParameterError (bad option).
+    """
+    if not callable(fn):
+        raise InvalidParameterError(f"fn must be callable; got {type(fn).__name__}")
+    if not isinstance(image, np.ndarray) or image.ndim != 3:
+        raise ShapeError(
+            "image must be an HWC array (height, width, channels); got "
+            f"{getattr(image, 'shape', type(image).__name__)}. "
+            "For a gray HW image pass image[..., None]."
+        )
+    height, width, _ = image.shape
+    if min(image.shape) < 1:
+        raise ShapeError(f"image must be non-empty HWC; got shape {image.shape}")
+    if not np.issubdtype(image.dtype, np.floating):
+        raise InvalidParameterError(
+            f"image must be floating point (float32 in [0, 1]); got dtype {image.dtype}. "
+            "Convert first, e.g. image.astype(np.float32) / 255 for 8-bit."
+        )
+    scale = _check_int("scale", scale, 1)
+    multiple = _check_int("multiple", multiple, 1)
+    overlap = _check_int("overlap", overlap, 0)
+    batch = _check_int("batch", batch, 1)
+    _check_pad_mode(pad_mode)
+    if progress is not None and not callable(progress):
+        raise InvalidParameterError(f"progress must be callable or None; got {progress!r}")
+    if tile is not None:
+        tile = _check_int("tile", tile, 1)
+        if tile < multiple:
+            raise InvalidParameterError(
+                f"tile={tile} is smaller than multiple={multiple}; give tile >= {multiple}"
+            )
+        eff = tile - tile % multiple
+        if eff <= 2 * overlap:
+            rounded = f" (rounded down to a multiple of {multiple}: {eff})" if eff != tile else ""
+            raise InvalidParameterError(
+                f"tile={tile}{rounded} must be larger than 2*overlap={2 * overlap} "
+                f"(overlap {overlap} on each side); use tile > {2 * overlap} or a smaller overlap"
+            )
+
+    rows, cols, th, tw = tile_grid(height, width, tile=tile, overlap=overlap, multiple=multiple)
+    wy, ry = _axis_weights(rows, th, height, overlap, scale)
+    wx, rx = _axis_weights(cols, tw, width, overlap, scale)
+    ph, pw = th + (-th % multiple), tw + (-tw % multiple)
+    tiles = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
+    total = len(tiles)
+
+    expected_tile = (ph * scale, pw * scale)
+    c_out: int | None = None
+    zeroed_to = 0  # rows of a caller's ``out`` above this are zeroed (or already written)
+    done = 0
+    for first in range(0, total, batch):
+        chunk = tiles[first : first + batch]
+        pieces = []
+        for i, j in chunk:
+            view = image[rows[i] : rows[i] + th, cols[j] : cols[j] + tw]
+            piece = np.array(view, dtype=np.float32, copy=True)
+            pieces.append(pad_to_multiple(piece, multiple, pad_mode)[0])
+        given = pieces[0] if batch == 1 else np.stack(pieces)
+        del pieces
+        result = fn(given)
+        del given
+        results = _check_result(result, batch, len(chunk), expected_tile, (ph, pw), scale, c_out)
+        if c_out is None:
+            c_out = int(results[0].shape[-1])
+            out_shape = (height * scale, width * scale, c_out)
+            if out is None:
+                out = np.zeros(out_shape, dtype=np.float32)
+                zeroed_to = out_shape[0]
+            else:
+                _check_out(out, out_shape, image)
+        assert out is not None
+        for (i, j), res in zip(chunk, results):
+            (a, b), (c, d) = ry[i], rx[j]
+            y0, x0 = rows[i] * scale, cols[j] * scale
+            if y0 + b > zeroed_to:
+                out[zeroed_to : y0 + b] = 0
+                zeroed_to = y0 + b
+            weight = wy[i][a:b, None] * wx[j][None, c:d]
+            part = np.multiply(res[a:b, c:d], weight[..., None], dtype=np.float32)
+            del weight
+            out[y0 + a : y0 + b, x0 + c : x0 + d] += part
+            del part
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        del result, results
+    assert out is not None
+    return out
+
+
+def _check_result(
+    result: object,
+    batch: int,
+    n: int,
+    expected: tuple[int, int],
+    given: tuple[int, int],
+    scale: int,
+    c_out: int | None,
+) -> list[np.ndarray]:
+    """Check what ``fn`` returned for one call; return one HWC array per tile."""
+    if not isinstance(result, np.ndarray):
+        raise ShapeError(f"fn must return a numpy array; got {type(result).__name__}")
+    lead = () if batch == 1 else (n,)
+    ok = result.ndim == len(lead) + 3 and result.shape[: len(lead) + 2] == lead + expected
+    if ok and c_out is not None and result.shape[-1] != c_out:
+        raise ShapeError(
+            f"fn returned {result.shape[-1]} channels for one tile and {c_out} for an earlier "
+            "one; it must return the same number of channels for every tile"
+        )
+    if not ok:
+        layout = "HWC" if batch == 1 else "NHWC"
+        want = ", ".join(str(v) for v in lead + expected) + ", C_out"
+        raise ShapeError(
+            f"fn was given a {layout} tile of {given[0]}x{given[1]} pixels and must return "
+            f"{layout} of shape ({want}) for scale={scale}; got shape {result.shape}. "
+            "Check that scale= matches what fn does."
+        )
+    if batch == 1:
+        return [result]
+    return list(result)
+
+
+def _check_out(out: np.ndarray, shape: tuple[int, int, int], image: np.ndarray) -> None:
+    if not isinstance(out, np.ndarray):
+        raise InvalidParameterError(f"out must be a numpy array or memmap; got {type(out)}")
+    if out.shape != shape:
+        raise ShapeError(
+            f"out must have shape (H*scale, W*scale, C_out) = {shape}; got {out.shape}"
+        )
+    if out.dtype != np.float32:
+        raise InvalidParameterError(f"out must be float32 (it accumulates); got {out.dtype}")
+    if not out.flags.writeable:
+        raise InvalidParameterError("out must be writeable; got a read-only array")
+    if np.may_share_memory(out, image):
+        raise InvalidParameterError(
+            "out must not share memory with image (tiles are read after output is written); "
+            "give a separate array"
+        )
+
+
+def tile_count(
+    height: int, width: int, *, tile: int | None = 512, overlap: int = 32, multiple: int = 1
+) -> int:
+    """Number of tiles (and ``progress`` steps) :func:`run_tiled` uses for an image."""
+    rows, cols, _, _ = tile_grid(height, width, tile=tile, overlap=overlap, multiple=multiple)
+    return len(rows) * len(cols)
+

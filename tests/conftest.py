@@ -1,0 +1,45 @@
+"""Shared fixtures: paths to ../shared (tests that need it skip cleanly when absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+DATASETS = SHARED / "datasets"
+WEIGHTS = SHARED / "weights"
+
+
+def shared_dataset(name: str) -> Path:
+    """Path of ``../shared/datasets/<name>``, or skip the test when it is absent."""
+    path = DATASETS / name
+    if not path.is_dir():
+        pytest.skip(f"../shared/datasets/{name} not present")
+    return path
+
+
+def shared_weight(relative: str) -> Path:
+    """Path of ``../shared/weights/<relative>``, or skip the test when it is absent."""
+    path = WEIGHTS / relative
+    if not path.is_file():
+        pytest.skip(f"../shared/weights/{relative} not present")
+    return path
+
+
+@pytest.fixture
+def astronaut() -> np.ndarray:
+    """scikit-image's public-domain ``astronaut``, 512x512 RGB, HWC float32 in [0, 1]."""
+    from skimage import data
+
+    return data.astronaut().astype(np.float32) / 255.0
+
+
+@pytest.fixture
+def camera() -> np.ndarray:
+    """scikit-image's public-domain ``camera``, 512x512 gray, HW1 float32 in [0, 1]."""
+    from skimage import data
+
+    return (data.camera().astype(np.float32) / 255.0)[..., None]

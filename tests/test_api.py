@@ -1,0 +1,66 @@
+"""The public array API: dtype/layout round trip, tiling decisions, sigma estimated once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import restora
+from restora.errors import InvalidParameterError, ShapeError
+from restora.methods.registry import MethodInfo
+
+
+def _box3(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
+    import cv2
+
+    return cv2.blur(image, (3, 3), borderType=cv2.BORDER_REFLECT_101).reshape(image.shape)
+
+
+BOX = MethodInfo(name="box3", task="denoise", fn=_box3, description="3x3 mean", needs_sigma=True,
+                 halo=1, options=("sigma",))
+
+
+def test_returns_what_the_caller_gave(camera):
+    gray_u8 = np.rint(camera[..., 0] * 255).astype(np.uint8)
+    out = restora.restore(gray_u8, method=BOX, sigma=10)
+    assert out.dtype == np.uint8 and out.shape == gray_u8.shape
+    u16 = gray_u8.astype(np.uint16) * 257
+    assert restora.restore(u16, method=BOX, sigma=10).dtype == np.uint16
+    # A 3x3 mean of a constant region is that constant, in every dtype.
+    flat = np.full((40, 40), 77, np.uint8)
+    assert np.array_equal(restora.restore(flat, method=BOX, sigma=5), flat)
+
+
+def test_input_never_mutated(astronaut):
+    copy = astronaut.copy()
+    restora.restore(astronaut, method="nlm", sigma=15, tile=128)
+    assert np.array_equal(copy, astronaut)
+
+
+def test_tiled_equals_whole_for_local_method(astronaut):
+    whole = restora.restore(astronaut, method=BOX, sigma=1, tile=None)
+    tiled = restora.restore(astronaut, method=BOX, sigma=1, tile=128, overlap=16)
+    assert np.abs(whole - tiled).max() < 1 / 255
+
+
+def test_sigma_estimated_once_for_the_whole_image(astronaut, monkeypatch):
+    import restora.methods.noise_level as nl
+
+    calls = []
+    real = nl.estimate_sigma
+    monkeypatch.setattr(nl, "estimate_sigma", lambda img: calls.append(img.shape) or real(img))
+    seen = []
+    info = MethodInfo(name="probe", task="denoise", fn=lambda im, *, sigma=None: seen.append(sigma) or im,
+                      description="probe", needs_sigma=True, halo=4, options=("sigma",))
+    restora.restore(astronaut, method=info, tile=128, overlap=16)
+    assert calls == [astronaut.shape]
+    assert len(seen) > 1 and len(set(seen)) == 1
+
+
+def test_errors_are_clear(astronaut):
+    with pytest.raises(InvalidParameterError, match="scale"):
+        restora.restore(astronaut, task="upscale", method="bicubic")
+    with pytest.raises(InvalidParameterError, match="does 'upscale', not 'denoise'"):
+        restora.restore(astronaut, task="denoise", method="bicubic")
+    with pytest.raises(ShapeError, match="got shape"):
+        restora.restore(np.zeros((2, 3, 4, 5), np.float32), method=BOX)

@@ -1,0 +1,125 @@
+"""The CLI: each command end to end on files the test makes; user errors are one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from restora.cli import main
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / mse))
+
+
+@pytest.fixture
+def noisy_pair(tmp_path):
+    from skimage import data
+
+    clean = data.astronaut()[128:384, 128:384]
+    rng = np.random.default_rng(1)
+    noisy = np.clip(np.rint(clean + rng.normal(0, 20, clean.shape)), 0, 255).astype(np.uint8)
+    path = tmp_path / "noisy.png"
+    Image.fromarray(noisy).save(path)
+    return clean, noisy, path
+
+
+def test_restore_denoises_with_estimated_sigma(noisy_pair, tmp_path, capsys):
+    clean, noisy, path = noisy_pair
+    out = tmp_path / "out.png"
+    assert main(["restore", str(path), "-o", str(out), "--method", "nlm"]) == 0
+    restored = np.asarray(Image.open(out))
+    assert restored.shape == clean.shape
+    assert _psnr(clean, restored) > _psnr(clean, noisy) + 4.0
+
+
+def test_restore_tiled_equals_method_contract(noisy_pair, tmp_path):
+    _, _, path = noisy_pair
+    out = tmp_path / "up.png"
+    assert main(["restore", str(path), "-o", str(out), "--task", "upscale", "--scale", "2",
+                 "--method", "bicubic", "--tile", "96", "--overlap", "16"]) == 0
+    assert Image.open(out).size == (512, 512)
+
+
+def test_several_inputs_go_to_a_folder(noisy_pair, tmp_path):
+    _, noisy, path = noisy_pair
+    second = tmp_path / "second.png"
+    Image.fromarray(noisy[:64, :64]).save(second)
+    folder = tmp_path / "outdir"
+    assert main(["restore", str(path), str(second), "-o", str(folder), "--sigma", "20"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["noisy.png", "second.png"]
+
+
+def test_missing_input_is_one_line_and_no_output(tmp_path, capsys):
+    out = tmp_path / "out.png"
+    assert main(["restore", str(tmp_path / "nope.png"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "nope.png" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_output_equal_to_input_is_refused(noisy_pair, capsys):
+    _, _, path = noisy_pair
+    before = path.read_bytes()
+    assert main(["restore", str(path), "-o", str(path)]) == 2
+    assert "overwrite" in capsys.readouterr().err
+    assert path.read_bytes() == before
+
+
+def test_unknown_method_lists_the_registered_ones(noisy_pair, tmp_path, capsys):
+    _, _, path = noisy_pair
+    assert main(["restore", str(path), "-o", str(tmp_path / "o.png"), "--method", "magic"]) == 2
+    err = capsys.readouterr().err
+    assert "magic" in err and "nlm" in err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_upscale_without_scale_says_so(noisy_pair, tmp_path, capsys):
+    _, _, path = noisy_pair
+    assert main(["restore", str(path), "-o", str(tmp_path / "o.png"), "--task", "upscale"]) == 2
+    assert "scale" in capsys.readouterr().err
+
+
+def test_methods_table_lists_classical_methods(capsys):
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out
+    for name in ("nlm", "tv", "wavelet", "bicubic", "lanczos", "wiener", "richardson_lucy"):
+        assert name in out
+
+
+def test_info_reports_size_and_noise(noisy_pair, capsys):
+    _, _, path = noisy_pair
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "256" in out and "noise" in out
+
+
+def test_eval_json_matches_python_api(tmp_path, capsys):
+    from restora.bench import evaluate
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    from skimage import data
+
+    Image.fromarray(data.camera()[:128, :128]).save(folder / "cam.png")
+    report = tmp_path / "r.json"
+    assert main(["eval", "--method", "wavelet", "--dataset", str(folder), "--sigma", "25",
+                 "--json", str(report)]) == 0
+    data_json = json.loads(report.read_text())
+    api = evaluate("wavelet", folder, task="denoise", sigma=25)
+    assert data_json["mean"]["psnr"] == pytest.approx(api.mean_psnr, abs=1e-9)
+    assert "wavelet on set" in capsys.readouterr().out
+
+
+def test_installed_entry_point_exit_code(tmp_path):
+    """The console script prints one error line (no traceback) and exits 2."""
+    proc = subprocess.run([sys.executable, "-m", "restora.cli", "info", str(tmp_path / "x.png")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "x.png" in proc.stderr
