@@ -68,9 +68,13 @@ def main(argv: list[str]) -> int:
             r = values[key]
             diffs.append(abs(v - r))
             diffs64.append(abs(v64 - r))
-            print(f"| {key} | {v:.4f} | {r:.4f} | {diffs[-1]:.2e} | {v64:.4f} | {diffs64[-1]:.2e} |")
-    print(f"\nmax abs diff: {max(diffs):.2e} over {len(diffs)} images "
-          f"(float64 MSCN: {max(diffs64):.2e})")
+            print(
+                f"| {key} | {v:.4f} | {r:.4f} | {diffs[-1]:.2e} | {v64:.4f} | {diffs64[-1]:.2e} |"
+            )
+    print(
+        f"\nmax abs diff: {max(diffs):.2e} over {len(diffs)} images "
+        f"(float64 MSCN: {max(diffs64):.2e})"
+    )
     print(f"restora niqe time: {t_total:.2f} s for {len(diffs)} images")
     return 0
 

@@ -162,24 +162,16 @@ def info(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning user errors into one line and exit status 2."""
-    import click
-
     try:
-        status = app(args=argv, prog_name="restora", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
-        console.print("aborted")
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        app(args=argv, prog_name="restora")  # standalone mode: always ends in SystemExit
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except RestoraError as exc:
         _print_error(exc)
         return 2
     except KeyboardInterrupt:
         return 130
-    return status if isinstance(status, int) else 0
+    return 0
 
 
 def _print_error(exc: BaseException) -> None:

@@ -383,10 +383,11 @@ def test_heic_round_trip_keeps_exif_and_icc(tmp_path):
     src = tmp_path / "camera.png"
     Image.fromarray(blocks_rgb()).save(src, exif=camera_exif(1), icc_profile=srgb_icc())
     photo = read_image(src)
-    try:
-        out = write_image(photo, tmp_path / "photo.heic", quality=95)
-    except Exception as exc:  # pragma: no cover - depends on the libheif build
-        pytest.skip(f"this pillow-heif cannot encode HEIC: {exc}")
+    import pillow_heif
+
+    if not pillow_heif.libheif_info().get("encoders"):  # pragma: no cover - libheif build
+        pytest.skip("this pillow-heif build has no HEIC encoder")
+    out = write_image(photo, tmp_path / "photo.heic", quality=95)
     back = read_image(out)
     assert back.format == "HEIF" and back.pixels.shape == photo.pixels.shape
     mse = float(np.mean((back.pixels - photo.pixels) ** 2))
@@ -438,3 +439,50 @@ def test_raw_without_rawpy_names_the_extra(tmp_path, monkeypatch):
 def test_raw_output_option_is_checked(tmp_path):
     with pytest.raises(InvalidParameterError, match="raw_output"):
         read_image(tmp_path / "x.dng", raw_output="log")
+
+
+def test_heic_orientation_comes_upright_once(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    stored = np.zeros((32, 48, 3), np.uint8)
+    stored[:16, :16] = 255  # white top-left block
+    heif = pillow_heif.from_pillow(Image.fromarray(stored))
+    heif.save(tmp_path / "o6.heic", exif=camera_exif(6), quality=95)
+    photo = read_image(tmp_path / "o6.heic")
+    assert photo.pixels.shape == (48, 32, 3)  # turned clockwise by libheif, not twice
+    assert photo.pixels[2:14, 18:30].mean() > 0.9 and photo.pixels[2:14, 2:14].mean() < 0.1
+    parsed = Image.Exif()
+    parsed.load(photo.metadata.exif[6:])
+    assert parsed[0x0112] == 1 and parsed[0x010F] == "Canon"
+
+
+def test_10bit_heic_reads_as_16bit_scaled_by_1023(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    values = np.zeros((16, 16, 3), np.uint16)
+    values[:, 8:] = 1023 << 6  # pillow-heif keeps 10-bit samples in the top bits
+    pillow_heif.from_bytes(mode="RGB;16", size=(16, 16), data=values.tobytes()).save(
+        tmp_path / "hdr.heic", quality=-1)
+    photo = read_image(tmp_path / "hdr.heic")
+    assert photo.bit_depth == 16
+    np.testing.assert_allclose(photo.pixels[:, 12:], 1.0, atol=2 / 1023)
+    np.testing.assert_allclose(photo.pixels[:, :4], 0.0, atol=2 / 1023)
+
+
+def test_16bit_rgb_lzw_tiff_needs_imagecodecs_rather_than_losing_bits(tmp_path):
+    try:
+        import imagecodecs  # noqa: F401
+    except ImportError:
+        pass
+    else:  # pragma: no cover - environment with imagecodecs
+        pytest.skip("imagecodecs installed: tifffile decodes LZW itself")
+    path = tmp_path / "lzw16.tif"
+    values = np.arange(2 * 3 * 3, dtype=np.uint16).reshape(2, 3, 3) * 3000
+    tifffile.imwrite(path, values, photometric="rgb")
+    data = bytearray(path.read_bytes())
+    # flip the Compression tag (259) from 1 (none) to 5 (LZW) without recompressing
+    with tifffile.TiffFile(path) as tif:
+        offset = tif.pages.first.tags[259].valueoffset
+    data[offset:offset + 2] = (5).to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(MissingExtraError, match="pip install imagecodecs") as excinfo:
+        read_image(path)
+    assert_names_file(excinfo, path)

@@ -18,7 +18,8 @@ class DnCNN(nn.Module):
     """DnCNN (Zhang et al., TIP 2017): conv+ReLU, (depth-2) x [conv(+BN)+ReLU], conv.
 
     ``residual=True``: the network predicts the noise and the output is ``x - net(x)``
-    (DnCNN-S/-B/-3); ``residual=False`` returns ``net(x)``. Input/output: (N, C, H, W)
+    (DnCNN-S/-B/-3); ``residual=False`` returns ``net(x)``. ``bn_eps``: BatchNorm epsilon
+    (1e-4 in the authors' PyTorch code and KAIR). Input/output: (N, C, H, W)
     float in [0, 1] (not clipped), any H, W.
     """
 
@@ -30,6 +31,7 @@ class DnCNN(nn.Module):
         depth: int = 17,
         batch_norm: bool = False,
         residual: bool = True,
+        bn_eps: float = BN_EPS,
     ) -> None:
         super().__init__()
         if depth < 2:
@@ -47,7 +49,7 @@ class DnCNN(nn.Module):
         for _ in range(depth - 2):
             layers.append(nn.Conv2d(num_features, num_features, 3, padding=1, bias=True))
             if batch_norm:
-                layers.append(nn.BatchNorm2d(num_features, eps=BN_EPS, momentum=0.1))
+                layers.append(nn.BatchNorm2d(num_features, eps=bn_eps, momentum=0.1))
             layers.append(nn.ReLU(inplace=True))
         layers.append(nn.Conv2d(num_features, out_channels, 3, padding=1, bias=True))
         self.model = nn.Sequential(*layers)

@@ -15,7 +15,7 @@ from restora.io.bridge import from_float32, from_tensor, to_float32, to_tensor
 from restora.io.image import Metadata, Photo
 from restora.io.info import image_info
 from restora.io.read import read_image
-from restora.io.write import WRITE_FORMATS, write_image
+from restora.io.write import WRITE_FORMATS, check_output_path, write_image
 
 SUPPORTED_READ_SUFFIXES: tuple[str, ...] = (
     ".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".heif",
@@ -40,10 +40,11 @@ def is_image_path(path: str | Path) -> bool:
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "MAX_PIXELS_ENV",
-    "Metadata",
-    "Photo",
     "SUPPORTED_READ_SUFFIXES",
     "SUPPORTED_WRITE_SUFFIXES",
+    "Metadata",
+    "Photo",
+    "check_output_path",
     "from_float32",
     "from_tensor",
     "image_info",

@@ -138,9 +138,8 @@ def sniff_format(path: Path) -> str:
         brands = _ftyp_brands(head)
         if b"crx " in brands:
             return "RAW"  # Canon CR3
-        if brands & _HEIF_BRANDS or (b"mif1" in brands or b"msf1" in brands) and not (
-            brands & _AVIF_BRANDS
-        ):
+        generic_heif = (b"mif1" in brands or b"msf1" in brands) and not brands & _AVIF_BRANDS
+        if brands & _HEIF_BRANDS or generic_heif:
             return "HEIF"
         if brands & _AVIF_BRANDS:
             raise UnsupportedFormatError(
@@ -151,9 +150,10 @@ def sniff_format(path: Path) -> str:
             path, "an ISO media file (video or other), not a still image restora reads "
             f"({_READ_FORMATS_TEXT})"
         )
-    if head[:2] == b"BM" and len(head) >= 18:
-        if struct.unpack("<I", head[14:18])[0] in _BMP_DIB_SIZES:
-            return "BMP"
+    if head[:2] == b"BM" and len(head) >= 18 and (
+        struct.unpack("<I", head[14:18])[0] in _BMP_DIB_SIZES
+    ):
+        return "BMP"
     for magic, offset, name in _UNSUPPORTED:
         if head[offset : offset + len(magic)] == magic:
             raise UnsupportedFormatError(
@@ -205,7 +205,7 @@ def png_metadata_chunks(path: Path) -> dict[str, bytes]:
                 if len(payload) < length:
                     break
                 if tag == b"iCCP":
-                    name, _, rest = payload.partition(b"\x00")
+                    _, _, rest = payload.partition(b"\x00")
                     try:
                         found["icc"] = zlib.decompress(rest[1:])
                     except zlib.error:

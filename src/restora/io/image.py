@@ -51,7 +51,7 @@ class Photo:
     def channels(self) -> int:
         return int(self.pixels.shape[2])
 
-    def with_pixels(self, pixels: np.ndarray) -> "Photo":
+    def with_pixels(self, pixels: np.ndarray) -> Photo:
         """Same photo (metadata, depth, alpha resized if needed) with new pixels.
 
         When the new pixels have another size (super-resolution), alpha is resized to match

@@ -11,6 +11,7 @@ from restora._optional import require
 from restora.errors import ImageReadError, RestoraError, UnsupportedFormatError
 from restora.io import _meta
 from restora.io._sniff import png_header, png_metadata_chunks, sniff_format
+from restora.io.read import _one_line
 
 _LAYOUTS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
@@ -34,7 +35,7 @@ def image_info(path: str | Path) -> dict[str, Any]:
     except (OSError, ValueError, SyntaxError, EOFError, struct.error, KeyError,
             RuntimeError) as exc:
         raise ImageReadError(
-            path, f"truncated or corrupt {fmt} header ({type(exc).__name__}: {exc})"
+            path, f"truncated or corrupt {fmt} header ({type(exc).__name__}: {_one_line(exc)})"
         ) from exc
     width, height, channels, depth, alpha, exif, icc, xmp, orientation, upright = facts
     exif = _meta.normalize_exif(exif)

@@ -23,6 +23,7 @@ from restora._optional import require
 from restora.errors import (
     ImageReadError,
     InvalidParameterError,
+    MissingExtraError,
     RestoraError,
     UnsupportedFormatError,
 )
@@ -108,9 +109,13 @@ def read_image(
         raise ImageReadError(path, f"not enough memory to decode this {fmt} image") from None
     except _DECODE_ERRORS as exc:
         raise ImageReadError(
-            path, f"truncated or corrupt {fmt} data ({type(exc).__name__}: {exc})"
+            path, f"truncated or corrupt {fmt} data ({type(exc).__name__}: {_one_line(exc)})"
         ) from exc
     return _to_photo(path, fmt, decoded)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _to_photo(path: Path, fmt: str, decoded: _Decoded) -> Photo:
@@ -281,7 +286,7 @@ def _read_tiff(path: Path, limit: int) -> _Decoded:
         icc = _tag_bytes(page, 34675)
         xmp = _tag_bytes(page, 700)
         orientation = _tiff_orientation(page)
-        data = _tifffile_pixels(page)
+        data = _tifffile_pixels(path, page)
     if data is None:  # layouts tifffile leaves to Pillow (palette, CMYK, YCbCr, 1-bit, LZW ...)
         decoded = _read_pillow(path, "TIFF", limit)
         data, has_alpha, depth = decoded.data, decoded.has_alpha, decoded.bit_depth
@@ -319,7 +324,7 @@ def _tiff_orientation(page: Any) -> int | None:
     return value if value is not None and 1 <= value <= 8 else None
 
 
-def _tifffile_pixels(page: Any) -> tuple[np.ndarray, bool, int] | None:
+def _tifffile_pixels(path: Path, page: Any) -> tuple[np.ndarray, bool, int] | None:
     """(HWC array, has_alpha, depth) via tifffile, or None when Pillow should decode."""
     photometric = int(page.photometric)  # 1 MINISBLACK, 2 RGB; others go to Pillow
     samples = int(page.samplesperpixel)
@@ -334,9 +339,14 @@ def _tifffile_pixels(page: Any) -> tuple[np.ndarray, bool, int] | None:
     try:
         data = page.asarray()
     except ValueError as exc:
-        if "imagecodecs" in str(exc):
-            return None  # e.g. LZW without the imagecodecs package: Pillow decodes it
-        raise
+        if "imagecodecs" not in str(exc):
+            raise
+        if colours == 3 and page.dtype == np.uint16:  # Pillow would cut it to 8 bits
+            raise MissingExtraError(
+                f"{path}: this 16-bit RGB TIFF uses a compression tifffile decodes only with "
+                "the package 'imagecodecs'. Install it with: pip install imagecodecs"
+            ) from None
+        return None  # e.g. 8-bit LZW without imagecodecs: Pillow decodes it exactly
     axes = page.axes
     if axes == "YX":
         data = data[..., None]
@@ -436,7 +446,7 @@ def _read_raw(path: Path, limit: int, raw_output: str) -> _Decoded:
             )
     except rawpy.LibRawError as exc:
         raise ImageReadError(
-            path, f"truncated or corrupt camera RAW data ({type(exc).__name__}: {exc})"
+            path, f"truncated or corrupt camera RAW data ({type(exc).__name__}: {_one_line(exc)})"
         ) from None
     finally:
         raw.close()

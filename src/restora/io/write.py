@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,13 +17,13 @@ from restora.errors import (
     ImageWriteError,
     InvalidParameterError,
     OutputExistsError,
-    RestoraError,
     ShapeError,
     UnsupportedFormatError,
 )
 from restora.io import _meta
 from restora.io._sniff import PNG_SIGNATURE
-from restora.io.bridge import to_float32
+from restora.io.atomic import atomic_write
+from restora.io.bridge import from_float32, to_float32
 from restora.io.image import Metadata, Photo
 
 WRITE_FORMATS = {
@@ -68,31 +68,23 @@ def write_image(
       behind and ImageWriteError is raised. Parent folders are created.
     """
     path = Path(path)
-    fmt = WRITE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise UnsupportedFormatError(
-            path, f"cannot write files with suffix {path.suffix!r}; use one of "
-            f"{', '.join(sorted(WRITE_FORMATS))}"
-        )
     photo = image if isinstance(image, Photo) else _photo_from_array(image)
+    sources = list(inputs) + ([photo.source] if photo.source is not None else [])
+    check_output_path(path, inputs=sources, overwrite=overwrite)
+    fmt = WRITE_FORMATS[path.suffix.lower()]
     _check_photo(photo)
     depth = _resolve_depth(path, fmt, photo.bit_depth, bit_depth)
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise InvalidParameterError(f"quality must be an int in 1..100, got {quality!r}")
     meta = metadata if metadata is not None else photo.metadata
-    sources = [Path(p) for p in inputs]
-    if photo.source is not None:
-        sources.append(Path(photo.source))
-    if not overwrite:
-        for source in sources:
-            if _same_file(path, source):
-                raise OutputExistsError(
-                    path, f"is the same file as the input {source}; writing would replace the "
-                    "original. Choose another output path, or pass overwrite=True to replace "
-                    "it in place."
-                )
-    if path.is_dir():
-        raise ImageWriteError(path, "is a directory; give a file name with an image suffix")
+    if meta.exif:
+        exif = _meta.normalize_exif(meta.exif)
+        if exif is None:
+            raise InvalidParameterError(
+                f"metadata.exif for {path} is not an EXIF block (expected TIFF-structured "
+                f"bytes, optionally after b'Exif\\0\\0'; got {bytes(meta.exif[:12])!r}...)"
+            )
+        meta = replace(meta, exif=exif)
     for plane, name in ((photo.pixels, "pixels"), (photo.alpha, "alpha")):
         if plane is not None and np.isnan(plane).any():
             raise ImageWriteError(path, f"the {name} contain NaN values; nothing was written")
@@ -102,7 +94,34 @@ def write_image(
         data = np.concatenate([data, photo.alpha], axis=-1)
     samples = _quantise(data, depth)
     encoder = _ENCODERS[fmt]
-    _atomic_write(path, lambda fh: encoder(fh, samples, quality, meta, keep_alpha))
+    atomic_write(path, lambda fh: encoder(fh, samples, quality, meta, keep_alpha))
+    return path
+
+
+def check_output_path(
+    path: str | Path, *, inputs: Sequence[str | Path] = (), overwrite: bool = False
+) -> Path:
+    """Check, before any work, that :func:`write_image` may write ``path``; return it.
+
+    Raises UnsupportedFormatError (suffix not writable), OutputExistsError (``path`` is the
+    same file as one of ``inputs``, unless ``overwrite``) or ImageWriteError (a folder).
+    """
+    path = Path(path)
+    if path.suffix.lower() not in WRITE_FORMATS:
+        raise UnsupportedFormatError(
+            path, f"cannot write files with suffix {path.suffix!r}; use one of "
+            f"{', '.join(sorted(WRITE_FORMATS))}"
+        )
+    if not overwrite:
+        for source in inputs:
+            if _same_file(path, Path(source)):
+                raise OutputExistsError(
+                    path, f"is the same file as the input {source}; writing would replace the "
+                    "original. Choose another output path, or pass overwrite=True to replace "
+                    "it in place."
+                )
+    if path.is_dir():
+        raise ImageWriteError(path, "is a directory; give a file name with an image suffix")
     return path
 
 
@@ -150,9 +169,7 @@ def _resolve_depth(path: Path, fmt: str, photo_depth: int, requested: int | None
 def _quantise(data: np.ndarray, depth: int) -> np.ndarray:
     if depth == 32:
         return np.ascontiguousarray(data, dtype=np.float32)
-    top = 255.0 if depth == 8 else 65535.0
-    scaled = np.clip(data, 0.0, 1.0).astype(np.float32 if depth == 8 else np.float64)
-    return np.floor(scaled * top + 0.5).astype(np.uint8 if depth == 8 else np.uint16)
+    return from_float32(data, np.uint8 if depth == 8 else np.uint16)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -160,45 +177,6 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return a.resolve() == b.resolve()
-
-
-def _default_mode() -> int:
-    """0o666 minus the process umask (what ``open(..., 'w')`` would create)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _atomic_write(path: Path, encode: Callable[[IO[bytes]], None]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise ImageWriteError(path, f"cannot create the output file: {exc}") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        with open(tmp, "wb") as fh:
-            encode(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        mode = path.stat().st_mode & 0o7777 if path.exists() else _default_mode()
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, RestoraError) or not isinstance(exc, Exception):
-            raise
-        raise ImageWriteError(
-            path, f"encoding failed, nothing was written ({type(exc).__name__}: {exc})"
-        ) from exc
 
 
 # --- encoders: (file, samples HWC, quality, metadata, has_alpha) ------------------------------

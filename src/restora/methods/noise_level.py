@@ -35,6 +35,8 @@ CONFIDENCE = 1.0 - 1e-6
 ROUNDS = 3
 #: Patches are sampled with a stride chosen to keep about this many (cost control).
 MAX_PATCHES = 40_000
+#: Smaller images use smaller patches, so that patches >= MIN_RATIO x patch dimension.
+MIN_RATIO = 8
 
 
 def _conv_matrix(kernel: np.ndarray, patch: int) -> np.ndarray:
@@ -73,7 +75,7 @@ def _tail_mean(eig: np.ndarray) -> float:
 
 
 def _tiny(arr: np.ndarray) -> float:
-    """Robust (MAD) noise std from neighbour differences, for images under 3 px a side."""
+    """Robust (MAD) noise std from neighbour differences, for images too small for patch statistics."""
     axis = 1 if arr.shape[1] >= arr.shape[0] else 0
     d = np.diff(arr, axis=axis).ravel()
     if d.size == 0:
@@ -88,8 +90,9 @@ def estimate_sigma(image: np.ndarray) -> float:
     image: HWC or HW float array in [0, 1] (not modified). Colour images are estimated
     jointly: each patch is one vector of patch*patch*C values, so the result is the std
     shared by i.i.d. noise on all channels (for unequal per-channel noise it is close to
-    the quadratic mean). Constant images give 0.0; images under 3 pixels a side use a
-    robust neighbour-difference estimate; under 7 pixels the patch shrinks.
+    the quadratic mean). Constant images give 0.0. Small images use smaller patches
+    (down to 3x3); images too small even for that (about 12x12 gray) fall back to a
+    robust (MAD) estimate from neighbour differences, which is rough.
     Citations: Liu, Tanaka & Okutomi, IEEE TIP 2013; Chen, Zhu & Heng, ICCV 2015.
     """
     from scipy.stats import gamma
@@ -103,8 +106,12 @@ def estimate_sigma(image: np.ndarray) -> float:
         )
     arr = arr.astype(np.float64) * 255.0
     h, w, c = arr.shape
-    p = min(PATCH, h, w)
-    if p < 3:
+    # the largest patch (<= PATCH) that leaves enough patches for a stable covariance
+    p = next(
+        (q for q in range(PATCH, 2, -1) if (h - q + 1) * (w - q + 1) >= MIN_RATIO * c * q * q),
+        0,
+    )
+    if p == 0:
         return _tiny(arr)
 
     n_pos = (h - p + 1) * (w - p + 1)

@@ -133,8 +133,12 @@ def psnr(
     ``inf`` when the images are identical. Raises :class:`ShapeError` when shapes differ.
     """
     ref, tst = prepare_pair(
-        reference, test, crop_border=crop_border, y_channel=y_channel,
-        y_rounding=y_rounding, metric="psnr",
+        reference,
+        test,
+        crop_border=crop_border,
+        y_channel=y_channel,
+        y_rounding=y_rounding,
+        metric="psnr",
     )
     mse = float(np.mean((ref - tst) ** 2))
     if mse == 0.0:
@@ -142,7 +146,9 @@ def psnr(
     return float(10.0 * np.log10(DATA_RANGE**2 / mse))
 
 
-def gaussian_window_1d(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> np.ndarray:
+def gaussian_window_1d(
+    size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA
+) -> np.ndarray:
     """Normalised 1-D Gaussian (MATLAB ``fspecial('gaussian')`` / ``cv2.getGaussianKernel``)."""
     x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
     g = np.exp(-(x**2) / (2.0 * sigma**2))
@@ -189,8 +195,12 @@ def ssim(
     BasicSR/KAIR. The image must be at least 11x11 after cropping.
     """
     ref, tst = prepare_pair(
-        reference, test, crop_border=crop_border, y_channel=y_channel,
-        y_rounding=y_rounding, metric="ssim",
+        reference,
+        test,
+        crop_border=crop_border,
+        y_channel=y_channel,
+        y_rounding=y_rounding,
+        metric="ssim",
     )
     h, w = ref.shape[:2]
     if h < SSIM_WINDOW or w < SSIM_WINDOW:
@@ -199,4 +209,8 @@ def ssim(
             f"got {h}x{w}"
         )
     g = gaussian_window_1d()
-    return float(np.mean([_ssim_plane(ref[..., c], tst[..., c], g) for c in range(ref.shape[-1])]))
+    return float(
+        np.mean(
+            [_ssim_plane(ref[..., c], tst[..., c], g) for c in range(ref.shape[-1])]
+        )
+    )

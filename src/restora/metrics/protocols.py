@@ -96,11 +96,17 @@ def get_protocol(name: str, *, task: str, scale: int = 1) -> Protocol:
         crop, y_channel, y_rounding = 0, False, False
         desc = f"{name} protocol, {task}: all channels (RGB or gray), no border cropped"
     return Protocol(
-        name=name, y_channel=y_channel, crop_border=crop, y_rounding=y_rounding, description=desc
+        name=name,
+        y_channel=y_channel,
+        crop_border=crop,
+        y_rounding=y_rounding,
+        description=desc,
     )
 
 
-def evaluate_pair(reference: np.ndarray, test: np.ndarray, protocol: Protocol) -> MetricResult:
+def evaluate_pair(
+    reference: np.ndarray, test: np.ndarray, protocol: Protocol
+) -> MetricResult:
     """PSNR (dB) and SSIM of ``test`` against ``reference`` under ``protocol``.
 
     Images as for :func:`restora.metrics.psnr`. Returns ``{"psnr": ..., "ssim": ...}``.
@@ -110,12 +116,15 @@ def evaluate_pair(reference: np.ndarray, test: np.ndarray, protocol: Protocol) -
             f"protocol must be a Protocol (from get_protocol(name, task=..., scale=...)); "
             f"got {type(protocol).__name__}"
         )
-    opts = dict(
-        crop_border=protocol.crop_border,
-        y_channel=protocol.y_channel,
-        y_rounding=protocol.y_rounding,
-    )
-    return {"psnr": psnr(reference, test, **opts), "ssim": ssim(reference, test, **opts)}
+    opts = {
+        "crop_border": protocol.crop_border,
+        "y_channel": protocol.y_channel,
+        "y_rounding": protocol.y_rounding,
+    }
+    return {
+        "psnr": psnr(reference, test, **opts),
+        "ssim": ssim(reference, test, **opts),
+    }
 
 
 def mean_results(results: Iterable[Mapping[str, float]]) -> MetricResult:
@@ -127,7 +136,9 @@ def mean_results(results: Iterable[Mapping[str, float]]) -> MetricResult:
     """
     rows = list(results)
     if not rows:
-        raise InvalidParameterError("mean_results: got no results to average (empty list)")
+        raise InvalidParameterError(
+            "mean_results: got no results to average (empty list)"
+        )
     keys = list(rows[0])
     for i, row in enumerate(rows):
         if set(row) != set(keys):

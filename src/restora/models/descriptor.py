@@ -95,6 +95,11 @@ class ModelDescriptor:
         import torch
 
         arr = np.asarray(image)
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise InvalidParameterError(
+                f"model {self.arch} expects a float image in [0, 1], got dtype {arr.dtype}; "
+                f"convert first (e.g. uint8 / 255)"
+            )
         squeeze = arr.ndim == 2
         if squeeze:
             arr = arr[:, :, None]
@@ -103,7 +108,7 @@ class ModelDescriptor:
                 f"model {self.arch} from {self.source.name} expects an (H, W, {self.in_channels}) "
                 f"image{' or (H, W)' if self.in_channels == 1 else ''}, got {np.shape(image)}"
             )
-        x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1), dtype=np.float32))[None]
+        x = torch.from_numpy(np.array(arr.transpose(2, 0, 1), dtype=np.float32, copy=True))[None]
         y = self.run_tensor(x, sigma=sigma)
         out = y[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float32, copy=False)
         return out[:, :, 0] if squeeze and out.shape[2] == 1 else out

@@ -133,7 +133,9 @@ def _detect_plain_stack(state: dict[str, Tensor], bn_eps: dict[str, float]) -> D
         if k < len(convs) - 1:
             pos += 1  # ReLU
     if eps:
-        config["_bn_eps"] = eps
+        config["bn_eps"] = next(iter(eps.values()))
+        if len(set(eps.values())) > 1:
+            return None  # per-layer eps: not expressible by our DnCNN
     return arch, config, out
 
 

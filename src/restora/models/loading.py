@@ -156,20 +156,13 @@ def _make(
     task: str | None,
     licence: str | None,
 ) -> ModelDescriptor:
-    from torch import nn
-
     from restora.models.detect import build
 
-    config = dict(config)
-    bn_eps = config.pop("_bn_eps", {})
+    config = json.loads(json.dumps(config))  # JSON form (lists, not tuples), as saved
     try:
         model = build(arch, config)
     except (TypeError, ValueError) as exc:
         raise ModelLoadError(f"{path}: bad {arch} configuration {config}: {exc}") from None
-    modules = dict(model.named_modules())
-    for name, eps in bn_eps.items():
-        if isinstance(modules.get(name), nn.BatchNorm2d):
-            modules[name].eps = eps
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -218,11 +211,9 @@ def _spandrel(state: dict[str, Any], path: Path, digest: str, meta: dict[str, st
             f"runs image-to-image models only"
         )
     sd.model.float().eval()
-    purpose = sd.purpose
     task = meta.get("restora_task") or ("upscale" if sd.scale > 1 else "restore")
     dtypes = ("fp32",) + (("fp16",) if sd.supports_half else ()) + (("bf16",) if sd.supports_bfloat16 else ())
     tiling = getattr(sd.tiling, "name", "SUPPORTED")
-    del purpose
     return ModelDescriptor(
         model=sd.model,
         arch=f"spandrel:{sd.architecture.name}",

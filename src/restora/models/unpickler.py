@@ -172,6 +172,9 @@ def is_denied(module: str, name: str) -> bool:
     return module.split(".")[0] in _DENIED_MODULES or name.rsplit(".", 1)[-1] in _DENIED_NAMES
 
 
+_PY2_NAMES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+
+
 class _Refused(pickle.UnpicklingError):
     def __init__(self, qualname: str) -> None:
         super().__init__(qualname)
@@ -186,6 +189,7 @@ def make_restricted_pickle_module() -> SimpleNamespace:
         stand_ins: dict[tuple[str, str], type] = {}
 
         def find_class(self, module: str, name: str) -> Any:
+            module = _PY2_NAMES.get(module, module)  # protocol <= 2 writes Python 2 names
             key = (module, name)
             if key in real:
                 return real[key]
@@ -275,13 +279,13 @@ def state_dict_from_object(obj: Any) -> tuple[dict[str, Any], dict[str, dict[str
             walk_module(node, "", 0)
             return bool(tensors)
         if isinstance(node, dict):
-            direct = {str(k): v.detach() for k, v in node.items() if isinstance(v, torch.Tensor)}
-            if direct and len(direct) >= len(node) / 2:
-                tensors.update(direct)
-                return True
             for key in ("params_ema", "params", "state_dict", "model_state_dict", "model", "net", "network", "generator", "netG", "module"):
                 if key in node and visit(node[key], depth + 1):
                     return True
+            direct = {str(k): v.detach() for k, v in node.items() if isinstance(v, torch.Tensor)}
+            if direct:
+                tensors.update(direct)
+                return True
         return False
 
     visit(obj, 0)

@@ -1,0 +1,58 @@
+"""Noise-level estimator: accuracy on synthetic Gaussian noise, edge cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from restora.errors import ShapeError
+from restora.methods.noise_level import estimate_sigma
+
+
+def _images() -> list[np.ndarray]:
+    from skimage import data
+
+    return [
+        data.astronaut()[:200, :200].astype(np.float32) / 255,
+        data.coffee()[100:300, 200:400].astype(np.float32) / 255,
+        (data.camera()[:200, :200].astype(np.float32) / 255)[:, :, None],
+        (data.moon()[:200, :200].astype(np.float32) / 255)[:, :, None],
+    ]
+
+
+@pytest.mark.parametrize("sigma", [5, 15, 25, 50])
+def test_estimate_is_accurate_on_average(sigma):
+    errors = []
+    for i, clean in enumerate(_images()):
+        rng = np.random.default_rng(i)
+        noisy = clean + rng.standard_normal(clean.shape).astype(np.float32) * sigma / 255
+        est = estimate_sigma(noisy)
+        assert abs(est - sigma) < max(2.0, 0.1 * sigma), (i, est)
+        errors.append(est - sigma)
+    assert abs(np.mean(errors)) < max(1.0, 0.05 * sigma)
+
+
+def test_gray_hw_and_hw1_agree_and_input_not_modified():
+    rng = np.random.default_rng(3)
+    img = (0.5 + rng.standard_normal((64, 64)) * 10 / 255).astype(np.float32)
+    before = img.copy()
+    assert estimate_sigma(img) == estimate_sigma(img[:, :, None])
+    assert estimate_sigma(img) == pytest.approx(10, abs=1.5)
+    np.testing.assert_array_equal(img, before)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (1, 7, 3), (3, 3, 1), (9, 5, 3), (40, 40, 3)])
+def test_constant_images_give_zero(shape):
+    assert estimate_sigma(np.full(shape, 0.3, np.float32)) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(2, 50, 1), (5, 9, 3), (16, 16, 3), (32, 32, 1)])
+def test_tiny_images_give_a_rough_estimate(shape):
+    rng = np.random.default_rng(1)
+    est = estimate_sigma(0.5 + rng.standard_normal(shape) * 25 / 255)
+    assert 12 < est < 40
+
+
+def test_bad_shape_message():
+    with pytest.raises(ShapeError, match=r"HW or HWC image; got shape \(2, 2, 2, 2\)"):
+        estimate_sigma(np.zeros((2, 2, 2, 2)))
