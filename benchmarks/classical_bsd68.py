@@ -55,8 +55,11 @@ def main() -> None:
             dt = time.perf_counter() - t0
             out8 = np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8)
             stats[m].append((psnr(clean, out8), ssim(clean, out8), dt / mp))
-        print(f"{i + 1}/{len(files)} {path.name} " + " ".join(
-            f"{m}={stats[m][-1][0]:.2f}" for m in stats), flush=True)
+        print(
+            f"{i + 1}/{len(files)} {path.name} "
+            + " ".join(f"{m}={stats[m][-1][0]:.2f}" for m in stats),
+            flush=True,
+        )
     print(f"\n{args.set}, sigma={args.sigma:g}, {len(files)} images\n")
     print("| method | PSNR (dB) | SSIM | s/MP |")
     print("|---|---|---|---|")

@@ -58,10 +58,16 @@ def main() -> None:
     print("|---" * (len(SIGMAS) + 1) + "|")
     for name, _ in imgs:
         print(f"| {name} | " + " | ".join(f"{rows[(name, s)]:.2f}" for s in SIGMAS) + " |")
-    print("| **mean estimate** | " + " | ".join(
-        f"{np.mean([rows[(nm, s)] for nm, _ in imgs]):.2f}" for s in SIGMAS) + " |")
-    print("| **mean abs error** | " + " | ".join(
-        f"{np.mean([abs(rows[(nm, s)] - s) for nm, _ in imgs]):.2f}" for s in SIGMAS) + " |")
+    print(
+        "| **mean estimate** | "
+        + " | ".join(f"{np.mean([rows[(nm, s)] for nm, _ in imgs]):.2f}" for s in SIGMAS)
+        + " |"
+    )
+    print(
+        "| **mean abs error** | "
+        + " | ".join(f"{np.mean([abs(rows[(nm, s)] - s) for nm, _ in imgs]):.2f}" for s in SIGMAS)
+        + " |"
+    )
     print(f"\n{len(imgs)} images, {dt * 1000:.0f} ms per estimate")
 
 

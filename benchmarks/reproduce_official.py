@@ -1,10 +1,11 @@
 """Reproduce the published PSNR of the official DnCNN / FFDNet weights with restora's loader.
 
-Paper protocol: clean uint8 image / 255, plus Gaussian noise of std sigma/255 (float64, not
-clipped; ``np.random.default_rng(seed=index)`` with ``index`` the 0-based position of the
-image in sorted order), denoise, clip to [0, 1], round to uint8, PSNR over the whole image,
-mean over the set. JPEG: Pillow ``quality=q`` on the gray uint8 image, DnCNN-3 applied to
-the decoded JPEG, PSNR against the original. Needs ../shared (weights, datasets).
+Runs ``restora.bench.evaluate(model=...)``, the code path of ``restora eval --model PATH``,
+with the paper protocol: clean uint8 image / 255, plus Gaussian noise of std sigma/255 (not
+clipped; seed = 0-based index of the image in sorted order), denoise, clip to [0, 1], round
+to uint8, PSNR over the whole image, mean over the set. JPEG: Pillow ``quality=q`` on the
+gray uint8 image, DnCNN-3 applied to the decoded JPEG, PSNR against the original. Needs
+../shared (weights, datasets).
 
     .venv/bin/python benchmarks/reproduce_official.py                 # everything
     .venv/bin/python benchmarks/reproduce_official.py --only dncnn-gray:25 ffdnet-gray:25
@@ -17,14 +18,11 @@ differ from ours, so agreement to ~0.02-0.05 dB (not to the digit) is what to ex
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -53,53 +51,21 @@ DEFAULT_ORDER = [
 ]
 
 
-def psnr_uint8(clean: np.ndarray, out: np.ndarray) -> float:
-    """PSNR in dB of two uint8 images, peak 255, over all pixels."""
-    mse = np.mean((clean.astype(np.float64) - out.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
-
-
-def quantise(x: np.ndarray) -> np.ndarray:
-    """[0, 1] float -> uint8 with clipping and rounding (MATLAB ``im2uint8``)."""
-    return np.round(np.clip(x, 0, 1) * 255.0).astype(np.uint8)
-
-
-def load_uint8(path: Path, colour: bool) -> np.ndarray:
-    img = Image.open(path)
-    img = img.convert("RGB") if colour else img.convert("L")
-    return np.asarray(img)
-
-
-def degrade(clean: np.ndarray, kind: str, level: int, index: int) -> np.ndarray:
-    """The paper's degraded input (float32, HWC or HW, not clipped for noise)."""
-    if kind == "noise":
-        rng = np.random.default_rng(seed=index)
-        noisy = clean.astype(np.float64) / 255.0 + rng.standard_normal(clean.shape) * (level / 255.0)
-        return noisy.astype(np.float32)
-    buf = io.BytesIO()
-    Image.fromarray(clean).save(buf, format="JPEG", quality=level)
-    buf.seek(0)
-    return (np.asarray(Image.open(buf)).astype(np.float64) / 255.0).astype(np.float32)
-
-
 def run_experiment(name: str, *, limit: int | None, per_image: bool, log: Callable[[str], None]) -> tuple[float, list[float], float]:
-    from restora.models import load_model
+    """One row through ``restora.bench.evaluate`` (the code path of ``restora eval --model``)."""
+    from restora.bench import evaluate
 
-    weight, folder, colour, kind, level, _ = EXPERIMENTS[name]
-    model = load_model(WEIGHTS / weight)
-    files = sorted(p for p in (DATA / folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp", ".tif"))
-    if limit:
-        files = files[:limit]
+    weight, folder, _colour, kind, level, _ = EXPERIMENTS[name]
     t0 = time.perf_counter()
-    scores = []
-    for index, path in enumerate(files):
-        clean = load_uint8(path, colour)
-        inp = degrade(clean, kind, level, index)
-        out = model(inp, sigma=float(level)) if model.needs_sigma else model(inp)
-        scores.append(psnr_uint8(clean, quantise(out)))
-        if per_image:
-            log(f"  {name} {path.name} {scores[-1]:.4f}")
-    return float(np.mean(scores)), scores, time.perf_counter() - t0
+    if kind == "noise":
+        result = evaluate(None, DATA / folder, model=WEIGHTS / weight, task="denoise", sigma=level, limit=limit)
+    else:
+        result = evaluate(None, DATA / folder, model=WEIGHTS / weight, task="deblock", quality=level, limit=limit)
+    scores = [s.psnr for s in result.images]
+    if per_image:
+        for s in result.images:
+            log(f"  {name} {s.name} {s.psnr:.4f}")
+    return result.mean_psnr, scores, time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,14 +21,35 @@ DEFAULT_OVERLAP = 32
 #: Method used when the caller names a task but no method (until learned defaults ship).
 DEFAULT_METHODS = {"denoise": "nlm", "upscale": "bicubic", "deblur": "wiener"}
 
+if TYPE_CHECKING:
+    from restora.models import ModelDescriptor
+
 Progress = Callable[[int, int], None]
 
 
-def resolve_method(method: str | MethodInfo | None, *, task: str | None = None) -> MethodInfo:
-    """Turn a method name (or ``None`` = the task's default) into its registry entry.
+def resolve_method(
+    method: str | MethodInfo | None,
+    *,
+    task: str | None = None,
+    model: str | Path | ModelDescriptor | None = None,
+) -> MethodInfo:
+    """The method to run: a registered name, ``None`` (the task's default), or a weight file.
 
+    model: a weight file path (loaded safely by :func:`restora.models.load_model`) or a loaded
+        descriptor; it becomes a method for ``task``. Give either ``method`` or ``model``.
     Raises :class:`InvalidParameterError` when the method does not do ``task``.
     """
+    if model is not None:
+        if method is not None:
+            raise InvalidParameterError("give either a method or a model file, not both")
+        from restora.methods.learned import method_from_model
+        from restora.models.descriptor import ModelDescriptor
+
+        if not isinstance(model, ModelDescriptor):
+            from restora.models import load_model
+
+            model = load_model(model)
+        return method_from_model(model, task=task)
     if isinstance(method, MethodInfo):
         info = method
     elif method is None:
@@ -37,7 +59,8 @@ def resolve_method(method: str | MethodInfo | None, *, task: str | None = None) 
         if name is None:
             available = ", ".join(m.name for m in list_methods(task=task)) or "none yet"
             raise InvalidParameterError(
-                f"no default method for task {task!r}; choose one with --method ({available})"
+                f"no default method for task {task!r}; choose one with --method ({available}) "
+                "or a weight file with --model"
             )
         info = get_method(name)
     else:
@@ -73,6 +96,7 @@ def restore(
     *,
     task: str | None = "denoise",
     method: str | MethodInfo | None = None,
+    model: str | Path | ModelDescriptor | None = None,
     sigma: float | None = None,
     scale: int | None = None,
     kernel: np.ndarray | str | None = None,
@@ -84,6 +108,7 @@ def restore(
 ) -> np.ndarray:
     """Restore one image with a registered method.
 
+    method / model: a registered method name, or a weight file (see :func:`resolve_method`).
     image: HW or HWC (C = 1 or 3), uint8, uint16 or float in [0, 1]; never mutated. The
         result has the same dtype and layout (and ``scale`` times the size for upscaling).
     sigma: noise std in 8-bit units; ``None`` estimates it once on the whole image
@@ -93,7 +118,7 @@ def restore(
         never tiled. Overlap grows to four times the method's halo (the reach the
         blending engine reproduces exactly) when that is larger.
     """
-    info = resolve_method(method, task=task)
+    info = resolve_method(method, task=task, model=model)
     pixels = _as_hwc_float(image)
     if info.task == "upscale" and scale is None:
         raise InvalidParameterError(f"method {info.name!r} upscales: give scale (e.g. 2 or 4)")
@@ -147,6 +172,7 @@ def restore_file(
     *,
     task: str | None = "denoise",
     method: str | MethodInfo | None = None,
+    model: str | Path | ModelDescriptor | None = None,
     sigma: float | None = None,
     scale: int | None = None,
     kernel: np.ndarray | str | None = None,
@@ -169,11 +195,12 @@ def restore_file(
     from restora.io import check_output_path, read_image, write_image
 
     check_output_path(output_path, inputs=[input_path], overwrite=overwrite)
+    info = resolve_method(method, task=task, model=model)  # load a model once, before decoding
     photo = read_image(input_path, max_pixels=max_pixels)
     restored = restore(
         photo.pixels,
         task=task,
-        method=method,
+        method=info,
         sigma=sigma,
         scale=scale,
         kernel=kernel,

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from restora.errors import RestoraError
+from restora.errors import OutputExistsError, RestoraError
 
 app = typer.Typer(
     name="restora",
@@ -30,6 +30,7 @@ Sigma = Annotated[Optional[float], typer.Option(help="Noise std in 8-bit units (
 Scale = Annotated[Optional[int], typer.Option(help="Upscaling factor (upscale).")]
 Kernel = Annotated[Optional[str], typer.Option(help="Blur kernel: 'gauss:2.0', 'motion:15,30' or a .npy/.png file.")]
 Quality = Annotated[Optional[int], typer.Option(help="JPEG quality of the input (deblock).")]
+ModelPath = Annotated[Optional[Path], typer.Option(help="Weight file (.safetensors, .pth, .ckpt, MatConvNet .mat) to run instead of a method.")]
 
 
 def _progress(label: str):
@@ -52,6 +53,7 @@ def restore(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file, or folder for several inputs.")],
     task: Task = "denoise",
     method: Annotated[Optional[str], typer.Option(help="Registered method (see `restora methods`); default per task.")] = None,
+    model: ModelPath = None,
     sigma: Sigma = None,
     scale: Scale = None,
     kernel: Kernel = None,
@@ -74,7 +76,7 @@ def restore(
         bar, update = _progress(source.name)
         try:
             with bar:
-                restore_file(source, target, task=task, method=method, sigma=sigma, scale=scale,
+                restore_file(source, target, task=task, method=method, model=model, sigma=sigma, scale=scale,
                              kernel=kernel, quality=quality, seed=seed, tile=tile or None,
                              overlap=overlap, overwrite=overwrite, bit_depth=bit_depth,
                              jpeg_quality=jpeg_quality, progress=update)
@@ -113,6 +115,7 @@ def methods_command(
 def eval_command(
     dataset: Annotated[Path, typer.Option(help="Folder of clean reference images.")],
     method: Annotated[Optional[str], typer.Option(help="Registered method; default per task.")] = None,
+    model: ModelPath = None,
     task: Task = "denoise",
     sigma: Sigma = None,
     scale: Scale = None,
@@ -127,14 +130,30 @@ def eval_command(
     """Evaluate a method on a dataset with a paper-exact protocol."""
     from restora.bench import evaluate
 
-    bar, update = _progress(f"{method or task} on {dataset.name}")
+    bar, update = _progress(f"{method or (model and model.name) or task} on {dataset.name}")
     with bar:
-        result = evaluate(method, dataset, task=task, sigma=sigma, scale=scale, quality=quality,
+        result = evaluate(method, dataset, model=model, task=task, sigma=sigma, scale=scale, quality=quality,
                           kernel=kernel, protocol=protocol, seed=seed, limit=limit, progress=update)
-    stdout.print(result.to_markdown(per_image=per_image), markup=False, highlight=False)
+    stdout.print(result.to_markdown(per_image=per_image), markup=False, highlight=False, soft_wrap=True)
     if json_path is not None:
         result.to_json(json_path)
         console.print(f"wrote {json_path}")
+
+
+@app.command()
+def convert(
+    source: Annotated[Path, typer.Argument(help="Weight file to convert (.mat, .pth, .ckpt, .safetensors).", show_default=False)],
+    target: Annotated[Path, typer.Argument(help="Output .safetensors file.", show_default=False)],
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+) -> None:
+    """Convert a weight file (e.g. an official MatConvNet release) to restora safetensors."""
+    from restora.models import convert as convert_model
+
+    if target.exists() and not overwrite:
+        raise OutputExistsError(target, "already exists; pass --overwrite to replace it")
+    descriptor = convert_model(source, target)
+    console.print(f"{source} -> {target} ({descriptor.arch}, task {descriptor.task}, "
+                  f"{descriptor.in_channels}->{descriptor.out_channels} channels, x{descriptor.scale})")
 
 
 @app.command()

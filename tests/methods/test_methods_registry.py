@@ -30,8 +30,16 @@ def _probe_registry() -> tuple[MethodRegistry, list[dict]]:
         seen.append({"sigma": sigma})
         return image
 
-    reg.add(MethodInfo(name="probe", task="denoise", fn=probe, description="probe",
-                       needs_sigma=True, options=("sigma",)))
+    reg.add(
+        MethodInfo(
+            name="probe",
+            task="denoise",
+            fn=probe,
+            description="probe",
+            needs_sigma=True,
+            options=("sigma",),
+        )
+    )
     return reg, seen
 
 

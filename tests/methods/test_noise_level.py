@@ -13,10 +13,10 @@ def _images() -> list[np.ndarray]:
     from skimage import data
 
     return [
-        data.astronaut()[:200, :200].astype(np.float32) / 255,
-        data.coffee()[100:300, 200:400].astype(np.float32) / 255,
-        (data.camera()[:200, :200].astype(np.float32) / 255)[:, :, None],
-        (data.moon()[:200, :200].astype(np.float32) / 255)[:, :, None],
+        data.astronaut()[:128, :128].astype(np.float32) / 255,
+        data.coffee()[100:228, 200:328].astype(np.float32) / 255,
+        (data.camera()[:128, :128].astype(np.float32) / 255)[:, :, None],
+        (data.moon()[:128, :128].astype(np.float32) / 255)[:, :, None],
     ]
 
 

@@ -152,9 +152,10 @@ def degrade_for_protocol(
 
 
 def evaluate(
-    method: str | object,
+    method: str | object | None,
     dataset: str | Path,
     *,
+    model: str | Path | object | None = None,
     task: str = "denoise",
     sigma: float | None = None,
     scale: int | None = None,
@@ -168,7 +169,8 @@ def evaluate(
 ) -> Evaluation:
     """Score ``method`` on every image of ``dataset`` under the named ``protocol``.
 
-    method: a registered method name or :class:`~restora.methods.registry.MethodInfo`.
+    method: a registered method name or :class:`~restora.methods.registry.MethodInfo`;
+        ``None`` with ``model``: a weight file (or loaded descriptor) evaluated as a method.
     sigma: noise std in 8-bit units (denoise, deblur); for denoising the method receives the
         true sigma (non-blind), as in the papers' tables.
     Returns per-image PSNR/SSIM (dB / [0,1]), seconds and the mean, with the published numbers
@@ -179,7 +181,7 @@ def evaluate(
     from restora.io import from_float32, read_image
     from restora.metrics import get_protocol, psnr, ssim
 
-    info = resolve_method(method, task=task)  # type: ignore[arg-type]
+    info = resolve_method(method, task=task, model=model)  # type: ignore[arg-type]
     level = {"denoise": sigma, "deblur": sigma, "upscale": scale, "deblock": quality}.get(task)
     if level is None and task != "deblur":
         need = {"denoise": "sigma", "upscale": "scale", "deblock": "quality"}.get(task, "a level")
@@ -194,10 +196,12 @@ def evaluate(
     result = Evaluation(method=info.name, dataset=name, task=task, protocol=rule.name,
                         level=None if level is None else int(level), seed=seed,
                         published=published_for(name, task, int(level)) if level else {})
-    options = dict(sigma=sigma if task in ("denoise", "deblur") else None,
-                   scale=scale if task == "upscale" else None,
-                   kernel=kernel if task == "deblur" else None,
-                   quality=quality if task == "deblock" else None)
+    # Protocol levels reach the method only where it takes them (a per-sigma DnCNN takes none).
+    options = {k: v for k, v in dict(
+        sigma=sigma if task in ("denoise", "deblur") else None,
+        scale=scale if task == "upscale" else None,
+        kernel=kernel if task == "deblur" else None,
+        quality=quality if task == "deblock" else None).items() if k in info.options}
     for index, path in enumerate(files):
         photo = read_image(path)
         depth = np.uint16 if photo.bit_depth == 16 else np.uint8

@@ -105,7 +105,7 @@ TV_RULE = ((5.0, 15.0, 25.0, 50.0), (0.5, 0.7, 0.85, 1.0))
 @register_method(
     "tv",
     task="denoise",
-    description="Total-variation denoising (Chambolle's projection algorithm), weight tuned to sigma",
+    description="Total-variation (ROF) denoising, Chambolle's algorithm, weight tuned to sigma",
     needs_sigma=True,
     halo=-1,
     citation=(
@@ -190,12 +190,13 @@ BM3D_MIN_SIZE = 16
 def bm3d(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
     """BM3D denoising; image HWC float32 [0, 1], sigma in 8-bit units (sigma_psd = sigma/255).
 
-    Gray uses ``bm3d.bm3d``, RGB ``bm3d.bm3d_rgb`` (opponent colour transform).
+    Gray uses ``bm3d.bm3d``, RGB the computation of ``bm3d.bm3d_rgb`` (opponent colour
+    transform), guarded against channels with no range.
     Needs the optional ``bm3d`` package (``pip install 'restora[bm3d]'``).
     """
     lib = require("bm3d", extra="bm3d", purpose="the 'bm3d' denoiser")
     s = _sigma(sigma, "bm3d")
-    if s == 0:
+    if s == 0 or np.ptp(image) == 0:  # nothing to denoise (the package fails on flat input)
         return _out(image, image)
     x = _planar(image)
     h, w = x.shape[:2]
@@ -203,8 +204,29 @@ def bm3d(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
     ph, pw = max(0, BM3D_MIN_SIZE - h), max(0, BM3D_MIN_SIZE - w)
     if ph or pw:
         x = np.pad(x, ((0, ph), (0, pw)) + ((0, 0),) * (x.ndim - 2), mode="symmetric")
-    out = lib.bm3d(x, sigma_psd=s / 255.0) if x.ndim == 2 else lib.bm3d_rgb(x, sigma_psd=s / 255.0)
+    out = lib.bm3d(x, sigma_psd=s / 255.0) if x.ndim == 2 else _bm3d_rgb(lib, x, s / 255.0)
     return _out(out[:h, :w], image)
+
+
+#: Opponent colour transform of ``bm3d.bm3d_rgb`` (forward and inverse).
+_OPP = np.array([[1 / 3, 1 / 3, 1 / 3], [0.5, 0.0, -0.5], [0.25, -0.5, 0.25]])
+_OPP_INV = np.array([[1.0, 1.0, 2 / 3], [1.0, 0.0, -4 / 3], [1.0, -1.0, 2 / 3]])
+
+
+def _bm3d_rgb(lib: object, x: np.ndarray, std: float) -> np.ndarray:
+    """``bm3d.bm3d_rgb(x, std)`` (opponent colour space, each channel scaled to [0, 1]).
+
+    The same computation as the package's, except that a channel with no range (a gray
+    image stored as RGB, a flat tile) is not divided by zero (the package returns NaN).
+    """
+    o = x.reshape(-1, 3) @ _OPP.T
+    lo = o.min(axis=0)
+    span = o.max(axis=0) - lo
+    span = np.where(span > 1e-6, span, 1.0)  # a flat channel stays flat (0 after shifting)
+    z = ((o - lo) / span).reshape(x.shape)
+    stds = std * np.sqrt(np.sum(_OPP**2, axis=1)) / span
+    y = lib.bm3d(z, stds.reshape(1, 1, 3))  # type: ignore[attr-defined]
+    return ((np.asarray(y).reshape(-1, 3) * span + lo) @ _OPP_INV.T).reshape(x.shape)
 
 
 # --- upscaling ----------------------------------------------------------------------------
@@ -237,7 +259,7 @@ def _scale(scale: int | None, name: str) -> int:
     description="MATLAB-compatible bicubic interpolation (imresize, a = -0.5)",
     scales=UPSCALE_FACTORS,
     halo=4,
-    citation="Keys, 'Cubic convolution interpolation for digital image processing', IEEE TASSP 1981",
+    citation="Keys, 'Cubic convolution interpolation for digital image processing', TASSP 1981",
 )
 def bicubic(image: np.ndarray, *, scale: int | None = None) -> np.ndarray:
     """Upscale by an integer factor exactly like MATLAB ``imresize(image, scale)``.
@@ -259,7 +281,7 @@ def bicubic(image: np.ndarray, *, scale: int | None = None) -> np.ndarray:
     citation="Duchon, 'Lanczos filtering in one and two dimensions', J. Appl. Meteorology 1979",
 )
 def lanczos(image: np.ndarray, *, scale: int | None = None) -> np.ndarray:
-    """Upscale by an integer factor with ``cv2.resize(..., INTER_LANCZOS4)`` (pixel centres aligned).
+    """Upscale by an integer factor with ``cv2.resize(..., INTER_LANCZOS4)`` (centres aligned).
 
     image HWC float32 [0, 1] -> (scale*H, scale*W, C) float32, clipped to [0, 1].
     """
@@ -305,6 +327,20 @@ def _otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.fft.rfft2(pad)
 
 
+def _mirror_extend(x: np.ndarray, kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """2H x 2W symmetric extension of HWC ``x`` (periodic and continuous) and the kernel's OTF.
+
+    Circular convolution on the extension equals convolution with half-sample symmetric
+    boundaries (exact for symmetric kernels), so FFT deconvolution shows no edge ringing.
+    The extension is repeated when the kernel is larger than one period.
+    """
+    ext = np.concatenate([x, x[::-1]], axis=0)
+    ext = np.concatenate([ext, ext[:, ::-1]], axis=1)
+    reps = (-(-kernel.shape[0] // ext.shape[0]), -(-kernel.shape[1] // ext.shape[1]), 1)
+    ext = np.tile(ext, reps)
+    return ext, _otf(kernel, ext.shape[:2])
+
+
 #: Lowest noise level used for the Wiener regularisation (8-bit quantisation noise ~0.3).
 WIENER_MIN_SIGMA = 0.5
 #: Scale of the Wiener noise-to-signal ratio (tuned on train400_gray crops + astronaut with
@@ -319,7 +355,7 @@ WIENER_NSR_SCALE = 0.25
     needs_sigma=True,
     needs_kernel=True,
     halo=-1,
-    citation="Wiener, 'Extrapolation, Interpolation, and Smoothing of Stationary Time Series', 1949",
+    citation="Wiener, 'Extrapolation, Interpolation, and Smoothing of Stationary Time Series' 1949",
 )
 def wiener(
     image: np.ndarray, *, kernel: np.ndarray | None = None, sigma: float | None = None
@@ -333,21 +369,16 @@ def wiener(
     ``|D(w)|^2`` is the spectrum of the finite-difference gradient and ``g2`` the mean
     squared gradient of the input less the noise's share, per channel; the ratio is
     scaled by :data:`WIENER_NSR_SCALE`. (A flat P(w) = variance amplified noise badly.)
-    Boundaries: the image is mirrored into a 2H x 2W symmetric extension, which is periodic
-    and continuous, so the FFT sees no edge jumps (ringing stays small).
+    Boundaries: the FFT works on the 2H x 2W mirror extension (periodic and continuous),
+    so it sees no edge jumps and ringing stays small.
     Raises InvalidParameterError without a kernel.
     """
     k = _kernel(kernel, "wiener")
     noise = max(_sigma(sigma, "wiener"), WIENER_MIN_SIGMA) / 255.0
     x = np.asarray(image, dtype=np.float64)
     h, w, c = x.shape
-    ext = np.concatenate([x, x[::-1]], axis=0)
-    ext = np.concatenate([ext, ext[:, ::-1]], axis=1)
-    # the extension is periodic: repeat it when the kernel is larger than one period
-    reps = (-(-k.shape[0] // ext.shape[0]), -(-k.shape[1] // ext.shape[1]), 1)
-    ext = np.tile(ext, reps)
+    ext, otf = _mirror_extend(x, k)
     eh, ew = ext.shape[:2]
-    otf = _otf(k, (eh, ew))
     fy = np.fft.fftfreq(eh)[:, None]
     fx = np.fft.rfftfreq(ew)[None, :]
     d2 = 4.0 * np.sin(np.pi * fy) ** 2 + 4.0 * np.sin(np.pi * fx) ** 2
@@ -366,7 +397,7 @@ def wiener(
 @register_method(
     "richardson_lucy",
     task="deblur",
-    description="Richardson-Lucy deconvolution with the given kernel (skimage), reflect-padded",
+    description="Richardson-Lucy deconvolution with the given kernel (FFT, mirrored boundaries)",
     needs_kernel=True,
     halo=-1,
     citation=(
@@ -377,30 +408,38 @@ def wiener(
 def richardson_lucy(
     image: np.ndarray, *, kernel: np.ndarray | None = None, iterations: int = 30
 ) -> np.ndarray:
-    """Richardson-Lucy deconvolution (``skimage.restoration.richardson_lucy``), per channel.
+    """Richardson-Lucy deconvolution ``u <- u * K^T (y / (K u))``, started from ``u = y``.
 
     image: blurred HWC float32 [0, 1]; kernel: 2-D blur kernel (normalised to sum 1, origin
-    (kh//2, kw//2) as in :func:`restora.degrade.blur`); iterations: >= 1 (more = sharper and
-    noisier). The image is reflect-padded by the kernel size to avoid dark borders.
-    Raises InvalidParameterError without a kernel or with a bad iteration count.
+    (kh//2, kw//2) as in :func:`restora.degrade.blur`); iterations: >= 1 (more = sharper
+    and noisier). Convolutions are FFTs on the 2H x 2W mirror extension (reflective
+    boundaries: no dark borders, no wrap-around). Values are kept >= 1e-6 (RL needs
+    positive data). Raises InvalidParameterError without a kernel or with a bad
+    iteration count.
     """
-    from skimage.restoration import richardson_lucy as rl
-
     k = _kernel(kernel, "richardson_lucy")
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
+    if (
+        isinstance(iterations, bool)
+        or not isinstance(iterations, (int, np.integer))
+        or iterations < 1
+    ):
         raise InvalidParameterError(
             f"method 'richardson_lucy': iterations must be an integer >= 1; got {iterations!r}"
         )
-    # scipy's 'same' convolution centres even kernels one pixel off our (kh//2, kw//2)
-    # origin: pad even sides with a trailing zero row/column (odd size, same origin).
-    kh, kw = k.shape
-    k = np.pad(k, ((0, 1 - kh % 2), (0, 1 - kw % 2)))
-    x = np.asarray(image, dtype=np.float64)
-    ph, pw = k.shape
-    padded = np.pad(x, ((ph, ph), (pw, pw), (0, 0)), mode="symmetric")
-    padded = np.clip(padded, 1e-6, 1.0)  # RL needs positive data
-    out = np.empty_like(x)
-    for ch in range(x.shape[2]):
-        res = rl(padded[:, :, ch], k, num_iter=int(iterations), clip=False)
-        out[:, :, ch] = res[ph : ph + x.shape[0], pw : pw + x.shape[1]]
-    return _out(out, image)
+    import scipy.fft
+
+    x = np.clip(np.asarray(image, dtype=np.float32), 1e-6, None)
+    h, w = x.shape[:2]
+    y, otf = _mirror_extend(x, k)
+    otf = otf[:, :, None].astype(np.complex64)
+    otf_adj = np.conj(otf)
+    shape = y.shape[:2]
+
+    def conv(a: np.ndarray, spectrum: np.ndarray) -> np.ndarray:  # float32 FFTs
+        return scipy.fft.irfft2(scipy.fft.rfft2(a, axes=(0, 1)) * spectrum, s=shape, axes=(0, 1))
+
+    u = y.copy()
+    for _ in range(int(iterations)):
+        ratio = y / np.maximum(conv(u, otf), 1e-12)
+        u = u * conv(ratio, otf_adj)
+    return _out(u[:h, :w], image)

@@ -58,9 +58,9 @@ def _box_sum(a: np.ndarray, h: int, w: int) -> np.ndarray:
 
 
 def _eigenvalues(x: np.ndarray) -> np.ndarray:
-    """Ascending eigenvalues (clipped at 0) of the covariance of the columns of ``x``."""
-    xc = x - x.mean(axis=1, keepdims=True)
-    cov = xc @ xc.T / max(x.shape[1] - 1, 1)
+    """Ascending eigenvalues (clipped at 0) of the covariance of the rows of ``x`` (N, d)."""
+    xc = x - x.mean(axis=0)
+    cov = xc.T @ xc / max(x.shape[0] - 1, 1)
     return np.clip(np.linalg.eigvalsh(cov), 0.0, None)
 
 
@@ -75,7 +75,7 @@ def _tail_mean(eig: np.ndarray) -> float:
 
 
 def _tiny(arr: np.ndarray) -> float:
-    """Robust (MAD) noise std from neighbour differences, for images too small for patch statistics."""
+    """Robust (MAD) noise std from neighbour differences, for images too small for patches."""
     axis = 1 if arr.shape[1] >= arr.shape[0] else 0
     d = np.diff(arr, axis=axis).ravel()
     if d.size == 0:
@@ -127,8 +127,8 @@ def estimate_sigma(image: np.ndarray) -> float:
     from numpy.lib.stride_tricks import sliding_window_view
 
     x = sliding_window_view(arr, (p, p), axis=(0, 1))[::stride, ::stride]
-    x = x.reshape(-1, c * p * p).T  # (d, N)
-    d = x.shape[0]
+    x = np.ascontiguousarray(x.reshape(-1, c * p * p))  # (N, d)
+    d = x.shape[1]
 
     # gradient energy of pure noise of variance s2 is ~ s2 * Gamma(r/2, 2*tr/r)
     k = np.array([[-0.5, 0.0, 0.5]])
@@ -138,7 +138,7 @@ def estimate_sigma(image: np.ndarray) -> float:
     trace = float(np.trace(dd)) * c
     tau0 = float(gamma.ppf(CONFIDENCE, rank / 2.0, scale=2.0 * trace / rank))
 
-    if x.shape[1] < 2:
+    if x.shape[0] < 2:
         return 0.0
     eig = _eigenvalues(x)
     for _ in range(1, ROUNDS):
@@ -146,6 +146,6 @@ def estimate_sigma(image: np.ndarray) -> float:
         keep = energy < eig[0] / (1.0 - math.sqrt(ratio)) ** 2 * tau0
         if np.count_nonzero(keep) < d:
             break
-        energy, x = energy[keep], x[:, keep]
+        energy, x = energy[keep], x[keep]
         eig = _eigenvalues(x)
     return math.sqrt(_tail_mean(eig))

@@ -118,7 +118,7 @@ def register_method(
     def decorate(fn: ImageFn) -> ImageFn:
         params = inspect.signature(fn).parameters
         options = tuple(p.name for p in params.values() if p.kind is inspect.Parameter.KEYWORD_ONLY)
-        (registry or REGISTRY).add(
+        (REGISTRY if registry is None else registry).add(
             MethodInfo(
                 name=name,
                 task=task,

@@ -238,7 +238,9 @@ def save_model(descriptor: ModelDescriptor, path: str | Path) -> Path:
 
     :func:`load_model` on the result rebuilds exactly the same network. Returns ``path``.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from restora.io.atomic import atomic_write
 
     path = Path(path)
     state = {k: v.detach().cpu().contiguous() for k, v in descriptor.model.state_dict().items()}
@@ -252,17 +254,17 @@ def save_model(descriptor: ModelDescriptor, path: str | Path) -> Path:
     }
     if descriptor.licence:
         meta["restora_licence"] = descriptor.licence
-    try:
-        save_file(state, str(path), metadata=meta)
-    except OSError as exc:
-        raise ModelLoadError(f"{path}: cannot write the safetensors file ({exc.strerror})") from None
-    return path
+    data = save(state, metadata=meta)
+    return atomic_write(path, lambda fh: fh.write(data))
 
 
 def convert(in_path: str | Path, out_path: str | Path) -> ModelDescriptor:
     """Load any supported weight file and save it as safetensors (``restora convert IN OUT``).
 
-    Returns the descriptor of the written file (loaded back from ``out_path``).
+    Returns the descriptor of the written file (loaded back from ``out_path``). The output is
+    written atomically and may not be the input file.
     """
+    if Path(out_path).resolve() == Path(in_path).resolve():
+        raise ModelLoadError(f"{out_path}: output is the input file; choose another output path")
     save_model(load_model(in_path), out_path)
     return load_model(out_path)

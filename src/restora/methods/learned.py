@@ -1,0 +1,73 @@
+"""Loaded networks as registry methods: every weight file becomes a method.
+
+``method_from_model(descriptor)`` wraps a :class:`~restora.models.ModelDescriptor` in a
+:class:`~restora.methods.registry.MethodInfo`, so ``restora restore --model PATH`` and
+``restora eval --model PATH`` run it through the same tiling and evaluation as any method.
+It is not added to the global registry (a loaded file is the caller's, not the package's).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from restora.errors import InvalidParameterError
+from restora.methods.registry import TASKS, MethodInfo
+
+if TYPE_CHECKING:
+    from restora.models import ModelDescriptor
+
+#: Receptive-field radius (pixels) per layer of the plain conv stacks: DnCNN's 3x3 convs
+#: add 1 each; FFDNet's work at half resolution and add 2. Others default to 32.
+_HALO_PER_LAYER = {"dncnn": 1, "ffdnet": 2}
+
+
+def method_from_model(model: "ModelDescriptor", *, task: str | None = None) -> MethodInfo:
+    """A method running ``model``; ``task`` picks the use of a multi-purpose ("restore") net.
+
+    Models trained for one task refuse another (e.g. a denoiser asked to upscale).
+    """
+    use = task or (model.task if model.task in TASKS else None)
+    if use is None:
+        raise InvalidParameterError(
+            f"model {model.source.name} ({model.arch}) is a general restoration network: "
+            f"say which task to use it for (--task {' | '.join(TASKS)})"
+        )
+    compatible = model.task in (use, "restore")
+    if not compatible:
+        raise InvalidParameterError(
+            f"model {model.source.name} ({model.arch}) does {model.task!r}, not {use!r}"
+        )
+    depth = int(model.config.get("depth", 0))
+    per_layer = _HALO_PER_LAYER.get(model.arch)
+    halo = 32 if per_layer is None or not depth else per_layer * depth
+    if model.tile_hint is None:
+        halo = -1  # the network (or spandrel) advises against tiling
+
+    if model.needs_sigma:
+
+        def run(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
+            return _as_hwc(model(image, sigma=sigma))
+
+    else:
+
+        def run(image: np.ndarray) -> np.ndarray:  # type: ignore[misc]
+            return _as_hwc(model(image))
+
+    return MethodInfo(
+        name=f"model:{Path(model.source).name}",
+        task=use,
+        fn=run,
+        description=f"{model.arch} network from {Path(model.source).name}",
+        channels=(model.in_channels,),
+        needs_sigma=model.needs_sigma,
+        scales=(model.scale,) if use == "upscale" else (),
+        halo=halo,
+        options=("sigma",) if model.needs_sigma else (),
+    )
+
+
+def _as_hwc(image: np.ndarray) -> np.ndarray:
+    return image if image.ndim == 3 else image[..., None]
