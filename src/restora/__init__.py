@@ -7,8 +7,7 @@ loaded on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from restora._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -25,17 +24,5 @@ _LAZY = {
     "RestoraError": "restora.errors",
 }
 
+__getattr__, __dir__, _ = lazy_exports(__name__, _LAZY)
 __all__ = sorted(_LAZY) + ["__version__"]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'restora' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__

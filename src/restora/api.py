@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from restora.errors import InvalidParameterError, ShapeError
 from restora.methods.registry import MethodInfo, get_method, list_methods, run_method
 
 DEFAULT_TILE = 512
+"""Tile side for classical methods; networks use their runner's ``default_tile`` (1024 on CPU)."""
 DEFAULT_OVERLAP = 32
 
 #: Method used when the caller names a task but no method (until learned defaults ship).
@@ -32,24 +33,33 @@ def resolve_method(
     *,
     task: str | None = None,
     model: str | Path | ModelDescriptor | None = None,
+    device: str = "cpu",
+    precision: str = "auto",
+    ensemble: bool = False,
 ) -> MethodInfo:
     """The method to run: a registered name, ``None`` (the task's default), or a weight file.
 
     model: a weight file path (loaded safely by :func:`restora.models.load_model`) or a loaded
         descriptor; it becomes a method for ``task``. Give either ``method`` or ``model``.
+    device / precision / ensemble: how a network runs (see
+        :class:`restora.models.inference.InferenceRunner`); classical methods refuse
+        anything but the defaults.
     Raises :class:`InvalidParameterError` when the method does not do ``task``.
     """
+    from restora.methods.learned import method_from_model, model_runner
+
+    run_options = dict(device=device, precision=precision, ensemble=ensemble)
     if model is not None:
         if method is not None:
             raise InvalidParameterError("give either a method or a model file, not both")
-        from restora.methods.learned import method_from_model
         from restora.models.descriptor import ModelDescriptor
 
         if not isinstance(model, ModelDescriptor):
             from restora.models import load_model
 
             model = load_model(model)
-        return method_from_model(model, task=task)
+        return method_from_model(model, task=task, **run_options)  # type: ignore[arg-type]
+    changed = [f"{k}={v!r}" for k, v in run_options.items() if v != _RUN_DEFAULTS[k]]
     if isinstance(method, MethodInfo):
         info = method
     elif method is None:
@@ -65,12 +75,23 @@ def resolve_method(
         info = get_method(name)
     else:
         info = get_method(method)
+    runner = model_runner(info)
+    if changed and runner is None:
+        raise InvalidParameterError(
+            f"method {info.name!r} is not a network: {', '.join(changed)} apply only to a "
+            "weight file (--model); leave device, precision and ensemble at their defaults"
+        )
+    if changed and runner is not None:
+        info = method_from_model(runner.model, task=info.task, threads=runner.threads, **run_options)  # type: ignore[arg-type]
     if task is not None and info.task != task:
         raise InvalidParameterError(
             f"method {info.name!r} does {info.task!r}, not {task!r}; methods for {task!r}: "
             f"{', '.join(m.name for m in list_methods(task=task)) or 'none'}"
         )
     return info
+
+
+_RUN_DEFAULTS = {"device": "cpu", "precision": "auto", "ensemble": False}
 
 
 def _as_hwc_float(image: np.ndarray) -> np.ndarray:
@@ -102,9 +123,14 @@ def restore(
     kernel: np.ndarray | str | None = None,
     quality: int | None = None,
     seed: int | None = None,
-    tile: int | None = DEFAULT_TILE,
+    tile: int | None | Literal["auto"] = "auto",
     overlap: int = DEFAULT_OVERLAP,
     progress: Progress | None = None,
+    device: str = "cpu",
+    precision: str = "auto",
+    batch: int = 1,
+    ensemble: bool = False,
+    threads: int | None = None,
 ) -> np.ndarray:
     """Restore one image with a registered method.
 
@@ -114,11 +140,19 @@ def restore(
     sigma: noise std in 8-bit units; ``None`` estimates it once on the whole image
         (never per tile) for methods that need it.
     kernel: 2-D array or a spec string (``"gauss:2.0"``, ``"motion:15,30"``, a file path).
-    tile: tile size in pixels (``None`` = whole image); methods whose ``halo`` is -1 are
-        never tiled. Overlap grows to four times the method's halo (the reach the
+    tile: tile size in pixels (``None`` = whole image; ``"auto"`` = 512 for classical
+        methods, the runner's ``default_tile`` for networks); methods whose ``halo`` is -1
+        are never tiled. Overlap grows to four times the method's halo (the reach the
         blending engine reproduces exactly) when that is larger.
+    device, precision, ensemble: how a network runs (``cpu`` / ``cuda`` / ``mps`` / ``auto``;
+        ``fp32`` / ``fp16`` / ``bf16`` / ``auto``; x8 self-ensemble), see
+        :class:`restora.models.inference.InferenceRunner`. Networks only.
+    batch: tiles per network call (networks only). threads: CPU threads for torch and
+        OpenCV during the call, restored afterwards (any method; ``None`` = unchanged).
     """
-    info = resolve_method(method, task=task, model=model)
+    info = resolve_method(
+        method, task=task, model=model, device=device, precision=precision, ensemble=ensemble
+    )
     pixels = _as_hwc_float(image)
     if info.task == "upscale" and scale is None:
         raise InvalidParameterError(f"method {info.name!r} upscales: give scale (e.g. 2 or 4)")
@@ -136,7 +170,17 @@ def restore(
 
         sigma = estimate_sigma(pixels)
     options = dict(sigma=sigma, scale=scale, kernel=kernel, quality=quality, seed=seed)
-    result = apply_tiled(info, pixels, options, tile=tile, overlap=overlap, progress=progress)
+    if tile == "auto":
+        from restora.methods.learned import model_runner
+
+        runner = model_runner(info)
+        tile = DEFAULT_TILE if runner is None else runner.default_tile
+    from restora.models.inference import cpu_threads
+
+    with cpu_threads(threads):
+        result = apply_tiled(
+            info, pixels, options, tile=tile, overlap=overlap, progress=progress, batch=batch
+        )
     return _like_input(result, image)
 
 
@@ -148,22 +192,53 @@ def apply_tiled(
     tile: int | None,
     overlap: int,
     progress: Progress | None = None,
+    batch: int = 1,
 ) -> np.ndarray:
-    """Run ``info`` on HWC float32 ``pixels``, in tiles when the image exceeds ``tile``."""
+    """Run ``info`` on HWC float32 ``pixels``, in tiles when the image exceeds ``tile``.
+
+    batch: tiles per call; above 1 only for networks, which get NHWC stacks. Networks'
+    tiles are multiples of the model's ``size_multiple``.
+    """
+    from restora.methods.learned import model_runner
     from restora.pipeline import run_tiled
 
     untiled = tile is None or info.halo < 0
     # The engine is exact for operators whose reach is at most overlap // 4.
     overlap = overlap if untiled else max(overlap, 4 * info.halo)
     out_scale = int(options["scale"]) if info.task == "upscale" else 1  # type: ignore[arg-type]
+    runner = model_runner(info)
+    if runner is None and batch != 1:
+        raise InvalidParameterError(
+            f"batch={batch}: method {info.name!r} is not a network and runs one tile at a "
+            "time; batch applies only to a weight file (--model)"
+        )
+    if batch == 1:
+        fn = lambda t: run_method(info, t, **options)  # noqa: E731
+    else:
+        assert runner is not None
+        fn = _batched(info, runner, options)
     return run_tiled(
-        lambda t: run_method(info, t, **options),
+        fn,
         pixels,
         tile=None if untiled else tile,
         overlap=overlap,
         scale=out_scale,
+        multiple=1 if runner is None else runner.model.size_multiple,
         progress=progress,
+        batch=batch,
     )
+
+
+def _batched(info: MethodInfo, runner: object, options: dict[str, object]) -> Callable:
+    """The NHWC tile function of a network, with ``run_method``'s option checks."""
+    given = {k: v for k, v in options.items() if v is not None}
+    unknown = [k for k in given if k not in info.options]
+    if unknown:
+        raise InvalidParameterError(
+            f"method {info.name!r} does not take option(s) {', '.join(unknown)}; "
+            f"it takes: {', '.join(info.options) or 'no options'}"
+        )
+    return lambda stack: runner.run_batch(stack, **given)  # type: ignore[attr-defined]
 
 
 def restore_file(
@@ -178,24 +253,33 @@ def restore_file(
     kernel: np.ndarray | str | None = None,
     quality: int | None = None,
     seed: int | None = None,
-    tile: int | None = DEFAULT_TILE,
+    tile: int | None | Literal["auto"] = "auto",
     overlap: int = DEFAULT_OVERLAP,
     overwrite: bool = False,
     bit_depth: int | None = None,
     jpeg_quality: int = 95,
     max_pixels: int | None = None,
     progress: Progress | None = None,
+    device: str = "cpu",
+    precision: str = "auto",
+    batch: int = 1,
+    ensemble: bool = False,
+    threads: int | None = None,
 ) -> Path:
     """Decode ``input_path``, restore it, and write ``output_path`` atomically.
 
     EXIF (orientation reset), ICC and XMP travel to the output where its format allows; alpha
     is carried untouched (resized for upscaling). The output keeps the input's bit depth
     unless ``bit_depth`` says otherwise. Refuses to overwrite the input unless ``overwrite``.
+    The other options are :func:`restore`'s.
     """
     from restora.io import check_output_path, read_image, write_image
 
     check_output_path(output_path, inputs=[input_path], overwrite=overwrite)
-    info = resolve_method(method, task=task, model=model)  # load a model once, before decoding
+    # Load a model (and check device/precision) once, before decoding.
+    info = resolve_method(
+        method, task=task, model=model, device=device, precision=precision, ensemble=ensemble
+    )
     photo = read_image(input_path, max_pixels=max_pixels)
     restored = restore(
         photo.pixels,
@@ -209,6 +293,8 @@ def restore_file(
         tile=tile,
         overlap=overlap,
         progress=progress,
+        batch=batch,
+        threads=threads,
     )
     return write_image(
         photo.with_pixels(restored),

@@ -7,8 +7,7 @@ takes and returns NCHW float tensors in [0, 1]. Names are loaded on first use so
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from restora._lazy import lazy_exports
 
 _LAZY = {
     "DnCNN": "restora.archs.dncnn",
@@ -18,17 +17,4 @@ _LAZY = {
     "NAFNet": "restora.archs.nafnet",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'restora.archs' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

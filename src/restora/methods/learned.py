@@ -11,24 +11,36 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from restora.errors import InvalidParameterError
 from restora.methods.registry import TASKS, MethodInfo
 
 if TYPE_CHECKING:
     from restora.models import ModelDescriptor
+    from restora.models.inference import InferenceRunner
 
 #: Receptive-field radius (pixels) per layer of the plain conv stacks: DnCNN's 3x3 convs
 #: add 1 each; FFDNet's work at half resolution and add 2. Others default to 32.
 _HALO_PER_LAYER = {"dncnn": 1, "ffdnet": 2}
 
 
-def method_from_model(model: "ModelDescriptor", *, task: str | None = None) -> MethodInfo:
+def method_from_model(
+    model: "ModelDescriptor",
+    *,
+    task: str | None = None,
+    device: str = "cpu",
+    precision: str = "auto",
+    channels_last: bool = False,
+    ensemble: bool = False,
+    threads: int | None = None,
+) -> MethodInfo:
     """A method running ``model``; ``task`` picks the use of a multi-purpose ("restore") net.
 
+    The method's ``fn`` is an :class:`~restora.models.inference.InferenceRunner` with the
+    given execution options (see there); it also takes NHWC stacks, for batched tiling.
     Models trained for one task refuse another (e.g. a denoiser asked to upscale).
     """
+    from restora.models.inference import InferenceRunner
+
     use = task or (model.task if model.task in TASKS else None)
     if use is None:
         raise InvalidParameterError(
@@ -45,29 +57,30 @@ def method_from_model(model: "ModelDescriptor", *, task: str | None = None) -> M
     halo = 32 if per_layer is None or not depth else per_layer * depth
     if model.tile_hint is None:
         halo = -1  # the network (or spandrel) advises against tiling
-
-    if model.needs_sigma:
-
-        def run(image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
-            return _as_hwc(model(image, sigma=sigma))
-
-    else:
-
-        def run(image: np.ndarray) -> np.ndarray:  # type: ignore[misc]
-            return _as_hwc(model(image))
-
+    runner = InferenceRunner(
+        model,
+        device=device,
+        precision=precision,
+        channels_last=channels_last,
+        ensemble=ensemble,
+        threads=threads,
+    )
+    options = (("sigma",) if model.needs_sigma else ()) + (("scale",) if use == "upscale" else ())
     return MethodInfo(
         name=f"model:{Path(model.source).name}",
         task=use,
-        fn=run,
+        fn=runner,
         description=f"{model.arch} network from {Path(model.source).name}",
         channels=(model.in_channels,),
         needs_sigma=model.needs_sigma,
         scales=(model.scale,) if use == "upscale" else (),
         halo=halo,
-        options=("sigma",) if model.needs_sigma else (),
+        options=options,
     )
 
 
-def _as_hwc(image: np.ndarray) -> np.ndarray:
-    return image if image.ndim == 3 else image[..., None]
+def model_runner(info: MethodInfo) -> "InferenceRunner | None":
+    """The :class:`~restora.models.inference.InferenceRunner` behind a model method, else None."""
+    from restora.models.inference import InferenceRunner
+
+    return info.fn if isinstance(info.fn, InferenceRunner) else None

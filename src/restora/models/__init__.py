@@ -8,8 +8,7 @@ restore the exact configuration. Names are loaded on first use (torch is importe
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from restora._lazy import lazy_exports
 
 _LAZY = {
     "ModelDescriptor": "restora.models.descriptor",
@@ -19,17 +18,4 @@ _LAZY = {
     "sniff_format": "restora.models.loading",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'restora.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)
