@@ -82,7 +82,13 @@ def resolve_method(
             "weight file (--model); leave device, precision and ensemble at their defaults"
         )
     if changed and runner is not None:
-        info = method_from_model(runner.model, task=info.task, threads=runner.threads, **run_options)  # type: ignore[arg-type]
+        info = method_from_model(
+            runner.model,
+            task=info.task,
+            channels_last=runner.channels_last,
+            threads=runner.threads,
+            **run_options,  # type: ignore[arg-type]
+        )
     if task is not None and info.task != task:
         raise InvalidParameterError(
             f"method {info.name!r} does {info.task!r}, not {task!r}; methods for {task!r}: "
@@ -141,7 +147,8 @@ def restore(
         (never per tile) for methods that need it.
     kernel: 2-D array or a spec string (``"gauss:2.0"``, ``"motion:15,30"``, a file path).
     tile: tile size in pixels (``None`` = whole image; ``"auto"`` = 512 for classical
-        methods, the runner's ``default_tile`` for networks); methods whose ``halo`` is -1
+        methods; for networks the least-work tile up to 1024, see
+        :meth:`~restora.models.inference.InferenceRunner.tile_for`); methods whose ``halo`` is -1
         are never tiled. Overlap grows to four times the method's halo (the reach the
         blending engine reproduces exactly) when that is larger.
     device, precision, ensemble: how a network runs (``cpu`` / ``cuda`` / ``mps`` / ``auto``;
@@ -174,7 +181,9 @@ def restore(
         from restora.methods.learned import model_runner
 
         runner = model_runner(info)
-        tile = DEFAULT_TILE if runner is None else runner.default_tile
+        reach = max(overlap, 4 * info.halo)  # the overlap apply_tiled will use
+        h, w = pixels.shape[:2]
+        tile = DEFAULT_TILE if runner is None else runner.tile_for(h, w, overlap=reach)
     from restora.models.inference import cpu_threads
 
     with cpu_threads(threads):

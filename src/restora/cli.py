@@ -31,6 +31,10 @@ Scale = Annotated[Optional[int], typer.Option(help="Upscaling factor (upscale)."
 Kernel = Annotated[Optional[str], typer.Option(help="Blur kernel: 'gauss:2.0', 'motion:15,30' or a .npy/.png file.")]
 Quality = Annotated[Optional[int], typer.Option(help="JPEG quality of the input (deblock).")]
 ModelPath = Annotated[Optional[Path], typer.Option(help="Weight file (.safetensors, .pth, .ckpt, MatConvNet .mat) to run instead of a method.")]
+Device = Annotated[str, typer.Option(help="Where a --model runs: cpu | cuda | cuda:N | mps | auto.")]
+Precision = Annotated[str, typer.Option(help="Precision of a --model: fp32 | fp16 | bf16 | auto (fp32 on CPU, fp16/bf16 on GPU).")]
+Ensemble = Annotated[bool, typer.Option(help="x8 self-ensemble of a --model (flips/rotations averaged; 8x slower).")]
+Threads = Annotated[Optional[int], typer.Option(help="CPU threads for torch and OpenCV (default: unchanged).")]
 
 
 def _progress(label: str):
@@ -59,8 +63,13 @@ def restore(
     kernel: Kernel = None,
     quality: Quality = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for stochastic methods.")] = None,
-    tile: Annotated[int, typer.Option(help="Tile size in pixels (0 = whole image).")] = 512,
+    tile: Annotated[Optional[int], typer.Option(help="Tile size in pixels (0 = whole image; default 512, for a --model the least-work size up to 1024).", show_default=False)] = None,
     overlap: Annotated[int, typer.Option(help="Tile overlap in pixels.")] = 32,
+    device: Device = "cpu",
+    precision: Precision = "auto",
+    batch: Annotated[int, typer.Option(help="Tiles per --model call.")] = 1,
+    ensemble: Ensemble = False,
+    threads: Threads = None,
     bit_depth: Annotated[Optional[int], typer.Option(help="Output bits per channel (8, 16, 32); default: the input's.")] = None,
     jpeg_quality: Annotated[int, typer.Option(help="Quality of JPEG/WebP outputs.")] = 95,
     overwrite: Annotated[bool, typer.Option(help="Allow writing over an input file.")] = False,
@@ -77,9 +86,11 @@ def restore(
         try:
             with bar:
                 restore_file(source, target, task=task, method=method, model=model, sigma=sigma, scale=scale,
-                             kernel=kernel, quality=quality, seed=seed, tile=tile or None,
-                             overlap=overlap, overwrite=overwrite, bit_depth=bit_depth,
-                             jpeg_quality=jpeg_quality, progress=update)
+                             kernel=kernel, quality=quality, seed=seed,
+                             tile="auto" if tile is None else (tile or None), overlap=overlap,
+                             overwrite=overwrite, bit_depth=bit_depth, jpeg_quality=jpeg_quality,
+                             progress=update, device=device, precision=precision, batch=batch,
+                             ensemble=ensemble, threads=threads)
         except RestoraError as exc:
             if len(inputs) == 1:
                 raise
@@ -126,13 +137,20 @@ def eval_command(
     limit: Annotated[Optional[int], typer.Option(help="Only the first N images.")] = None,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON.")] = None,
     per_image: Annotated[bool, typer.Option(help="Print the per-image table.")] = True,
+    device: Device = "cpu",
+    precision: Precision = "auto",
+    ensemble: Ensemble = False,
+    threads: Threads = None,
 ) -> None:
-    """Evaluate a method on a dataset with a paper-exact protocol."""
+    """Evaluate a method on a dataset with a paper-exact protocol (whole images, untiled)."""
+    from restora.api import resolve_method
     from restora.bench import evaluate
+    from restora.models.inference import cpu_threads
 
-    bar, update = _progress(f"{method or (model and model.name) or task} on {dataset.name}")
-    with bar:
-        result = evaluate(method, dataset, model=model, task=task, sigma=sigma, scale=scale, quality=quality,
+    info = resolve_method(method, task=task, model=model, device=device, precision=precision, ensemble=ensemble)
+    bar, update = _progress(f"{info.name} on {dataset.name}")
+    with bar, cpu_threads(threads):
+        result = evaluate(info, dataset, task=task, sigma=sigma, scale=scale, quality=quality,
                           kernel=kernel, protocol=protocol, seed=seed, limit=limit, progress=update)
     stdout.print(result.to_markdown(per_image=per_image), markup=False, highlight=False, soft_wrap=True)
     if json_path is not None:
@@ -177,6 +195,27 @@ def info(
             value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
         table.add_row(str(key), "-" if value is None else str(value))
     stdout.print(table)
+
+
+#: Modules that add their own commands with ``register(app)`` (batch, train, serve); each
+#: imports its heavy dependencies inside the command, so registering them stays cheap.
+_COMMAND_MODULES = ("restora.batch.command", "restora.train.command", "restora.web.command")
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and name.startswith(exc.name):
+                continue  # that part of restora is not built yet
+            raise
+        module.register(app)
+
+
+_register_commands()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,7 +95,7 @@ def estimate_sigma(image: np.ndarray) -> float:
     robust (MAD) estimate from neighbour differences, which is rough.
     Citations: Liu, Tanaka & Okutomi, IEEE TIP 2013; Chen, Zhu & Heng, ICCV 2015.
     """
-    from scipy.stats import gamma
+    from scipy.special import gammaincinv  # gamma quantile without importing scipy.stats
 
     arr = np.asarray(image)
     if arr.ndim == 2:
@@ -136,7 +136,7 @@ def estimate_sigma(image: np.ndarray) -> float:
     dd = dh.T @ dh + dv.T @ dv
     rank = np.linalg.matrix_rank(dd) * c
     trace = float(np.trace(dd)) * c
-    tau0 = float(gamma.ppf(CONFIDENCE, rank / 2.0, scale=2.0 * trace / rank))
+    tau0 = float(2.0 * trace / rank * gammaincinv(rank / 2.0, CONFIDENCE))
 
     if x.shape[0] < 2:
         return 0.0

@@ -43,10 +43,33 @@ __all__ = [
 DEVICES = ("cpu", "cuda", "mps", "auto")
 PRECISIONS = ("fp32", "fp16", "bf16", "auto")
 
-#: Default tile side (input pixels) for networks on CPU. With DnCNN's 68-pixel overlap a
-#: 512 tile recomputes ~33 % of the pixels (1024x768: 6 tiles, 2x the work); 1024 brings
-#: this to ~15 % for ~260 MB of activations per 64-channel layer (benchmarks/model_inference.py).
+#: Largest tile side (input pixels) networks get by default. With DnCNN's 68-pixel overlap
+#: 512-pixel tiles cost 2x the work of one pass on 1024x768 (6 tiles); 1024 holds ~270 MB
+#: per 64-channel activation (benchmarks/model_inference.py). See :func:`fit_tile`.
 DEFAULT_MODEL_TILE = 1024
+
+
+def fit_tile(height: int, width: int, *, max_tile: int, overlap: int, multiple: int = 1) -> int:
+    """The tile side <= ``max_tile`` for which :func:`~restora.pipeline.run_tiled` processes
+    the fewest pixels on a ``height x width`` image (ties: the larger tile).
+
+    A fixed tile wastes work on the last row/column, which is shifted inward to stay full
+    size: 2000x1500 in 1024-pixel tiles with overlap 68 runs 6 tiles of 1024x1024 (2.1x the
+    pixels of the image); 551-pixel tiles run 12 tiles (1.21x).
+    """
+    from restora.pipeline import tile_grid
+
+    if max(height, width) <= max_tile:
+        return max_tile
+    best_cost, best = None, max_tile
+    for t in range(max_tile, 2 * overlap, -1):
+        if t % multiple:
+            continue
+        rows, cols, th, tw = tile_grid(height, width, tile=t, overlap=overlap, multiple=multiple)
+        cost = len(rows) * len(cols) * th * tw
+        if best_cost is None or cost < best_cost:
+            best_cost, best = cost, t
+    return best
 
 
 def resolve_device(device: str) -> str:
@@ -213,12 +236,16 @@ class InferenceRunner:
             f"channels_last={self.channels_last}, ensemble={self.ensemble}, threads={self.threads})"
         )
 
-    @property
-    def default_tile(self) -> int | None:
-        """Tile side to use when the caller does not choose: ``None`` when the model must
-        not be tiled, else the larger of its ``tile_hint`` and :data:`DEFAULT_MODEL_TILE`."""
+    def tile_for(self, height: int, width: int, *, overlap: int) -> int | None:
+        """Tile side for an image when the caller does not choose: ``None`` when the model
+        must not be tiled, else :func:`fit_tile` up to the larger of the model's
+        ``tile_hint`` and :data:`DEFAULT_MODEL_TILE`."""
         hint = self.model.tile_hint
-        return None if hint is None else max(hint, DEFAULT_MODEL_TILE)
+        if hint is None:
+            return None
+        largest = max(hint, DEFAULT_MODEL_TILE)
+        return fit_tile(height, width, max_tile=largest, overlap=overlap,
+                        multiple=self.model.size_multiple)
 
     def _on_device(self) -> ModelDescriptor:
         """The descriptor with its network on the device/dtype (copied once, then cached)."""

@@ -1,0 +1,490 @@
+"""``run_batch``: restore a folder of photos, resumably, on a local pool or on Ray.
+
+The driver walks the input folder (sorted), hashes each file, decides from the manifest
+whether it is new, already done, or to be redone, hands the work to an engine and appends
+one manifest line per finished image. Only the driver writes the manifest.
+
+Resume rules (per input, from its latest manifest line):
+
+- same content hash + same parameters + ``done`` + output present -> skipped;
+- same content hash + same parameters + ``failed`` -> skipped, retried with ``retry_failed``;
+- anything else (new file, changed content, changed parameters, missing output) -> restored.
+
+Outputs are written atomically (temp file + rename); temp files left by a killed run are
+removed at start. A ``done`` line is written only after the rename, so a kill between the
+two makes the rerun restore that image again (replacing the output whole): an image never
+gets two ``done`` lines for the same content and parameters.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import inspect
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from restora.batch.manifest import (
+    MANIFEST_DIR,
+    ManifestWriter,
+    Record,
+    file_sha256,
+    manifest_path,
+    params_hash,
+    read_manifest,
+)
+from restora.errors import ImageReadError, InvalidParameterError, RestoraError
+
+#: ``--format`` choices: output suffix and forced bit depth (``None``: keep the input's).
+FORMATS: dict[str, tuple[str | None, int | None]] = {
+    "same": (None, None),
+    "png": (".png", None),
+    "jpg": (".jpg", None),
+    "tiff": (".tif", None),
+    "tiff16": (".tif", 16),
+    "webp": (".webp", None),
+}
+ENGINES = ("local", "ray")
+
+#: restore_file arguments a batch sets itself (paths, per-image progress, overwriting inputs).
+_RESERVED = {"input_path", "output_path", "progress", "overwrite"}
+#: Options that change how fast, not what: left out of the parameter hash.
+_NOT_HASHED = {"threads"}
+#: Temp files of restora.io.atomic.atomic_write: ``.<name>.<8 random chars>.tmp``.
+_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+Action = Literal["new", "skip", "retry", "redo", "failed-before"]
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did (or, with ``dry_run``, would do).
+
+    total: inputs found. done / failed: restored / failed in this run. skipped: already done
+    with the same content and parameters. failed_before: failed in an earlier run with the
+    same content and parameters, not retried (pass ``retry_failed``). failures: (input
+    relative path, message) for this run's failures and the ones not retried. ignored:
+    files in the folder that are not images (or do not match ``pattern``). plan: with
+    ``dry_run``, (input, action, reason) for every input; action is new / redo / retry /
+    skip / failed-before. seconds: wall time of the run.
+    """
+
+    in_dir: Path
+    out_dir: Path
+    engine: str
+    workers: int
+    total: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    failed_before: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    plan: list[tuple[str, str, str]] = field(default_factory=list)
+    dry_run: bool = False
+    seconds: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def manifest(self) -> Path:
+        return manifest_path(self.out_dir)
+
+    @property
+    def finished(self) -> int:
+        """Inputs accounted for so far (restored, failed or skipped)."""
+        return self.done + self.failed + self.skipped + self.failed_before
+
+    @property
+    def processed(self) -> int:
+        """Images the workers handled in this run (done + failed)."""
+        return self.done + self.failed
+
+    @property
+    def images_per_second(self) -> float:
+        elapsed = self.seconds or (time.perf_counter() - self.started)
+        return self.processed / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every input is restored; 1 when any failed (now or earlier, not retried)."""
+        return 1 if (self.failed or self.failed_before) else 0
+
+
+BatchProgress = Callable[[BatchSummary], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image to restore: absolute ``source`` and ``target`` paths plus its identity."""
+
+    rel: str
+    source: str
+    target: str
+    size: int
+    sha256: str
+
+
+def run_batch(
+    in_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    options: dict[str, Any],
+    engine: str = "local",
+    workers: int | None = None,
+    recursive: bool = False,
+    pattern: str | None = None,
+    format: str = "same",
+    suffix: str = "",
+    retry_failed: bool = False,
+    dry_run: bool = False,
+    address: str | None = None,
+    progress: BatchProgress | None = None,
+) -> BatchSummary:
+    """Restore every image of ``in_dir`` into ``out_dir`` (same sub-folders), resumably.
+
+    options: keyword arguments of :func:`restora.api.restore_file` (``task``, ``method``,
+        ``model``, ``sigma``, ``scale``, ``kernel``, ``quality``, ``tile``, ``device``...),
+        the same for every image; unknown names raise.
+    engine: ``local`` (process pool of ``workers``, default the CPU count) or ``ray``
+        (actors on a local Ray cluster, or the one at ``address``, e.g. ``"auto"``).
+    recursive: walk sub-folders too (hidden ones and ``out_dir`` are never walked).
+    pattern: file-name glob (case-insensitive, e.g. ``"*.jpg"``; a pattern with ``/`` is
+        matched against the relative path); default: every readable image suffix.
+    format: output format, ``same`` (RAW inputs become 16-bit TIFF) | png | jpg | tiff |
+        tiff16 | webp. suffix: added to each output's stem (``_restored``).
+    retry_failed: restore again the inputs that failed before (else they are skipped).
+    dry_run: decide (hashing the inputs) but write nothing; see ``BatchSummary.plan``.
+    progress: called with the running summary at start and after each input.
+
+    Bad images never stop the batch: each is recorded as failed with restora's message.
+    Raises :class:`InvalidParameterError` for bad arguments, :class:`ImageReadError` when
+    ``in_dir`` is not a folder, :class:`ImageWriteError` when another batch holds ``out_dir``,
+    and the worker's error when the method or model cannot be set up at all.
+    """
+    in_dir, out_dir = Path(in_dir), Path(out_dir)
+    call_options = check_options(options)
+    if engine not in ENGINES:
+        raise InvalidParameterError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise InvalidParameterError(f"workers must be an integer >= 1; got {workers!r}")
+    if format not in FORMATS:
+        raise InvalidParameterError(
+            f"format must be one of {', '.join(FORMATS)}; got {format!r}"
+        )
+    forced_depth = FORMATS[format][1]
+    if forced_depth is not None:
+        if call_options.get("bit_depth") not in (None, forced_depth):
+            raise InvalidParameterError(
+                f"format {format!r} writes {forced_depth}-bit files but bit_depth="
+                f"{call_options['bit_depth']!r} was given; drop one of them"
+            )
+        call_options["bit_depth"] = forced_depth
+    if "/" in suffix or "\\" in suffix or suffix.startswith("."):
+        raise InvalidParameterError(
+            f"suffix {suffix!r} is added to file names: it cannot contain '/' or start with '.'"
+        )
+    if address is not None and engine != "ray":
+        raise InvalidParameterError("address applies to the Ray engine only; add --engine ray")
+    if not in_dir.is_dir():
+        raise ImageReadError(in_dir, "is not a folder; give the folder of photos to restore")
+    if _same_path(in_dir, out_dir) and format == "same" and not suffix:
+        raise InvalidParameterError(
+            f"the output folder {out_dir} is the input folder: the outputs would replace the "
+            "originals. Choose another output folder, or give --suffix or --format"
+        )
+
+    latest, records = read_manifest(manifest_path(out_dir))
+    inputs, ignored = walk_inputs(in_dir, recursive=recursive, pattern=pattern, exclude=out_dir)
+    ours = _outputs_inside(records, out_dir, in_dir)
+    if ours:  # the output folder is (inside) the input folder: never restore our outputs
+        inputs = [rel for rel in inputs if rel not in ours]
+    targets = _targets(inputs, out_dir, format=format, suffix=suffix)
+    params = batch_params(call_options, format=format, suffix=suffix)
+    phash = params_hash(params)
+    count = _worker_count(engine, workers)
+    summary = BatchSummary(in_dir=in_dir, out_dir=out_dir, engine=engine, workers=count,
+                           total=len(inputs), ignored=ignored, dry_run=dry_run)
+
+    def decide() -> Iterator[tuple[Job, Action, str]]:
+        for rel, target in zip(inputs, targets):
+            source = in_dir / rel
+            try:
+                size, digest = source.stat().st_size, file_sha256(source)
+            except OSError as exc:  # vanished or unreadable: the worker reports it as failed
+                job = Job(rel, str(source), str(out_dir / target), -1, "")
+                yield job, "new", f"cannot read it now ({exc.strerror})"
+                continue
+            job = Job(rel, str(source), str(out_dir / target), size, digest)
+            action, reason = _action(latest.get(rel), job, target, phash, out_dir,
+                                     retry_failed=retry_failed)
+            yield job, action, reason
+
+    if dry_run:
+        for job, action, reason in decide():
+            summary.plan.append((job.rel, action, reason))
+        summary.seconds = time.perf_counter() - summary.started
+        return summary
+
+    from restora import __version__
+
+    def notify() -> None:
+        if progress is not None:
+            progress(summary)
+
+    with ManifestWriter(out_dir) as writer:
+        latest, _ = read_manifest(writer.path)  # again, now that no other batch can write
+        remove_stale_temps(out_dir)
+        notify()
+
+        def jobs() -> Iterator[Job]:
+            for job, action, reason in decide():
+                if action == "skip":
+                    summary.skipped += 1
+                elif action == "failed-before":
+                    summary.failed_before += 1
+                    summary.failures.append((job.rel, reason))
+                else:
+                    yield job
+                    continue
+                notify()
+
+        threads = _threads_per_worker(count)
+        with _engine(engine, call_options, workers=count, threads=threads,
+                     address=address) as runner:
+            for job, result in runner.run(jobs()):
+                if result.status == "setup":
+                    raise _setup_error(result)
+                writer.append(Record(
+                    input=job.rel, size=job.size, sha256=job.sha256, params_hash=phash,
+                    params=params, status="done" if result.status == "done" else "failed",
+                    output=Path(job.target).relative_to(out_dir).as_posix(),
+                    seconds=round(result.seconds, 4), error=result.error,
+                    version=__version__,
+                    finished=datetime.now(UTC).isoformat(timespec="seconds"),
+                ))
+                if result.status == "done":
+                    summary.done += 1
+                else:
+                    summary.failed += 1
+                    summary.failures.append((job.rel, result.error or "unknown error"))
+                notify()
+    summary.seconds = time.perf_counter() - summary.started
+    summary.workers = getattr(runner, "workers", count) or count
+    return summary
+
+
+# --- options and parameters -------------------------------------------------------------
+
+
+def check_options(options: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``options`` after checking the names against ``restore_file``'s keywords."""
+    from restora.api import restore_file
+
+    if not isinstance(options, dict):
+        raise InvalidParameterError(f"options must be a dict of restore_file keywords; got {options!r}")
+    allowed = [
+        name for name, p in inspect.signature(restore_file).parameters.items()
+        if p.kind == p.KEYWORD_ONLY and name not in _RESERVED
+    ]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise InvalidParameterError(
+            f"unknown restore option(s) {', '.join(unknown)}; batch options are restore_file's: "
+            f"{', '.join(allowed)}"
+        )
+    return dict(options)
+
+
+def batch_params(options: dict[str, Any], *, format: str, suffix: str) -> dict[str, Any]:
+    """The parameters that decide an output (hashed into ``params_hash``), JSON-ready.
+
+    Options equal to ``restore_file``'s defaults are left out, so giving a default
+    explicitly (as the CLI does) hashes the same as leaving it out. Weight and kernel files are identified by their sha256 as well as their path.
+    """
+    from restora.api import restore_file
+
+    defaults = {name: p.default for name, p in inspect.signature(restore_file).parameters.items()}
+    params: dict[str, Any] = {"format": format, "suffix": suffix}
+    for key, value in sorted(options.items()):
+        if key in _NOT_HASHED or _jsonable(value) == _jsonable(defaults.get(key, object())):
+            continue  # defaults left out: the hash does not change when the API grows
+        params[key] = _jsonable(value)
+        if key in ("model", "kernel") and isinstance(value, (str, Path)) and Path(value).is_file():
+            params[f"{key}_sha256"] = file_sha256(value)
+    return params
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):  # numpy arrays and scalars (a kernel given as an array)
+        return tolist()
+    name = getattr(value, "name", None)  # a MethodInfo or a model descriptor
+    return f"{type(value).__name__}:{name}" if name is not None else repr(value)
+
+
+# --- walking and naming ------------------------------------------------------------------
+
+
+def walk_inputs(
+    in_dir: Path, *, recursive: bool, pattern: str | None, exclude: Path | None = None
+) -> tuple[list[str], list[str]]:
+    """(inputs, ignored): POSIX paths relative to ``in_dir``, sorted; hidden entries skipped.
+
+    Inputs are names :func:`restora.io.is_image_path` accepts, or that match ``pattern``.
+    """
+    from restora.io import is_image_path
+
+    skip_dir = exclude.resolve() if exclude is not None else None
+    found: list[str] = []
+    ignored: list[str] = []
+    for root, dirs, files in os.walk(in_dir):
+        root_path = Path(root)
+        dirs[:] = sorted(
+            d for d in dirs
+            if recursive and not d.startswith(".")
+            and (skip_dir is None or (root_path / d).resolve() != skip_dir)
+        )
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            rel = (root_path / name).relative_to(in_dir).as_posix()
+            if pattern is not None:
+                subject = rel if "/" in pattern else name
+                keep = fnmatch.fnmatchcase(subject.lower(), pattern.lower())
+            else:
+                keep = is_image_path(name)
+            (found if keep else ignored).append(rel)
+    return sorted(found), sorted(ignored)
+
+
+def _targets(inputs: list[str], out_dir: Path, *, format: str, suffix: str) -> list[str]:
+    """Output paths relative to ``out_dir``; raises when two inputs would share one."""
+    from restora.io import SUPPORTED_WRITE_SUFFIXES
+
+    forced = FORMATS[format][0]
+    targets: list[str] = []
+    owner: dict[str, str] = {}
+    for rel in inputs:
+        path = Path(rel)
+        ext = forced or (path.suffix if path.suffix.lower() in SUPPORTED_WRITE_SUFFIXES
+                         else ".tif")
+        target = path.with_name(path.stem + suffix + ext).as_posix()
+        key = target.lower()
+        if key in owner:
+            raise InvalidParameterError(
+                f"{owner[key]} and {rel} would both be written to {out_dir / target}; use "
+                "--format same, or move one of them"
+            )
+        owner[key] = rel
+        targets.append(target)
+    return targets
+
+
+def _action(
+    record: Record | None, job: Job, target: str, phash: str, out_dir: Path, *,
+    retry_failed: bool,
+) -> tuple[Action, str]:
+    if record is None:
+        return "new", "not in the manifest"
+    if record.sha256 != job.sha256:
+        return "redo", "the input changed since it was restored"
+    if record.params_hash != phash:
+        return "redo", "the restore parameters changed"
+    if record.status == "failed":
+        if retry_failed:
+            return "retry", f"failed before: {record.error}"
+        return "failed-before", record.error or "failed before"
+    if record.output != target or not (out_dir / target).is_file():
+        return "redo", "the output is missing"
+    return "skip", "already restored with these parameters"
+
+
+def remove_stale_temps(out_dir: Path) -> list[Path]:
+    """Delete temp files (``.<name>.<random>.tmp``) a killed run left in ``out_dir``."""
+    removed: list[Path] = []
+    for root, dirs, files in os.walk(out_dir):
+        dirs[:] = [d for d in dirs if d != MANIFEST_DIR]
+        for name in files:
+            if _TEMP.match(name):
+                path = Path(root) / name
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
+def _outputs_inside(records: list[Record], out_dir: Path, in_dir: Path) -> set[str]:
+    """Outputs the manifest knows of that lie in ``in_dir``, relative to it."""
+    if not records:
+        return set()
+    base, root = out_dir.resolve(), in_dir.resolve()
+    if not base.is_relative_to(root):
+        return set()
+    return {(base / r.output).relative_to(root).as_posix() for r in records}
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+# --- engines -----------------------------------------------------------------------------
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _worker_count(engine: str, workers: int | None) -> int:
+    if workers is not None:
+        return workers
+    return _cpu_count() if engine == "local" else 0  # 0: Ray decides from the cluster
+
+
+def _threads_per_worker(workers: int) -> int | None:
+    """CPU threads per image so that workers do not oversubscribe the cores."""
+    if workers <= 0:
+        return None
+    return max(1, _cpu_count() // workers)
+
+
+def _engine(name: str, options: dict[str, Any], *, workers: int, threads: int | None,
+            address: str | None) -> Any:
+    if name == "ray":
+        from restora.batch.engine_ray import RayEngine
+
+        return RayEngine(options, workers=workers or None, threads=threads, address=address)
+    from restora.batch.engine_local import LocalEngine
+
+    return LocalEngine(options, workers=workers, threads=threads)
+
+
+def _setup_error(result: Any) -> RestoraError:
+    """The worker's method/model setup error, re-raised in the driver with its type."""
+    from restora import errors
+
+    kind = getattr(errors, result.error_type or "", None)
+    if isinstance(kind, type) and issubclass(kind, RestoraError):
+        try:
+            return kind(result.error)
+        except TypeError:  # ImageError subclasses take (path, problem)
+            return kind(None, result.error)
+    return RestoraError(result.error)

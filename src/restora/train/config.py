@@ -1,0 +1,336 @@
+"""Training configuration: frozen dataclasses, loaded 1:1 from TOML (or YAML) recipes.
+
+A recipe file has top-level run keys (``output``, ``steps``, ``seed`` ...) and the sections
+``[data]``, ``[degradation]``, ``[model]``, ``[optim]``. Unknown keys and wrong types are
+refused with an :class:`~restora.errors.InvalidParameterError` naming the key, its section
+and the file. Relative paths are taken relative to the current directory (as the CLI's
+other paths are). No torch import here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from restora.errors import InvalidParameterError
+
+DEGRADATIONS = ("gaussian", "camera", "jpeg", "sr", "second_order")
+LOSSES = ("l1", "l2", "charbonnier")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the clean images come from and how patches are cut.
+
+    train: folders of clean images (every readable image directly inside, sorted by name).
+    val: folder of held-out clean images for validation PSNR, or None (no validation).
+    channels: 1 (gray: colour images become MATLAB ``rgb2gray`` luma
+        ``0.2989 R + 0.5870 G + 0.1140 B``) or 3 (colour: gray images are repeated).
+    patch_size: side of the square random crops, pixels (images smaller than this are skipped).
+    batch_size: patches per step.
+    max_images: use only the first N training images (None: all).
+    val_max_images: validate on the first N images of ``val`` (None: all).
+    val_crop: centre-crop validation images to this side (None: whole images), for speed.
+    augment: random horizontal flips and rot90s (the 8 dihedral transforms).
+    """
+
+    train: list[str] = field(default_factory=list)
+    val: str | None = None
+    channels: int = 1
+    patch_size: int = 48
+    batch_size: int = 16
+    max_images: int | None = None
+    val_max_images: int | None = None
+    val_crop: int | None = None
+    augment: bool = True
+
+
+@dataclass(frozen=True)
+class DegradationConfig:
+    """The on-the-fly degradation that turns a clean patch into the network's input.
+
+    kind: "gaussian" (AWGN, sigma uniform in [sigma_min, sigma_max]; the model receives
+        sigma as a noise-level map), "camera" (Poisson-Gaussian noise in linear RGB:
+        srgb_to_linear -> shot + read noise -> linear_to_srgb -> JPEG at a random quality),
+        "jpeg" (JPEG at a random quality), "sr" (MATLAB bicubic downscale by ``scale`` then
+        bicubic upscale back, the VDSR/DnCNN-3 input), "second_order" (blur, resize, noise,
+        JPEG, twice, then resize back: Real-ESRGAN / BSRGAN style blind degradation).
+    sigma_min, sigma_max: AWGN std range, 8-bit units (gaussian; second_order noise).
+    val_sigma: the fixed AWGN std used for validation (gaussian), 8-bit units.
+    photons_min, photons_max: electrons at white level, sampled log-uniformly (camera).
+    read_sigma_min, read_sigma_max: read-noise std range, 8-bit units (camera).
+    quality_min, quality_max: JPEG quality range, integers in 1..100, inclusive (jpeg,
+        camera, second_order). camera_jpeg: apply the JPEG step in "camera".
+    scale: integer downscale factor (sr; the resize range of second_order is
+        [1/scale, 1.5] per stage, relative to the current size).
+    blur_sigma_max: largest Gaussian blur std, pixels (second_order; min 0.2).
+    """
+
+    kind: str = "gaussian"
+    sigma_min: float = 0.0
+    sigma_max: float = 50.0
+    val_sigma: float = 25.0
+    photons_min: float = 50.0
+    photons_max: float = 2000.0
+    read_sigma_min: float = 0.5
+    read_sigma_max: float = 5.0
+    quality_min: int = 30
+    quality_max: int = 95
+    camera_jpeg: bool = True
+    scale: int = 2
+    blur_sigma_max: float = 3.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network: one of restora's architectures and its constructor arguments.
+
+    arch: "dncnn", "ffdnet", "drunet" or "nafnet" (ffdnet and drunet take a noise-level map).
+    options: constructor arguments of that class (``[model.options]`` table), e.g.
+        ``{in_channels = 1, num_features = 64, depth = 15}`` for FFDNet. ``in_channels``
+        (and ``out_channels`` when the class has it) default to ``data.channels``.
+    task: the task written into the exported model ("denoise", "deblock", "upscale",
+        "restore"); None: "denoise" for gaussian/camera, "deblock" for jpeg, else "restore".
+    """
+
+    arch: str = "ffdnet"
+    options: dict[str, Any] = field(default_factory=dict)
+    task: str | None = None
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with linear warmup then cosine decay, EMA, clipping, loss.
+
+    lr: peak learning rate. min_lr: learning rate at the last step (cosine floor).
+    warmup_steps: linear warmup from 0 to ``lr``. weight_decay: AdamW decoupled decay.
+    betas: AdamW (beta1, beta2). grad_clip: max global gradient norm (0: no clipping).
+    ema_decay: EMA of the weights, ``ema = d * ema + (1 - d) * w`` after every step
+        (0: no EMA, the raw weights are exported); validation and export use the EMA.
+    loss: "l1", "l2" (MSE) or "charbonnier" (eps 1e-3).
+    """
+
+    lr: float = 1e-3
+    min_lr: float = 1e-6
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    grad_clip: float = 0.0
+    ema_decay: float = 0.999
+    loss: str = "l1"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A whole training run.
+
+    output: run folder (checkpoints, ``log.jsonl``, ``plot.png``, ``model.safetensors``).
+    steps: total optimiser steps (the LR schedule spans them).
+    seed: seeds weight init (torch) and every batch (numpy, per step), so runs repeat.
+    device: "auto" (cuda when available), "cpu" or "cuda".
+    amp: bf16 autocast; None: on for cuda, off on CPU.
+    threads: CPU threads for torch (None: torch's default).
+    val_every: validate every N steps (and at the end); 0: only at the end.
+    checkpoint_every: write a resumable checkpoint every N steps (and at the end); 0: end only.
+    log_every: write a ``log.jsonl`` line (mean loss since the last one) every N steps.
+    data, degradation, model, optim: the sections above.
+    """
+
+    output: str = "runs/train"
+    steps: int = 1000
+    seed: int = 0
+    device: str = "auto"
+    amp: bool | None = None
+    threads: int | None = None
+    val_every: int = 0
+    checkpoint_every: int = 0
+    log_every: int = 10
+    data: DataConfig = field(default_factory=DataConfig)
+    degradation: DegradationConfig = field(default_factory=DegradationConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (JSON/TOML-able; None values kept) of this config."""
+        return dataclasses.asdict(self)
+
+
+_SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "degradation": DegradationConfig,
+    "model": ModelConfig,
+    "optim": OptimConfig,
+}
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is not None:
+        args = ", ".join(_type_name(a) for a in typing.get_args(tp))
+        return f"{origin.__name__}[{args}]"
+    return "None" if tp is type(None) else getattr(tp, "__name__", str(tp))
+
+
+def _matches(value: Any, tp: Any) -> bool:
+    if tp is Any:
+        return True
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return isinstance(value, (list, tuple)) and all(_matches(v, item) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+    return isinstance(value, tp)
+
+
+def _coerce(value: Any, tp: Any) -> Any:
+    """Ints given for floats become floats; tuples become lists (so configs compare equal)."""
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        for a in typing.get_args(tp):
+            if a is not type(None) and _matches(value, a):
+                return _coerce(value, a)
+        return value
+    if tp is float:
+        return float(value)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return [_coerce(v, item) for v in value]
+    if origin is dict:
+        return dict(value)
+    return value
+
+
+def _build(cls: type, values: Any, *, section: str, source: str) -> Any:
+    where = f"section [{section}]" if section else "the top level"
+    if not isinstance(values, dict):
+        raise InvalidParameterError(
+            f"{source}: {where} must be a table of keys, got {type(values).__name__}"
+        )
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if not section and key in _SECTIONS:
+            continue  # built separately by config_from_dict
+        if key not in names:
+            known = ", ".join(n for n in names if section or n not in _SECTIONS)
+            raise InvalidParameterError(
+                f"{source}: unknown key '{key}' in {where}; known keys: {known}"
+            )
+        tp = hints[key]
+        if not _matches(value, tp):
+            raise InvalidParameterError(
+                f"{source}: key '{key}' in {where} must be {_type_name(tp)}, got "
+                f"{type(value).__name__} {value!r}"
+            )
+        kwargs[key] = _coerce(value, tp)
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any], *, source: str = "config") -> TrainConfig:
+    """Build and check a :class:`TrainConfig` from a nested dict (the parsed file).
+
+    ``source`` names the file in error messages. Raises InvalidParameterError for unknown
+    keys, wrong types and values out of range.
+    """
+    if not isinstance(values, dict):
+        raise InvalidParameterError(f"{source}: expected a table of keys, got {type(values).__name__}")
+    sections = {}
+    for name, cls in _SECTIONS.items():
+        sections[name] = _build(cls, values.get(name, {}), section=name, source=source)
+    top = _build(TrainConfig, values, section="", source=source)
+    config = dataclasses.replace(top, **sections)
+    validate(config, source=source)
+    return config
+
+
+def _check(ok: bool, source: str, message: str) -> None:
+    if not ok:
+        raise InvalidParameterError(f"{source}: {message}")
+
+
+def validate(config: TrainConfig, *, source: str = "config") -> None:
+    """Check ranges and choices; raises InvalidParameterError naming the key and section."""
+    d, g, m, o = config.data, config.degradation, config.model, config.optim
+    _check(config.steps >= 1, source, f"'steps' must be >= 1, got {config.steps}")
+    _check(config.device in DEVICES, source, f"'device' must be one of {DEVICES}, got {config.device!r}")
+    for key in ("val_every", "checkpoint_every"):
+        _check(getattr(config, key) >= 0, source, f"'{key}' must be >= 0")
+    _check(config.log_every >= 1, source, "'log_every' must be >= 1")
+    _check(bool(d.train), source, "[data] 'train' must list at least one folder of clean images")
+    _check(d.channels in (1, 3), source, f"[data] 'channels' must be 1 or 3, got {d.channels}")
+    _check(d.patch_size >= 8, source, f"[data] 'patch_size' must be >= 8, got {d.patch_size}")
+    _check(d.batch_size >= 1, source, f"[data] 'batch_size' must be >= 1, got {d.batch_size}")
+    _check(g.kind in DEGRADATIONS, source, f"[degradation] 'kind' must be one of {DEGRADATIONS}, got {g.kind!r}")
+    _check(0 <= g.sigma_min <= g.sigma_max <= 255, source,
+           f"[degradation] need 0 <= sigma_min <= sigma_max <= 255, got {g.sigma_min}, {g.sigma_max}")
+    _check(1 <= g.quality_min <= g.quality_max <= 100, source,
+           f"[degradation] need 1 <= quality_min <= quality_max <= 100, got {g.quality_min}, {g.quality_max}")
+    _check(0 < g.photons_min <= g.photons_max, source, "[degradation] need 0 < photons_min <= photons_max")
+    _check(0 <= g.read_sigma_min <= g.read_sigma_max, source, "[degradation] need 0 <= read_sigma_min <= read_sigma_max")
+    _check(g.scale >= 1, source, f"[degradation] 'scale' must be >= 1, got {g.scale}")
+    _check(g.kind != "sr" or d.patch_size % g.scale == 0, source,
+           f"[data] 'patch_size' {d.patch_size} must be a multiple of [degradation] 'scale' {g.scale}")
+    _check(m.arch in ("dncnn", "ffdnet", "drunet", "nafnet"), source,
+           f"[model] 'arch' must be dncnn, ffdnet, drunet or nafnet, got {m.arch!r}")
+    _check(o.loss in LOSSES, source, f"[optim] 'loss' must be one of {LOSSES}, got {o.loss!r}")
+    _check(len(o.betas) == 2, source, f"[optim] 'betas' must be two floats, got {o.betas}")
+    _check(o.lr > 0 and o.min_lr >= 0, source, "[optim] need lr > 0 and min_lr >= 0")
+    _check(0 <= o.ema_decay < 1, source, f"[optim] 'ema_decay' must be in [0, 1), got {o.ema_decay}")
+    _check(o.warmup_steps >= 0 and o.grad_clip >= 0, source, "[optim] warmup_steps and grad_clip must be >= 0")
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a TOML (``.toml``) or YAML (``.yaml``/``.yml``, needs PyYAML) recipe file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidParameterError(f"{path}: no such config file") from None
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        from restora._optional import require
+
+        yaml = require("yaml", extra="train", purpose="reading YAML training configs")
+        try:
+            values = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise InvalidParameterError(f"{path}: not valid YAML ({exc})") from None
+    elif suffix == ".toml":
+        import tomllib
+
+        try:
+            values = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidParameterError(f"{path}: not valid TOML ({exc})") from None
+    else:
+        raise InvalidParameterError(f"{path}: config files must end in .toml, .yaml or .yml")
+    return config_from_dict(values, source=str(path))
+
+
+def config_json(config: TrainConfig) -> str:
+    """The config as sorted JSON (written next to checkpoints, compared on resume)."""
+    return json.dumps(config.to_dict(), sort_keys=True)

@@ -1,0 +1,395 @@
+"""The training loop: AdamW + warmup/cosine, EMA, AMP, clipping, resumable checkpoints.
+
+Run folder layout (``config.output``):
+  ``checkpoint.safetensors``  model (``model.*``) and EMA (``ema.*``) weights
+  ``checkpoint_state.pt``     step, optimizer, scheduler, torch RNG and the config as JSON,
+                              plain tensors/ints/strings only (loads with ``weights_only=True``)
+  ``log.jsonl``               one JSON object per log/validation event
+  ``plot.png``                loss and validation PSNR curves (Pillow)
+  ``model.safetensors``       the EMA weights exported with :func:`restora.models.save_model`
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import math
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+
+from restora.errors import InvalidParameterError, OutputExistsError
+from restora.train.config import DEVICES, TrainConfig, config_json
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+CHECKPOINT = "checkpoint.safetensors"
+STATE = "checkpoint_state.pt"
+LOG = "log.jsonl"
+PLOT = "plot.png"
+EXPORT = "model.safetensors"
+_NOISE_MAP_ARCHS = ("ffdnet", "drunet")
+_CLASSES = {
+    "dncnn": ("restora.archs.dncnn", "DnCNN"),
+    "ffdnet": ("restora.archs.ffdnet", "FFDNet"),
+    "drunet": ("restora.archs.drunet", "DRUNet"),
+    "nafnet": ("restora.archs.nafnet", "NAFNet"),
+}
+# Keys that may change between a run and its resumption (they do not change the maths).
+_RESUMABLE_CHANGES = ("device", "threads", "val_every", "checkpoint_every", "log_every", "output", "amp")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run did.
+
+    output: the run folder. model_path: the exported EMA model (``model.safetensors``).
+    steps: optimiser steps done in total (including those before a resume).
+    finished: ``steps == config.steps``. loss: mean training loss over the last log window.
+    val_psnr: last validation PSNR (dB, uint8-quantised outputs), None without validation.
+    best_val_psnr: best validation PSNR seen in this process. seconds: wall time of this call.
+    history: the log records written by this call.
+    """
+
+    output: Path
+    model_path: Path
+    steps: int
+    finished: bool
+    loss: float
+    val_psnr: float | None
+    best_val_psnr: float | None
+    seconds: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def model_config(config: TrainConfig) -> dict[str, Any]:
+    """Constructor arguments of the network: ``[model.options]`` with channels filled in."""
+    import importlib
+
+    module, name = _CLASSES[config.model.arch]
+    cls = getattr(importlib.import_module(module), name)
+    params = inspect.signature(cls.__init__).parameters
+    opts = dict(config.model.options)
+    for key in ("in_channels", "out_channels"):
+        if key in params and key not in opts:
+            opts[key] = config.data.channels
+    return opts
+
+
+def build_model(config: TrainConfig) -> nn.Module:
+    """The network of ``config.model``; raises InvalidParameterError for bad options."""
+    from restora.models.detect import build
+
+    opts = model_config(config)
+    try:
+        model = build(config.model.arch, opts)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(f"[model] options {opts} do not fit {config.model.arch}: {exc}") from None
+    channels = opts.get("in_channels", 3)
+    if channels != config.data.channels:
+        raise InvalidParameterError(
+            f"[model] options in_channels={channels} but [data] channels={config.data.channels}; make them equal"
+        )
+    return model
+
+
+def lr_factor(step: int, *, steps: int, warmup: int, min_ratio: float) -> float:
+    """LR multiplier at ``step``: linear warmup over ``warmup`` steps, then cosine to ``min_ratio``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, steps - warmup))
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _loss(name: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    import torch
+    import torch.nn.functional as F
+
+    if name == "l1":
+        return F.l1_loss(out, target)
+    if name == "l2":
+        return F.mse_loss(out, target)
+    return torch.sqrt((out - target) ** 2 + 1e-6).mean()
+
+
+def _forward(model: nn.Module, x: torch.Tensor, sigma: torch.Tensor, arch: str) -> torch.Tensor:
+    return model(x, sigma / 255.0) if arch in _NOISE_MAP_ARCHS else model(x)
+
+
+def _resolve_device(requested: str) -> str:
+    import torch
+
+    if requested not in DEVICES:
+        raise InvalidParameterError(f"device must be one of {DEVICES}, got {requested!r}")
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise InvalidParameterError("device 'cuda' requested but torch sees no CUDA GPU; use --device cpu")
+    return requested
+
+
+def validate_psnr(
+    model: nn.Module, val: list[tuple[np.ndarray, np.ndarray, float]], *, arch: str, device: str
+) -> float:
+    """Mean PSNR (dB) of ``model`` on the validation triples, outputs quantised to uint8."""
+    import torch
+
+    from restora.metrics import psnr
+
+    was_training = model.training
+    model.eval()
+    scores = []
+    with torch.inference_mode():
+        for clean, degraded, sigma in val:
+            x = torch.from_numpy(np.ascontiguousarray(degraded.transpose(2, 0, 1)))[None].to(device)
+            s = torch.tensor([sigma], dtype=torch.float32, device=device)
+            y = _forward(model, x, s, arch)[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+            y8 = np.rint(y * 255.0).astype(np.uint8)
+            c8 = np.rint(clean * 255.0).astype(np.uint8)
+            scores.append(psnr(c8, y8))
+    model.train(was_training)
+    return float(np.mean(scores))
+
+
+def _update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    import torch
+
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+            e.lerp_(p.detach(), 1.0 - decay)
+        for e, b in zip(ema.buffers(), model.buffers(), strict=True):
+            e.copy_(b)
+
+
+def _save_checkpoint(out: Path, step: int, model: nn.Module, ema: nn.Module, opt: Any, sched: Any,
+                     config: TrainConfig) -> None:
+    import torch
+    from safetensors.torch import save
+
+    from restora.io.atomic import atomic_write
+
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()})
+    data = save(tensors, metadata={"step": str(step)})
+    atomic_write(out / CHECKPOINT, lambda fh: fh.write(data))
+    state = {
+        "step": int(step),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "config": config_json(config),
+    }
+    atomic_write(out / STATE, lambda fh: torch.save(state, fh))
+
+
+def _load_checkpoint(out: Path, model: nn.Module, ema: nn.Module, opt: Any, sched: Any,
+                     config: TrainConfig) -> int:
+    import torch
+    from safetensors.torch import load_file
+
+    if not (out / CHECKPOINT).is_file() or not (out / STATE).is_file():
+        raise InvalidParameterError(
+            f"{out}: nothing to resume (no {CHECKPOINT} / {STATE}); run without --resume"
+        )
+    state = torch.load(out / STATE, map_location="cpu", weights_only=True)
+    saved = json.loads(state["config"])
+    now = config.to_dict()
+    diff = [k for k in sorted(set(saved) | set(now)) if k not in _RESUMABLE_CHANGES and saved.get(k) != now.get(k)]
+    if diff:
+        raise InvalidParameterError(
+            f"{out}: the config differs from the checkpoint's in {', '.join(diff)}; resume with "
+            f"the same recipe, or start a new run in another output folder"
+        )
+    tensors = load_file(str(out / CHECKPOINT), device="cpu")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"])
+
+
+def _read_log(path: Path, upto: int) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in records if r.get("step", 0) <= upto]
+
+
+def export_model(ema: nn.Module, config: TrainConfig, path: Path) -> Path:
+    """Save ``ema`` with :func:`restora.models.save_model` (arch + config in the metadata)."""
+    from restora.models import ModelDescriptor, save_model
+
+    opts = json.loads(json.dumps(model_config(config)))
+    kind = config.degradation.kind
+    task = config.model.task or {"gaussian": "denoise", "camera": "denoise", "jpeg": "deblock"}.get(kind, "restore")
+    channels = int(opts.get("in_channels", config.data.channels))
+    model = copy.deepcopy(ema).float().cpu().eval()
+    desc = ModelDescriptor(
+        model=model, arch=config.model.arch, task=task, scale=1, in_channels=channels,
+        out_channels=int(opts.get("out_channels") or channels),
+        needs_sigma=config.model.arch in _NOISE_MAP_ARCHS, supported_dtypes=("fp32",),
+        size_multiple=1, tile_hint=None, licence=None, source=path, sha256="", config=opts,
+    )
+    return save_model(desc, path)
+
+
+class _Bar:
+    """Rich progress bar with loss, PSNR and ETA (a no-op when disabled)."""
+
+    def __init__(self, enabled: bool, total: int, start: int) -> None:
+        self.progress = None
+        if enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("train"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                TimeRemainingColumn(),
+            )
+            self.task = self.progress.add_task("train", total=total, completed=start, info="")
+
+    def __enter__(self) -> Self:
+        if self.progress is not None:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def update(self, step: int, loss: float | None, psnr: float | None) -> None:
+        if self.progress is not None:
+            info = f"loss {loss:.4g}" if loss is not None else ""
+            if psnr is not None:
+                info += f"  val {psnr:.2f} dB"
+            self.progress.update(self.task, completed=step, info=info)
+
+
+def train(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    max_steps: int | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``config.model`` on ``config.data`` degraded by ``config.degradation``.
+
+    resume: continue from the checkpoint in ``config.output`` (same recipe required); the
+        continued run matches an uninterrupted one step for step (batches are seeded per step).
+    max_steps: stop after this many steps in total (the LR schedule still spans
+        ``config.steps``), leaving a checkpoint to ``resume`` from.
+    device: overrides ``config.device`` ("auto", "cpu", "cuda").
+    progress: show a Rich progress bar.
+    Writes checkpoints, ``log.jsonl``, ``plot.png`` and the exported EMA model
+    ``model.safetensors`` into ``config.output``. Raises InvalidParameterError, DatasetError,
+    OutputExistsError (an earlier run is there and ``resume`` is False).
+    """
+    import torch
+
+    from restora.train.data import PatchSampler, validation_set
+    from restora.train.plot import plot_history
+
+    if device is not None:
+        config = replace(config, device=device)
+    if max_steps is not None and max_steps < 1:
+        raise InvalidParameterError(f"max_steps must be >= 1, got {max_steps}")
+    dev = _resolve_device(config.device)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    out = Path(config.output)
+    if not resume and (out / STATE).exists():
+        raise OutputExistsError(out, "holds a training run already; pass --resume to continue it, "
+                                "or choose another output folder")
+    out.mkdir(parents=True, exist_ok=True)
+    stop = min(config.steps, max_steps) if max_steps is not None else config.steps
+    amp = config.amp if config.amp is not None else dev == "cuda"
+    arch, o = config.model.arch, config.optim
+
+    torch.manual_seed(config.seed)
+    model = build_model(config).to(dev).train()
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=o.lr, betas=(o.betas[0], o.betas[1]),
+                            weight_decay=o.weight_decay)
+    min_ratio = o.min_lr / o.lr
+
+    def factor(step: int) -> float:
+        return lr_factor(step, steps=config.steps, warmup=o.warmup_steps, min_ratio=min_ratio)
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    start = 0
+    history: list[dict[str, Any]] = []
+    if resume:
+        start = _load_checkpoint(out, model, ema, opt, sched, config)
+        model.to(dev)
+        ema.to(dev)
+        history = _read_log(out / LOG, start)
+    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
+    with open(out / LOG, "w") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in history)
+    new_records: list[dict[str, Any]] = []
+
+    def log(record: dict[str, Any]) -> None:
+        history.append(record)
+        new_records.append(record)
+        with open(out / LOG, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    sampler = PatchSampler(config.data, config.degradation, seed=config.seed)
+    val = validation_set(config.data, config.degradation, seed=config.seed)
+    t0 = time.perf_counter()
+    window: list[float] = []
+    last_loss = math.nan
+    val_psnr: float | None = None
+    best: float | None = None
+    with _Bar(progress, config.steps, start) as bar:
+        for step in range(start, stop):
+            batch = sampler.batch(step)
+            x = torch.from_numpy(batch.inputs).to(dev)
+            y = torch.from_numpy(batch.targets).to(dev)
+            s = torch.from_numpy(batch.sigmas).to(dev)
+            with torch.autocast(device_type=dev, dtype=torch.bfloat16, enabled=amp):
+                pred = _forward(model, x, s, arch)
+            loss = _loss(o.loss, pred.float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if o.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
+            opt.step()
+            sched.step()
+            decay = min(o.ema_decay, (1.0 + step) / (10.0 + step))
+            _update_ema(ema, model, decay)
+            window.append(float(loss.detach()))
+            done = step + 1
+            if done % config.log_every == 0 or done == stop:
+                last_loss = float(np.mean(window))
+                log({"step": done, "loss": last_loss, "lr": opt.param_groups[0]["lr"],
+                     "seconds": round(time.perf_counter() - t0, 3)})
+                window = []
+            if val and ((config.val_every and done % config.val_every == 0) or done == stop):
+                val_psnr = validate_psnr(ema, val, arch=arch, device=dev)
+                best = val_psnr if best is None else max(best, val_psnr)
+                log({"step": done, "val_psnr": val_psnr})
+            if (config.checkpoint_every and done % config.checkpoint_every == 0) or done == stop:
+                _save_checkpoint(out, done, model, ema, opt, sched, config)
+            bar.update(done, last_loss if not math.isnan(last_loss) else None, val_psnr)
+    done = max(start, stop)
+    model_path = export_model(ema, config, out / EXPORT)
+    plot_history(history, out / PLOT)
+    return TrainResult(output=out, model_path=model_path, steps=done, finished=done >= config.steps,
+                       loss=last_loss, val_psnr=val_psnr, best_val_psnr=best,
+                       seconds=time.perf_counter() - t0, history=new_records)

@@ -1,0 +1,506 @@
+"""Restoration jobs for the web server: a bounded queue, worker threads, private storage.
+
+A job is one upload of one or more images with one set of options. Files live under a
+private temporary folder (mode 0700) with server-made names only (``<n>/in-<i>``,
+``<n>/out-<i>.<ext>``); the client's file name is kept only as a sanitised display name for
+downloads. Finished jobs are deleted after ``result_ttl`` seconds, or earlier (oldest first)
+when the stored bytes exceed ``max_results_mb``.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from restora.errors import ImageError, InvalidParameterError, RestoraError
+from restora.web.settings import OUTPUT_FORMATS, ServerSettings
+
+AUTO_TASK = "auto"
+TASKS = (AUTO_TASK, "denoise", "upscale", "deblur", "deblock")
+
+AUTO_SIGMA_THRESHOLD = 3.0
+"""Automatic mode denoises when the estimated noise std (8-bit units) is at least this.
+
+Clean photos estimate at about 0.5-1 (scikit-image's astronaut: 0.46); visible sensor noise
+starts around 3-5.
+"""
+
+_KERNEL_SPEC = re.compile(r"(?i)(gauss|gaussian|motion)\s*:\s*[0-9.]+(\s*,\s*-?[0-9.]+)?")
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+class ServerBusyError(RestoraError):
+    """The job queue or the result storage is full; the client should retry later."""
+
+
+class JobNotFoundError(RestoraError):
+    """No job with that id (never existed, expired, or deleted)."""
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What a job asks for. ``task="auto"`` estimates the noise and denoises when needed."""
+
+    task: str = AUTO_TASK
+    method: str | None = None
+    sigma: float | None = None
+    scale: int | None = None
+    kernel: str | None = None
+    output_format: str = "png"
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise InvalidParameterError(
+                f"task must be one of {', '.join(TASKS)}; got {self.task!r}"
+            )
+        if self.output_format not in OUTPUT_FORMATS:
+            raise InvalidParameterError(
+                f"output_format must be one of {', '.join(OUTPUT_FORMATS)}; "
+                f"got {self.output_format!r}"
+            )
+        if self.sigma is not None and not 0 < self.sigma <= 255:
+            raise InvalidParameterError(
+                f"sigma is a noise std in 8-bit units and must be in (0, 255]; got {self.sigma}"
+            )
+        if self.scale is not None and not 2 <= self.scale <= 8:
+            raise InvalidParameterError(f"scale must be an integer in 2..8; got {self.scale}")
+        if self.kernel is not None and not _KERNEL_SPEC.fullmatch(self.kernel.strip()):
+            # parse_kernel would also accept a file path: never let one through from a request
+            raise InvalidParameterError(
+                f"kernel must be 'gauss:SIGMA' or 'motion:LENGTH,ANGLE' (e.g. 'gauss:2.0'); "
+                f"got {self.kernel!r}"
+            )
+        if self.task == AUTO_TASK and (self.method or self.sigma or self.scale or self.kernel):
+            raise InvalidParameterError(
+                "automatic mode (task 'auto') chooses the method and noise level itself; "
+                "pick a task (denoise, upscale, deblur, deblock) to set method, sigma, scale "
+                "or kernel"
+            )
+
+
+@dataclass
+class ImageState:
+    """One image of a job, as the API reports it."""
+
+    index: int
+    name: str
+    input_path: Path
+    format: str
+    width: int
+    height: int
+    status: str = "queued"  # queued | running | done | failed | cancelled
+    progress: float = 0.0
+    detected: dict[str, Any] | None = None
+    decision: str | None = None
+    method: str | None = None
+    error: str | None = None
+    output_path: Path | None = None
+    output_name: str | None = None
+    output_bytes: int = 0
+    seconds: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index, "name": self.name, "format": self.format,
+            "width": self.width, "height": self.height, "status": self.status,
+            "progress": round(self.progress, 4), "detected": self.detected,
+            "decision": self.decision, "method": self.method, "error": self.error,
+            "output_name": self.output_name, "seconds": self.seconds,
+        }
+
+
+@dataclass
+class Job:
+    """A submitted job. ``version`` grows on every change (for event streams)."""
+
+    id: str
+    folder: Path
+    options: JobOptions
+    images: list[ImageState]
+    created: float = field(default_factory=time.time)
+    finished: float | None = None
+    cancelled: bool = False
+    version: int = 0
+    input_bytes: int = 0
+
+    @property
+    def status(self) -> str:
+        states = {im.status for im in self.images}
+        if self.cancelled:
+            return "cancelled"
+        if states <= {"queued"}:
+            return "queued"
+        if states & {"queued", "running"}:
+            return "running"
+        return "failed" if states == {"failed"} else "done"
+
+    @property
+    def stored_bytes(self) -> int:
+        return self.input_bytes + sum(im.output_bytes for im in self.images)
+
+    def to_dict(self, settings: ServerSettings) -> dict[str, Any]:
+        expires = None if self.finished is None else self.finished + settings.result_ttl
+        return {
+            "id": self.id, "status": self.status, "created": self.created,
+            "finished": self.finished, "expires": expires,
+            "options": {
+                "task": self.options.task, "method": self.options.method,
+                "sigma": self.options.sigma, "scale": self.options.scale,
+                "kernel": self.options.kernel, "output_format": self.options.output_format,
+            },
+            "progress": round(sum(im.progress for im in self.images) / len(self.images), 4),
+            "images": [im.to_dict() for im in self.images],
+        }
+
+
+def display_name(client_name: str | None, index: int) -> str:
+    """A safe display name from a client's file name: no folders, ASCII, at most 80 chars."""
+    base = re.split(r"[/\\]", client_name or "")[-1]
+    base = _UNSAFE_NAME.sub("_", base).strip(" .")[:80]
+    return base or f"image-{index + 1}"
+
+
+def output_name(name: str, output_format: str) -> str:
+    """``holiday.jpg`` -> ``holiday_restored.png`` (the suffix of the output format)."""
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return f"{stem}_restored{OUTPUT_FORMATS[output_format]}"
+
+
+class JobManager:
+    """Bounded job queue + worker threads + private storage with expiry.
+
+    ``submit`` validates every image (format sniffed from content, pixel count from the
+    header, full decode to catch truncated data) before queueing, so bad input is refused
+    at once with a :class:`RestoraError`; a full queue raises :class:`ServerBusyError`.
+    """
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.root = Path(tempfile.mkdtemp(prefix="restora-web-"))
+        os.chmod(self.root, 0o700)
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[Job] = queue.Queue(maxsize=settings.queue_size)
+        self._counter = 0
+        self._stop = threading.Event()
+        # decoding to validate uploads happens in request threads: bound how many at once
+        self._validating = threading.BoundedSemaphore(max(2, settings.workers))
+        self._threads = [
+            threading.Thread(target=self._work, name=f"restora-worker-{i}", daemon=True)
+            for i in range(settings.workers)
+        ]
+        self._threads.append(threading.Thread(target=self._janitor, name="restora-janitor",
+                                              daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    # --- submission -------------------------------------------------------------------------
+
+    def submit(self, files: Iterable[tuple[str | None, IO[bytes]]], options: JobOptions) -> Job:
+        """Store, validate and queue the uploaded ``(client name, stream)`` pairs."""
+        files = list(files)
+        if not files:
+            raise InvalidParameterError("no image uploaded: send one or more files in 'files'")
+        if len(files) > self.settings.max_files:
+            raise InvalidParameterError(
+                f"{len(files)} files in one job; the server takes at most "
+                f"{self.settings.max_files} (start restora serve with a higher --max-files)"
+            )
+        self._check_method(options)
+        if self._queue.full():
+            raise ServerBusyError(self._busy_message())
+        with self._lock:
+            self._counter += 1
+            folder = self.root / f"{self._counter:08d}"
+        folder.mkdir(mode=0o700)
+        try:
+            images, size = self._store(folder, files, options)
+            self._make_room(size)
+            job = Job(id=secrets.token_urlsafe(18), folder=folder, options=options,
+                      images=images, input_bytes=size)
+            with self._lock:
+                self._jobs[job.id] = job
+            try:
+                self._queue.put_nowait(job)
+            except queue.Full:
+                with self._lock:
+                    del self._jobs[job.id]
+                raise ServerBusyError(self._busy_message()) from None
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return job
+
+    def _busy_message(self) -> str:
+        return (
+            f"the server is busy: {self.settings.queue_size} jobs are already waiting. "
+            "Try again in a few seconds."
+        )
+
+    def _check_method(self, options: JobOptions) -> None:
+        """Refuse unknown methods or a method for another task before any upload is stored."""
+        if options.task == AUTO_TASK:
+            return
+        from restora.api import resolve_method
+
+        info = resolve_method(options.method, task=options.task)
+        if info.task == "upscale":
+            if options.scale is None:
+                raise InvalidParameterError(f"method {info.name!r} upscales: give scale (2, 3 or 4)")
+            if info.scales and options.scale not in info.scales:
+                raise InvalidParameterError(
+                    f"method {info.name!r} supports scale {', '.join(map(str, info.scales))}; "
+                    f"got {options.scale}"
+                )
+        if info.needs_kernel and options.kernel is None:
+            raise InvalidParameterError(
+                f"method {info.name!r} needs a blur kernel: give kernel, e.g. 'gauss:2.0' or "
+                "'motion:15,30'"
+            )
+
+    def _store(self, folder: Path, files: list[tuple[str | None, IO[bytes]]],
+               options: JobOptions) -> tuple[list[ImageState], int]:
+        from restora.io import read_image
+
+        images: list[ImageState] = []
+        total = 0
+        limit = self.settings.max_pixels
+        for i, (client_name, stream) in enumerate(files):
+            name = display_name(client_name, i)
+            path = folder / f"in-{i}"
+            with open(path, "wb") as fh:
+                shutil.copyfileobj(stream, fh, 1 << 20)
+            total += path.stat().st_size
+            try:
+                with self._validating:
+                    photo = read_image(path, max_pixels=limit)
+            except ImageError as exc:
+                # the message would name our private file: name the upload instead
+                raise type(exc)(name, exc.problem) from None
+            height, width = photo.height, photo.width
+            out_pixels = width * height * (options.scale or 1) ** 2
+            if options.task == "upscale" and out_pixels > limit:
+                raise InvalidParameterError(
+                    f"{name}: upscaling {width}x{height} by {options.scale} gives {out_pixels} "
+                    f"pixels, more than the server's limit of {limit} (--max-pixels)"
+                )
+            images.append(ImageState(index=i, name=name, input_path=path,
+                                     format=photo.format or "?", width=width, height=height))
+            del photo
+        return images, total
+
+    # --- queries ----------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise JobNotFoundError(
+                "no such job: the id is wrong, or the job expired and its files were deleted "
+                f"(results are kept {self.settings.result_ttl:g} s)"
+            )
+        return job
+
+    def result(self, job_id: str, index: int) -> ImageState:
+        """The finished image ``index`` of a job; raises when it is not ready or failed."""
+        job = self.get(job_id)
+        if not 0 <= index < len(job.images):
+            raise JobNotFoundError(
+                f"job has {len(job.images)} image(s); result index {index} does not exist "
+                f"(indices start at 0)"
+            )
+        image = job.images[index]
+        if image.status != "done" or image.output_path is None:
+            detail = f": {image.error}" if image.error else ""
+            raise InvalidParameterError(f"image {index} ({image.name}) is {image.status}{detail}")
+        return image
+
+    def zip_results(self, job_id: str) -> Path:
+        """A ZIP (stored, not deflated: images are compressed already) of the finished images."""
+        job = self.get(job_id)
+        done = [im for im in job.images if im.status == "done" and im.output_path is not None]
+        if not done:
+            raise InvalidParameterError(f"job {job.status}: no finished image to download yet")
+        target = job.folder / f"results-{job.version}.zip"
+        if not target.exists():
+            used: set[str] = set()
+            partial = target.with_suffix(".part")
+            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:
+                for im in done:
+                    name = _unique(im.output_name or f"image-{im.index + 1}.png", used)
+                    archive.write(im.output_path, name)  # type: ignore[arg-type]
+            partial.replace(target)
+        return target
+
+    def delete(self, job_id: str) -> None:
+        """Cancel a job (images not started are skipped) and delete its files."""
+        job = self.get(job_id)
+        job.cancelled = True
+        self._remove(job)
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._jobs)
+
+    # --- workers ----------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        methods: dict[tuple[str, str | None], Any] = {}  # resolved once per worker
+        while not self._stop.is_set():
+            try:
+                job = self._queue.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            for image in job.images:
+                if job.cancelled or self._stop.is_set():
+                    image.status = "cancelled"
+                    continue
+                self._run_image(job, image, methods)
+            job.finished = time.time()
+            job.version += 1
+
+    def _method(self, methods: dict, task: str, method: str | None) -> Any:
+        key = (task, method)
+        if key not in methods:
+            from restora.api import resolve_method
+
+            methods[key] = resolve_method(method, task=task)
+        return methods[key]
+
+    def _run_image(self, job: Job, image: ImageState, methods: dict) -> None:
+        from restora.api import DEFAULT_METHODS, restore
+        from restora.io import read_image, write_image
+
+        opts = job.options
+        image.status = "running"
+        job.version += 1
+        start = time.perf_counter()
+
+        def progress(done: int, total: int) -> None:
+            image.progress = 0.05 + 0.9 * done / max(total, 1)
+            job.version += 1
+
+        try:
+            photo = read_image(image.input_path, max_pixels=self.settings.max_pixels)
+            image.progress = 0.05
+            if opts.task == AUTO_TASK:
+                from restora.methods.noise_level import estimate_sigma
+
+                sigma = round(float(estimate_sigma(photo.pixels)), 2)
+                image.detected = {"noise_sigma": sigma, "threshold": AUTO_SIGMA_THRESHOLD}
+                if sigma < AUTO_SIGMA_THRESHOLD:
+                    image.decision = (
+                        f"Estimated noise level sigma = {sigma:.1f} (8-bit units) is below "
+                        f"{AUTO_SIGMA_THRESHOLD:g}: the photo looks clean, so it was kept as is."
+                    )
+                    pixels = photo.pixels
+                else:
+                    info = self._method(methods, "denoise", DEFAULT_METHODS["denoise"])
+                    image.method = info.name
+                    image.decision = (
+                        f"Estimated noise level sigma = {sigma:.1f} (8-bit units), at least "
+                        f"{AUTO_SIGMA_THRESHOLD:g}: denoised with {info.name} at that sigma. "
+                        "(Learned models are not shipped yet; automatic mode uses the default "
+                        "classical denoiser.)"
+                    )
+                    job.version += 1
+                    pixels = restore(photo.pixels, task="denoise", method=info, sigma=sigma,
+                                     progress=progress)
+            else:
+                info = self._method(methods, opts.task, opts.method)
+                image.method = info.name
+                image.decision = f"{opts.task} with {info.name} (options chosen by you)."
+                pixels = restore(photo.pixels, task=opts.task, method=info, sigma=opts.sigma,
+                                 scale=opts.scale, kernel=opts.kernel, progress=progress)
+            target = job.folder / f"out-{image.index}{OUTPUT_FORMATS[opts.output_format]}"
+            write_image(photo.with_pixels(pixels), target, quality=95)
+            image.output_path = target
+            image.output_name = output_name(image.name, opts.output_format)
+            image.output_bytes = target.stat().st_size
+            image.progress = 1.0
+            image.status = "done"
+        except RestoraError as exc:
+            image.status, image.error = "failed", str(exc).replace(str(image.input_path), image.name)
+        except MemoryError:
+            image.status, image.error = "failed", "not enough memory on the server for this image"
+        except Exception as exc:  # noqa: BLE001  (a bug: report it on the image, keep the worker)
+            image.status, image.error = "failed", f"internal error ({type(exc).__name__})"
+        image.seconds = round(time.perf_counter() - start, 3)
+        job.version += 1
+
+    # --- storage ----------------------------------------------------------------------------
+
+    def _janitor(self) -> None:
+        period = min(max(self.settings.result_ttl / 4, 0.05), 10.0)
+        while not self._stop.wait(period):
+            self.expire()
+
+    def expire(self, now: float | None = None) -> int:
+        """Delete finished jobs older than ``result_ttl``; return how many were deleted."""
+        now = time.time() if now is None else now
+        with self._lock:
+            old = [j for j in self._jobs.values()
+                   if j.finished is not None and now - j.finished > self.settings.result_ttl]
+        for job in old:
+            self._remove(job)
+        return len(old)
+
+    def _make_room(self, incoming: int) -> None:
+        """Delete the oldest finished jobs until ``incoming`` more bytes fit the budget."""
+        budget = self.settings.max_results_bytes
+        with self._lock:
+            jobs = sorted(self._jobs.values(), key=lambda j: j.created)
+        used = sum(j.stored_bytes for j in jobs)
+        for job in jobs:
+            if used + incoming <= budget:
+                break
+            if job.finished is not None:
+                used -= job.stored_bytes
+                self._remove(job)
+        if used + incoming > budget:
+            raise ServerBusyError(
+                f"the server's result storage is full ({self.settings.max_results_mb:g} MiB, "
+                "--max-results-mb); try again when running jobs have finished"
+            )
+
+    def _remove(self, job: Job) -> None:
+        with self._lock:
+            self._jobs.pop(job.id, None)
+        shutil.rmtree(job.folder, ignore_errors=True)
+
+    def close(self) -> None:
+        """Stop the workers (running images finish, queued ones are cancelled); delete files."""
+        self._stop.set()
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        for thread in self._threads:
+            thread.join(timeout=30)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _unique(name: str, used: set[str]) -> str:
+    candidate, n = name, 1
+    stem, dot, suffix = name.rpartition(".")
+    while candidate in used:
+        n += 1
+        candidate = f"{stem}-{n}.{suffix}" if dot else f"{name}-{n}"
+    used.add(candidate)
+    return candidate

@@ -1,0 +1,87 @@
+"""Limits and options of the restora web server (no heavy imports)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from restora.errors import InvalidParameterError
+
+OUTPUT_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif"}
+"""Output formats a job may ask for, and the suffix (hence encoder) each one uses."""
+
+TOKEN_ENV = "RESTORA_SERVE_TOKEN"
+"""Environment variable read by ``restora serve`` when ``--token`` is not given."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What ``restora serve`` accepts and keeps.
+
+    host / port: where uvicorn listens (loopback by default; any other host needs ``token``).
+    token: bearer token required on every ``/api`` request except ``/api/health``.
+    workers: worker threads running restorations (each resolves a method once).
+    queue_size: jobs waiting for a worker; when full, new jobs get 503 and ``Retry-After``.
+    max_upload_mb: limit on one request's body (all files of a job together), in MiB.
+    max_files: images in one job.
+    max_pixels: pixels (width x height) per image, checked on the header before decoding.
+    result_ttl: seconds a finished job and its files are kept.
+    max_results_mb: total size of stored uploads and results; the oldest finished jobs are
+        deleted first when it is exceeded.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token: str | None = None
+    workers: int = 2
+    queue_size: int = 64
+    max_upload_mb: float = 50.0
+    max_files: int = 20
+    max_pixels: int = 50_000_000
+    result_ttl: float = 3600.0
+    max_results_mb: float = 2048.0
+
+    def __post_init__(self) -> None:
+        positive = {
+            "workers": self.workers, "queue_size": self.queue_size,
+            "max_upload_mb": self.max_upload_mb, "max_files": self.max_files,
+            "max_pixels": self.max_pixels, "result_ttl": self.result_ttl,
+            "max_results_mb": self.max_results_mb,
+        }
+        for name, value in positive.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise InvalidParameterError(
+                    f"server setting {name} must be a positive number, got {value!r}"
+                )
+        if not 0 <= self.port <= 65535:
+            raise InvalidParameterError(f"port must be in 0..65535, got {self.port}")
+        if self.token is not None and len(self.token) < 8:
+            raise InvalidParameterError(
+                "the token is too short (fewer than 8 characters); use a long random string, "
+                "e.g. python -c 'import secrets; print(secrets.token_urlsafe())'"
+            )
+        if self.token is None and not is_loopback(self.host):
+            raise InvalidParameterError(
+                f"refusing to listen on {self.host!r} without a token: anyone on the network "
+                f"could use the server. Pass --token (or set ${TOKEN_ENV}) with a long random "
+                "string, or listen on 127.0.0.1"
+            )
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_results_bytes(self) -> int:
+        return int(self.max_results_mb * 1024 * 1024)
