@@ -48,7 +48,7 @@ def resolve_method(
     """
     from restora.methods.learned import method_from_model, model_runner
 
-    run_options = dict(device=device, precision=precision, ensemble=ensemble)
+    run_options = {"device": device, "precision": precision, "ensemble": ensemble}
     if model is not None:
         if method is not None:
             raise InvalidParameterError("give either a method or a model file, not both")
@@ -222,7 +222,7 @@ def apply_tiled(
             "time; batch applies only to a weight file (--model)"
         )
     if batch == 1:
-        fn = lambda t: run_method(info, t, **options)  # noqa: E731
+        fn = lambda t: run_method(info, t, **options)
     else:
         assert runner is not None
         fn = _batched(info, runner, options)

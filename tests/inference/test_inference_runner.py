@@ -135,6 +135,18 @@ def test_bf16_on_cpu_is_close_to_fp32_and_leaves_the_model_alone(dncnn):
     assert next(dncnn.model.parameters()).dtype == torch.float32  # the descriptor is untouched
 
 
+def test_channels_last_and_fp16_on_cpu(ffdnet):
+    """The device-copy path (channels_last, fp16) on CPU: same result within rounding."""
+    image = _noisy((40, 50))
+    plain = InferenceRunner(ffdnet)(image, sigma=20)
+    assert np.abs(InferenceRunner(ffdnet, channels_last=True)(image, sigma=20) - plain).max() <= 1e-6
+    try:
+        half = InferenceRunner(ffdnet, precision="fp16")(image, sigma=20)
+    except RuntimeError:
+        pytest.skip("this torch build has no CPU fp16 convolution")
+    assert np.abs(half - plain).max() < 1e-3  # measured 8.8e-5
+
+
 def test_precision_the_model_does_not_support_is_refused(dncnn):
     fp32_only = dataclasses.replace(dncnn, supported_dtypes=("fp32",))
     with pytest.raises(InvalidParameterError, match=r"does not support precision='bf16'; it supports fp32"):

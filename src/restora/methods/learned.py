@@ -24,7 +24,7 @@ _HALO_PER_LAYER = {"dncnn": 1, "ffdnet": 2}
 
 
 def method_from_model(
-    model: "ModelDescriptor",
+    model: ModelDescriptor,
     *,
     task: str | None = None,
     device: str = "cpu",
@@ -79,7 +79,7 @@ def method_from_model(
     )
 
 
-def model_runner(info: MethodInfo) -> "InferenceRunner | None":
+def model_runner(info: MethodInfo) -> InferenceRunner | None:
     """The :class:`~restora.models.inference.InferenceRunner` behind a model method, else None."""
     from restora.models.inference import InferenceRunner
 
