@@ -86,27 +86,28 @@ def part_speed(folder: Path, repeat: int, tiles: list[int | None]) -> None:
         with torch.inference_mode():
             model.model(x)
 
-    def best(fn) -> float:
-        times = []
-        for _ in range(repeat):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return min(times)
-
-    t_bare = best(bare)
-    rows = [("bare `model(x)` (one tensor, no I/O)", t_bare)]
+    # name -> callable; run round-robin (every variant once per round, best of ``repeat``
+    # rounds) so that load from other processes on a shared machine hits all variants alike.
+    variants = {"bare `model(x)` (one tensor, no I/O)": bare}
     for tile in tiles:
         label = "auto (1024)" if tile is None else str(tile)
         out = folder / f"out_{label.split()[0]}.png"
-        t = best(lambda out=out, tile=tile: restora.restore_file(
-            src, out, model=model, overwrite=True, tile="auto" if tile is None else tile))
-        rows.append((f"`restora.restore_file(model=<loaded>)` PNG->PNG, tile={label}", t))
+        variants[f"`restora.restore_file(model=<loaded>)` PNG->PNG, tile={label}"] = (
+            lambda out=out, tile=tile: restora.restore_file(
+                src, out, model=model, overwrite=True, tile="auto" if tile is None else tile))
         if tile is None:  # the same, loading the weight file each time (CLI-like)
-            t = best(lambda out=out: restora.restore_file(src, out, model=w, overwrite=True))
-            rows.append((f"`restora.restore_file(model={w.suffix} path)` PNG->PNG, tile={label}", t))
+            variants[f"`restora.restore_file(model={w.suffix} path)` PNG->PNG, tile={label}"] = (
+                lambda out=out: restora.restore_file(src, out, model=w, overwrite=True))
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeat):
+        for name, fn in variants.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    rows = [(name, min(ts)) for name, ts in times.items()]
+    t_bare = rows[0][1]
     print(f"\nweights: {w.name}; image 1024x768 gray ({mp:.3f} MP); torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; best of {repeat}\n")
+          f"{torch.get_num_threads()} threads; best of {repeat} interleaved rounds\n")
     print("| path | seconds | s / MP | ratio to bare |")
     print("|---|---:|---:|---:|")
     for name, t in rows:
