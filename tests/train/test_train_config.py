@@ -146,3 +146,15 @@ def test_shipped_recipes_load():
     for f in files:
         cfg = load_config(f)
         assert cfg.data.train
+
+
+def test_config_and_command_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, restora.train, restora.train.config, restora.train.command; "
+        "restora.train.TrainConfig; print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
