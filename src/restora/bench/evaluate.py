@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from restora.errors import DatasetError, InvalidParameterError
+from restora.errors import InvalidParameterError
 
 Progress = Callable[[int, int], None]
 
@@ -110,15 +110,9 @@ class Evaluation:
 
 def list_dataset(dataset: str | Path) -> list[Path]:
     """Image files of a dataset folder, sorted by name (the order seeds follow)."""
-    from restora.io import is_image_path
+    from restora.io import list_images
 
-    folder = Path(dataset)
-    if not folder.is_dir():
-        raise DatasetError(f"{folder}: dataset folder not found")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
-    if not files:
-        raise DatasetError(f"{folder}: no images found (looked for .png, .jpg, .bmp, .tif ...)")
-    return files
+    return list_images(dataset, role="dataset")
 
 
 def degrade_for_protocol(

@@ -37,6 +37,23 @@ def is_image_path(path: str | Path) -> bool:
     return not name.startswith(".") and Path(name).suffix.lower() in SUPPORTED_READ_SUFFIXES
 
 
+def list_images(folder: str | Path, *, role: str = "image") -> list[Path]:
+    """Image files directly inside ``folder`` (by :func:`is_image_path`), sorted by name.
+
+    ``role`` names the folder in errors ("dataset", "training", ...). Raises
+    :class:`~restora.errors.DatasetError` when the folder is missing or has no images.
+    """
+    from restora.errors import DatasetError
+
+    path = Path(folder)
+    if not path.is_dir():
+        raise DatasetError(f"{path}: {role} folder not found")
+    files = sorted(p for p in path.iterdir() if p.is_file() and is_image_path(p))
+    if not files:
+        raise DatasetError(f"{path}: no images found (looked for .png, .jpg, .bmp, .tif ...)")
+    return files
+
+
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "MAX_PIXELS_ENV",
@@ -49,6 +66,7 @@ __all__ = [
     "from_tensor",
     "image_info",
     "is_image_path",
+    "list_images",
     "read_image",
     "to_float32",
     "to_tensor",

@@ -33,15 +33,9 @@ def to_channels(image: np.ndarray, channels: int) -> np.ndarray:
 
 def list_images(folder: str | Path) -> list[Path]:
     """Readable image files directly inside ``folder``, sorted by name."""
-    from restora.io import is_image_path
+    from restora.io import list_images as list_image_files
 
-    path = Path(folder)
-    if not path.is_dir():
-        raise DatasetError(f"{path}: training/validation folder not found")
-    files = sorted(p for p in path.iterdir() if p.is_file() and is_image_path(p))
-    if not files:
-        raise DatasetError(f"{path}: no images found (looked for .png, .jpg, .bmp, .tif ...)")
-    return files
+    return list_image_files(folder, role="training/validation")
 
 
 def load_images(
