@@ -19,10 +19,15 @@ DEFAULT_TILE = 512
 """Tile side for classical methods; networks use their runner's ``default_tile`` (1024 on CPU)."""
 DEFAULT_OVERLAP = 32
 
-#: Method used when the caller names a task but no method (until learned defaults ship).
+#: Method used when the caller names a task but no method and no default weights ship
+#: for it (see :mod:`restora.weights`).
 DEFAULT_METHODS = {"denoise": "nlm", "upscale": "bicubic", "deblur": "wiener"}
 
+#: The task that inspects each image and chains deblock -> denoise -> upscale (restora.auto).
+AUTO_TASK = "auto"
+
 if TYPE_CHECKING:
+    from restora.auto import Plan
     from restora.models import ModelDescriptor
 
 Progress = Callable[[int, int], None]
@@ -36,11 +41,15 @@ def resolve_method(
     device: str = "cpu",
     precision: str = "auto",
     ensemble: bool = False,
+    channels: int | None = None,
+    scale: int | None = None,
 ) -> MethodInfo:
     """The method to run: a registered name, ``None`` (the task's default), or a weight file.
 
     model: a weight file path (loaded safely by :func:`restora.models.load_model`) or a loaded
         descriptor; it becomes a method for ``task``. Give either ``method`` or ``model``.
+    ``None`` for both runs the task's shipped default weights (:mod:`restora.weights`) when
+    they take ``channels`` / ``scale``, else the classical :data:`DEFAULT_METHODS` entry.
     device / precision / ensemble: how a network runs (see
         :class:`restora.models.inference.InferenceRunner`); classical methods refuse
         anything but the defaults.
@@ -49,6 +58,15 @@ def resolve_method(
     from restora.methods.learned import method_from_model, model_runner
 
     run_options = {"device": device, "precision": precision, "ensemble": ensemble}
+    if task == AUTO_TASK:
+        raise InvalidParameterError(
+            "task 'auto' chooses its methods per image (restora.auto); to choose a method or a "
+            "weight file yourself, name a task: --task denoise | upscale | deblock | deblur"
+        )
+    if model is None and method is None and task is not None:
+        from restora.weights import default_model
+
+        model = default_model(task, channels=channels, scale=scale)
     if model is not None:
         if method is not None:
             raise InvalidParameterError("give either a method or a model file, not both")
@@ -156,9 +174,21 @@ def restore(
         :class:`restora.models.inference.InferenceRunner`. Networks only.
     batch: tiles per network call (networks only). threads: CPU threads for torch and
         OpenCV during the call, restored afterwards (any method; ``None`` = unchanged).
+    task="auto": :func:`restora.auto.run` decides the steps (no method, model or kernel;
+        sigma, scale and quality, when given, are used instead of measured). An array has
+        no JPEG tables: give ``quality`` to have it deblocked.
     """
+    if task == AUTO_TASK:
+        from restora.auto import run
+
+        _check_auto(method=method, model=model, kernel=kernel)
+        pixels, _ = run(image, sigma=sigma, scale=scale, quality=quality, tile=tile,
+                        overlap=overlap, progress=progress, device=device, precision=precision,
+                        batch=batch, ensemble=ensemble, threads=threads)
+        return _like_input(pixels, image)
     info = resolve_method(
-        method, task=task, model=model, device=device, precision=precision, ensemble=ensemble
+        method, task=task, model=model, device=device, precision=precision, ensemble=ensemble,
+        channels=image.shape[2] if image.ndim == 3 else 1, scale=scale,
     )
     pixels = _as_hwc_float(image)
     if info.task == "upscale" and scale is None:
@@ -191,6 +221,20 @@ def restore(
             info, pixels, options, tile=tile, overlap=overlap, progress=progress, batch=batch
         )
     return _like_input(result, image)
+
+
+def _check_auto(
+    *, method: object = None, model: object = None, kernel: object = None
+) -> None:
+    """Refuse options that the automatic pipeline decides itself (or cannot use)."""
+    given = [name for name, value in (("method", method), ("model", model), ("kernel", kernel))
+             if value is not None]
+    if given:
+        raise InvalidParameterError(
+            f"task 'auto' chooses its methods itself and does not deblur; it takes no "
+            f"{' or '.join(given)}. Drop {', '.join('--' + g for g in given)}, or name a task "
+            "(--task denoise | upscale | deblock | deblur) to choose yourself"
+        )
 
 
 def apply_tiled(
@@ -274,20 +318,36 @@ def restore_file(
     batch: int = 1,
     ensemble: bool = False,
     threads: int | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
 ) -> Path:
     """Decode ``input_path``, restore it, and write ``output_path`` atomically.
 
     EXIF (orientation reset), ICC and XMP travel to the output where its format allows; alpha
     is carried untouched (resized for upscaling). The output keeps the input's bit depth
     unless ``bit_depth`` says otherwise. Refuses to overwrite the input unless ``overwrite``.
-    The other options are :func:`restore`'s.
+    task="auto" plans per image (the JPEG quality comes from the file) and calls
+    ``on_plan(plan)`` before running it. The other options are :func:`restore`'s.
     """
     from restora.io import check_output_path, read_image, write_image
 
     check_output_path(output_path, inputs=[input_path], overwrite=overwrite)
+    if task == AUTO_TASK:
+        from restora import auto
+
+        _check_auto(method=method, model=model, kernel=kernel)
+        photo = read_image(input_path, max_pixels=max_pixels)
+        plan = auto.plan(photo, sigma=sigma, scale=scale, quality=quality)
+        if on_plan is not None:
+            on_plan(plan)
+        restored = auto.run_plan(plan, photo, tile=tile, overlap=overlap, progress=progress,
+                                 device=device, precision=precision, batch=batch,
+                                 ensemble=ensemble, threads=threads)
+        return write_image(photo.with_pixels(restored), output_path, bit_depth=bit_depth,
+                           quality=jpeg_quality, overwrite=overwrite, inputs=[input_path])
     # Load a model (and check device/precision) once, before decoding.
     info = resolve_method(
-        method, task=task, model=model, device=device, precision=precision, ensemble=ensemble
+        method, task=task, model=model, device=device, precision=precision, ensemble=ensemble,
+        scale=scale,
     )
     photo = read_image(input_path, max_pixels=max_pixels)
     restored = restore(

@@ -26,6 +26,7 @@ console = Console(stderr=True)
 stdout = Console()
 
 Task = Annotated[str, typer.Option(help="denoise | upscale | deblock | deblur")]
+AutoTask = Annotated[Optional[str], typer.Option(help="auto (inspect each photo: deblock JPEGs, denoise when noisy, upscale with --scale) | denoise | upscale | deblock | deblur. Default: auto, or the task of --method/--model.", show_default=False)]
 Sigma = Annotated[Optional[float], typer.Option(help="Noise std in 8-bit units (25 = 25/255); omit to estimate.")]
 Scale = Annotated[Optional[int], typer.Option(help="Upscaling factor (upscale).")]
 Kernel = Annotated[Optional[str], typer.Option(help="Blur kernel: 'gauss:2.0', 'motion:15,30' or a .npy/.png file.")]
@@ -55,7 +56,7 @@ def _progress(label: str):
 def restore(
     inputs: Annotated[list[Path], typer.Argument(help="Input image(s).", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file, or folder for several inputs.")],
-    task: Task = "denoise",
+    task: AutoTask = None,
     method: Annotated[Optional[str], typer.Option(help="Registered method (see `restora methods`); default per task.")] = None,
     model: ModelPath = None,
     sigma: Sigma = None,
@@ -73,16 +74,27 @@ def restore(
     bit_depth: Annotated[Optional[int], typer.Option(help="Output bits per channel (8, 16, 32); default: the input's.")] = None,
     jpeg_quality: Annotated[int, typer.Option(help="Quality of JPEG/WebP outputs.")] = 95,
     overwrite: Annotated[bool, typer.Option(help="Allow writing over an input file.")] = False,
+    explain: Annotated[bool, typer.Option(help="Print what --task auto decided for each photo, and why (stderr).")] = False,
 ) -> None:
-    """Restore photos: decode, run the method (tiled), write with EXIF/ICC kept."""
+    """Restore photos: decode, run the method (tiled), write with EXIF/ICC kept.
+
+    Without --task, each photo is inspected (JPEG quality, noise level) and gets only the
+    steps it needs; --explain prints the decisions.
+    """
     from restora.api import output_paths, restore_file
 
+    if task is None and method is None and model is None:
+        task = "auto"
     if len(inputs) > 1:
         output.mkdir(parents=True, exist_ok=True)
     targets = output_paths(inputs, output)
     failures = 0
     for source, target in zip(inputs, targets):
         bar, update = _progress(source.name)
+        on_plan = _explainer(source) if explain and task == "auto" else None
+        if explain and task != "auto":
+            console.print(f"{source}: method chosen by you (--task/--method/--model): nothing decided "
+                          "automatically", markup=False, highlight=False)
         try:
             with bar:
                 restore_file(source, target, task=task, method=method, model=model, sigma=sigma, scale=scale,
@@ -90,7 +102,7 @@ def restore(
                              tile="auto" if tile is None else (tile or None), overlap=overlap,
                              overwrite=overwrite, bit_depth=bit_depth, jpeg_quality=jpeg_quality,
                              progress=update, device=device, precision=precision, batch=batch,
-                             ensemble=ensemble, threads=threads)
+                             ensemble=ensemble, threads=threads, on_plan=on_plan)
         except RestoraError as exc:
             if len(inputs) == 1:
                 raise
@@ -101,6 +113,15 @@ def restore(
     if failures:
         console.print(f"{failures} of {len(inputs)} image(s) failed")
         raise typer.Exit(2)
+
+
+def _explainer(source: Path):
+    """An ``on_plan`` callback printing what the automatic pipeline decided for ``source``."""
+
+    def show(plan) -> None:
+        console.print(f"{source}: {plan.explain()}", markup=False, highlight=False, soft_wrap=True)
+
+    return show
 
 
 @app.command("methods")

@@ -23,18 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from restora.auto import AUTO as AUTO_TASK
+from restora.auto import NOISE_THRESHOLD as AUTO_SIGMA_THRESHOLD  # noqa: F401 (used by web.app)
 from restora.errors import ImageError, InvalidParameterError, RestoraError
 from restora.web.settings import OUTPUT_FORMATS, ServerSettings
 
-AUTO_TASK = "auto"
 TASKS = (AUTO_TASK, "denoise", "upscale", "deblur", "deblock")
-
-AUTO_SIGMA_THRESHOLD = 3.0
-"""Automatic mode denoises when the estimated noise std (8-bit units) is at least this.
-
-Clean photos estimate at about 0.5-1 (scikit-image's astronaut: 0.46); visible sensor noise
-starts around 3-5.
-"""
 
 _KERNEL_SPEC = re.compile(r"(?i)(gauss|gaussian|motion)\s*:\s*[0-9.]+(\s*,\s*-?[0-9.]+)?")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
@@ -50,7 +44,7 @@ class JobNotFoundError(RestoraError):
 
 @dataclass(frozen=True)
 class JobOptions:
-    """What a job asks for. ``task="auto"`` estimates the noise and denoises when needed."""
+    """What a job asks for. ``task="auto"`` runs :mod:`restora.auto` (deblock, denoise as needed)."""
 
     task: str = AUTO_TASK
     method: str | None = None
@@ -383,7 +377,7 @@ class JobManager:
         return methods[key]
 
     def _run_image(self, job: Job, image: ImageState, methods: dict) -> None:
-        from restora.api import DEFAULT_METHODS, restore
+        from restora.api import restore
         from restora.io import read_image, write_image
 
         opts = job.options
@@ -399,28 +393,14 @@ class JobManager:
             photo = read_image(image.input_path, max_pixels=self.settings.max_pixels)
             image.progress = 0.05
             if opts.task == AUTO_TASK:
-                from restora.methods.noise_level import estimate_sigma
+                from restora import auto
 
-                sigma = round(float(estimate_sigma(photo.pixels)), 2)
-                image.detected = {"noise_sigma": sigma, "threshold": AUTO_SIGMA_THRESHOLD}
-                if sigma < AUTO_SIGMA_THRESHOLD:
-                    image.decision = (
-                        f"Estimated noise level sigma = {sigma:.1f} (8-bit units) is below "
-                        f"{AUTO_SIGMA_THRESHOLD:g}: the photo looks clean, so it was kept as is."
-                    )
-                    pixels = photo.pixels
-                else:
-                    info = self._method(methods, "denoise", DEFAULT_METHODS["denoise"])
-                    image.method = info.name
-                    image.decision = (
-                        f"Estimated noise level sigma = {sigma:.1f} (8-bit units), at least "
-                        f"{AUTO_SIGMA_THRESHOLD:g}: denoised with {info.name} at that sigma. "
-                        "(Learned models are not shipped yet; automatic mode uses the default "
-                        "classical denoiser.)"
-                    )
-                    job.version += 1
-                    pixels = restore(photo.pixels, task="denoise", method=info, sigma=sigma,
-                                     progress=progress)
+                plan = auto.plan(photo)
+                image.detected = dict(plan.detected)
+                image.decision = plan.summary
+                image.method = " -> ".join(step.runs for step in plan.steps) or None
+                job.version += 1
+                pixels = auto.run_plan(plan, photo, progress=progress) if plan.steps else photo.pixels
             else:
                 info = self._method(methods, opts.task, opts.method)
                 image.method = info.name
