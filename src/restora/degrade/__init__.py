@@ -5,6 +5,7 @@ units (``sigma=25`` means a standard deviation of 25/255).
 """
 
 from restora.degrade.blur import BLUR_BOUNDARIES, blur
+from restora.degrade.data_steps import MosaicOperator, conjugate_gradient, data_step, make_data_step
 from restora.degrade.jpeg import jpeg_compress
 from restora.degrade.kernels import gaussian_kernel, load_kernel, motion_kernel, parse_kernel
 from restora.degrade.noise import add_gaussian_noise, add_poisson_gaussian_noise
@@ -19,6 +20,10 @@ from restora.degrade.operators import (
 from restora.degrade.resize import RESIZE_KERNELS, imresize, resize_matrix
 
 __all__ = [
+    "MosaicOperator",
+    "conjugate_gradient",
+    "data_step",
+    "make_data_step",
     "BLUR_BOUNDARIES",
     "RESIZE_KERNELS",
     "BlurOperator",

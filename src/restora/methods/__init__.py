@@ -4,7 +4,11 @@ Importing this package registers the built-in methods (cheap: heavy libraries ar
 inside each method when it runs).
 """
 
-from restora.methods import classical  # noqa: F401  (registers the classical methods)
+from restora.methods import (
+    classical,  # noqa: F401  (registers the classical methods)
+    pnp,  # noqa: F401  (registers pnp)
+    zeroshot,  # noqa: F401  (registers zs_n2n)
+)
 from restora.methods.registry import (
     REGISTRY,
     MethodInfo,
