@@ -123,3 +123,18 @@ def test_installed_entry_point_exit_code(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "x.png" in proc.stderr
+
+
+def test_info_on_a_noisy_subsampled_jpeg_reports_quality_and_noise(tmp_path, capsys):
+    """4:2:0 chroma hides most colour noise; info must still read the noise on luma."""
+    from skimage import data
+
+    clean = data.astronaut()[:256, :256].astype(np.float64)
+    noisy = np.clip(np.rint(clean + np.random.default_rng(0).normal(0, 15, clean.shape)), 0, 255)
+    path = tmp_path / "noisy.jpg"
+    Image.fromarray(noisy.astype(np.uint8)).save(path, quality=95, subsampling=2)
+    assert main(["info", str(path)]) == 0
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip()
+            for line in capsys.readouterr().out.splitlines() if line.count("│") == 3}
+    assert rows["JPEG quality (from quantisation tables)"] == "95"
+    assert abs(float(rows["estimated noise sigma (8-bit units)"]) - 15) < 2.0

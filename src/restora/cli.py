@@ -200,17 +200,21 @@ def info(
     image: Annotated[Path, typer.Argument(help="Image file.", show_default=False)],
     noise: Annotated[bool, typer.Option(help="Estimate the noise level (decodes the pixels).")] = True,
 ) -> None:
-    """Show size, depth, colour profile, EXIF summary and estimated noise of an image."""
+    """Show size, depth, colour profile, EXIF summary, JPEG quality and estimated noise."""
     from restora.io import image_info, read_image
+    from restora.io.jpeg_quality import estimate_jpeg_quality
 
     facts = image_info(image)
+    facts["JPEG quality (from quantisation tables)"] = estimate_jpeg_quality(image)
     if noise:
-        from restora.methods.noise_level import estimate_sigma
+        from restora.auto import plan
 
-        facts["estimated noise sigma (8-bit units)"] = round(estimate_sigma(read_image(image).pixels), 2)
+        # The automatic pipeline's measurement (on luma for chroma-subsampled JPEGs).
+        detected = plan(read_image(image)).detected
+        facts["estimated noise sigma (8-bit units)"] = round(float(detected["noise_sigma"]), 2)
     table = Table(title=str(image), show_header=False)
-    table.add_column("field")
-    table.add_column("value")
+    table.add_column("field", no_wrap=True)
+    table.add_column("value", overflow="fold")
     for key, value in facts.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
