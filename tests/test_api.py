@@ -64,3 +64,22 @@ def test_errors_are_clear(astronaut):
         restora.restore(astronaut, task="denoise", method="bicubic")
     with pytest.raises(ShapeError, match="got shape"):
         restora.restore(np.zeros((2, 3, 4, 5), np.float32), method=BOX)
+
+
+def test_restore_file_estimates_jpeg_noise_on_luma(tmp_path, monkeypatch):
+    """A noisy 4:2:0 JPEG: the joint RGB estimate reads ~0.5; restore_file must see ~15."""
+    from PIL import Image
+    from skimage import data
+
+    import restora.methods.noise_level as nl
+
+    clean = data.astronaut()[:192, :192].astype(np.float64)
+    noisy = np.clip(np.rint(clean + np.random.default_rng(0).normal(0, 15, clean.shape)), 0, 255)
+    path = tmp_path / "noisy.jpg"
+    Image.fromarray(noisy.astype(np.uint8)).save(path, quality=95, subsampling=2)
+    assert nl.estimate_sigma(restora.read_image(path).pixels) < 5  # the bias being fixed
+    seen = []
+    info = MethodInfo(name="probe", task="denoise", fn=lambda im, *, sigma=None: seen.append(sigma) or im,
+                      description="probe", needs_sigma=True, halo=4, options=("sigma",))
+    restora.restore_file(path, tmp_path / "out.png", method=info)
+    assert abs(seen[0] - 15) < 2.0

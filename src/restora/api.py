@@ -350,6 +350,10 @@ def restore_file(
         scale=scale,
     )
     photo = read_image(input_path, max_pixels=max_pixels)
+    if sigma is None and info.needs_sigma and "sigma" in info.options and photo.format == "JPEG":
+        from restora.methods.noise_level import estimate_sigma
+
+        sigma = estimate_sigma(photo.pixels, luma_only=True)  # chroma may be subsampled
     restored = restore(
         photo.pixels,
         task=task,

@@ -152,7 +152,9 @@ def plan(
     if sigma is not None:
         noise, noise_text = float(sigma), f"Noise level sigma = {float(sigma):.1f} (8-bit units, given)"
     else:
-        noise = round(_estimate_noise(pixels, jpeg=q is not None), 2)
+        from restora.methods.noise_level import estimate_sigma
+
+        noise = round(estimate_sigma(pixels, luma_only=q is not None), 2)
         noise_text = f"Estimated noise level sigma = {noise:.1f} (8-bit units)"
     merged = False
     if q is not None and q < DEBLOCK_BELOW:
@@ -284,27 +286,6 @@ def run(
                       device=device, precision=precision, batch=batch, ensemble=ensemble,
                       threads=threads)
     return pixels, the_plan
-
-
-#: Noise std of BT.601 luma for unit, independent noise in R, G and B: |(0.299, 0.587, 0.114)|.
-LUMA_NOISE_GAIN = float(np.sqrt(0.299**2 + 0.587**2 + 0.114**2))
-
-
-def _estimate_noise(pixels: np.ndarray, *, jpeg: bool) -> float:
-    """Blind noise std (8-bit units) of HWC ``pixels``; on colour JPEGs, measured on luma.
-
-    Chroma subsampling (4:2:0, Pillow's and most cameras' default) makes the chroma of a
-    JPEG smooth, which fools the RGB patch-PCA estimator into ~0.5 on a sigma-15 image; the
-    full-resolution luma keeps the noise. Its estimate over :data:`LUMA_NOISE_GAIN` is the
-    per-channel sigma of independent RGB noise (within 1 of the truth for sigma 5-25 on
-    astronaut JPEGs at quality 90-95, 4:4:4 and 4:2:0).
-    """
-    from restora.methods.noise_level import estimate_sigma
-
-    if jpeg and pixels.shape[2] == 3:
-        luma = pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        return float(estimate_sigma(luma[..., None])) / LUMA_NOISE_GAIN
-    return float(estimate_sigma(pixels))
 
 
 def _as_hwc(image: np.ndarray) -> np.ndarray:
