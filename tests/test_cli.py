@@ -138,3 +138,12 @@ def test_info_on_a_noisy_subsampled_jpeg_reports_quality_and_noise(tmp_path, cap
             for line in capsys.readouterr().out.splitlines() if line.count("│") == 3}
     assert rows["JPEG quality (from quantisation tables)"] == "95"
     assert abs(float(rows["estimated noise sigma (8-bit units)"]) - 15) < 2.0
+
+
+def test_max_pixels_option_refuses_big_images(noisy_pair, tmp_path, capsys):
+    _, _, path = noisy_pair  # 256x256 = 65536 pixels
+    out = tmp_path / "o.png"
+    assert main(["restore", str(path), "-o", str(out), "--max-pixels", "60000"]) == 2
+    err = capsys.readouterr().err
+    assert "noisy.png" in err and "decompression bomb" in err and "limit" in err
+    assert not out.exists()

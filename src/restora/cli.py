@@ -74,6 +74,7 @@ def restore(
     bit_depth: Annotated[Optional[int], typer.Option(help="Output bits per channel (8, 16, 32); default: the input's.")] = None,
     jpeg_quality: Annotated[int, typer.Option(help="Quality of JPEG/WebP outputs.")] = 95,
     overwrite: Annotated[bool, typer.Option(help="Allow writing over an input file.")] = False,
+    max_pixels: Annotated[Optional[int], typer.Option(help="Refuse images with more pixels (decompression-bomb limit; default $RESTORA_MAX_PIXELS or 200 MP).")] = None,
     explain: Annotated[bool, typer.Option(help="Print what --task auto decided for each photo, and why (stderr).")] = False,
 ) -> None:
     """Restore photos: decode, run the method (tiled), write with EXIF/ICC kept.
@@ -100,7 +101,7 @@ def restore(
                 restore_file(source, target, task=task, method=method, model=model, sigma=sigma, scale=scale,
                              kernel=kernel, quality=quality, seed=seed,
                              tile="auto" if tile is None else (tile or None), overlap=overlap,
-                             overwrite=overwrite, bit_depth=bit_depth, jpeg_quality=jpeg_quality,
+                             overwrite=overwrite, bit_depth=bit_depth, max_pixels=max_pixels, jpeg_quality=jpeg_quality,
                              progress=update, device=device, precision=precision, batch=batch,
                              ensemble=ensemble, threads=threads, on_plan=on_plan)
         except RestoraError as exc:
