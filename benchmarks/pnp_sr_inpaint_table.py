@@ -50,14 +50,20 @@ INPAINT_METHODS = ("masked", "telea", "pnp_tv", "pnp_ffdnet")
 Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def sr_operator(kernel: np.ndarray):  # noqa: ANN201 (restora operator)
+def sr_operator(kernel: np.ndarray):
     """Circular blur with ``kernel`` then keep every ``SCALE``-th pixel (USRNet/DPIR model)."""
-    from restora.degrade.operators import BlurOperator, ComposeOperator, DownsampleOperator
+    from restora.degrade.operators import (
+        BlurOperator,
+        ComposeOperator,
+        DownsampleOperator,
+    )
 
     return ComposeOperator(BlurOperator(kernel), DownsampleOperator(SCALE))
 
 
-def degrade(clean: np.ndarray, *, task: str, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def degrade(
+    clean: np.ndarray, *, task: str, index: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(reference, observation, kernel or mask) for one clean HWC float image."""
     if task == "sr":
         from restora.degrade import gaussian_kernel
@@ -120,7 +126,9 @@ def methods(task: str, names: list[str]) -> dict[str, Method]:
                     y, scale=SCALE, kernel=k, sigma=0.0, denoiser=d
                 )
             else:
-                table[name] = lambda y, m, d=den: pnp_inpaint(y, m, denoiser=d, sigma=0.0)
+                table[name] = lambda y, m, d=den: pnp_inpaint(
+                    y, m, denoiser=d, sigma=0.0
+                )
     return table
 
 
@@ -157,7 +165,10 @@ def load_set(name: str, limit: int | None) -> tuple[list[str], list[np.ndarray]]
     if not files:
         raise SystemExit(f"needs {DATASETS / name}/*.png")
     files = files[:limit] if limit else files
-    imgs = [np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) / 255.0 for f in files]
+    imgs = [
+        np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) / 255.0
+        for f in files
+    ]
     return [f.stem for f in files], imgs
 
 
@@ -172,16 +183,25 @@ def main() -> None:
     ap.add_argument("--sets", default="set5,set14")
     ap.add_argument("--tasks", default="sr,inpaint")
     ap.add_argument("--methods", default="bicubic,masked,telea,pnp_tv,pnp_ffdnet")
-    ap.add_argument("--limit", type=int, default=None, help="first N images of each set")
+    ap.add_argument(
+        "--limit", type=int, default=None, help="first N images of each set"
+    )
     ap.add_argument("--per-image", action="store_true")
     args = ap.parse_args()
     sets = args.sets.split(",")
     loaded = {s: load_set(s, args.limit) for s in sets}
     for task in args.tasks.split(","):
-        results = {s: run_table(imgs, task=task, names=args.methods.split(",")) for s, (_, imgs) in loaded.items()}
+        results = {
+            s: run_table(imgs, task=task, names=args.methods.split(","))
+            for s, (_, imgs) in loaded.items()
+        }
         names = list(next(iter(results.values()))[0])
         print(f"\n{TITLES[task]}\n")
-        print("| method | " + " | ".join(f"{s} ({len(loaded[s][1])})" for s in sets) + " | s/image |")
+        print(
+            "| method | "
+            + " | ".join(f"{s} ({len(loaded[s][1])})" for s in sets)
+            + " | s/image |"
+        )
         print("|---|" + "---|" * (len(sets) + 1))
         for m in names:
             cells = " | ".join(f"{results[s][0][m].mean():.2f}" for s in sets)
@@ -195,7 +215,11 @@ def main() -> None:
                 print("| method | " + " | ".join(stems) + " |")
                 print("|---|" + "---|" * len(stems))
                 for m in names:
-                    print(f"| {m} | " + " | ".join(f"{v:.2f}" for v in results[s][0][m]) + " |")
+                    print(
+                        f"| {m} | "
+                        + " | ".join(f"{v:.2f}" for v in results[s][0][m])
+                        + " |"
+                    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "pnp_sr_inpaint_ta
 
 
 @pytest.fixture(scope="module")
-def table():  # noqa: ANN201 (module)
+def table():
     spec = importlib.util.spec_from_file_location("pnp_sr_inpaint_table", SCRIPT)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
