@@ -11,35 +11,22 @@ chelsea, coffee) at sigma 5/15/25/50; never on the BSD68/CBSD68 test sets.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from restora._optional import require
 from restora.errors import InvalidParameterError
-from restora.methods.registry import register_method
+from restora.methods.registry import check_sigma, register_method
 
 # --- helpers ------------------------------------------------------------------------------
 
 
 def _sigma(sigma: float | None, name: str) -> float:
     """Validated noise level in 8-bit units (finite, >= 0)."""
-    if sigma is None:
-        raise InvalidParameterError(
-            f"method {name!r}: sigma (noise std in 8-bit units, e.g. 25) is required when "
-            "the function is called directly; run it through the registry to estimate it."
-        )
-    try:
-        s = float(sigma)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InvalidParameterError(
-            f"method {name!r}: sigma must be a number (8-bit units, e.g. 25); got {sigma!r}"
-        ) from None
-    if not math.isfinite(s) or s < 0:
-        raise InvalidParameterError(
-            f"method {name!r}: sigma must be a finite number >= 0 (8-bit units); got {sigma!r}"
-        )
-    return s
+    return check_sigma(
+        sigma, method=name,
+        required=" when the function is called directly; run it through the registry to estimate it.",
+    )
 
 
 def _out(x: np.ndarray, like: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from restora.errors import InvalidParameterError, ShapeError
-from restora.methods.registry import register_method
+from restora.methods.registry import check_sigma, register_method
 
 Denoiser = Callable[[np.ndarray, float], np.ndarray]
 
@@ -123,21 +123,9 @@ def _geometric(x: np.ndarray, mode: int, inverse: bool = False) -> np.ndarray:
 
 
 def _check_sigma(sigma: object) -> float:
-    if sigma is None:
-        raise InvalidParameterError(
-            "pnp: sigma (noise std of the observation in 8-bit units, e.g. 2.55) is required."
-        )
-    try:
-        s = float(sigma)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InvalidParameterError(
-            f"pnp: sigma must be a number (8-bit units); got {sigma!r}"
-        ) from None
-    if not np.isfinite(s) or s < 0:
-        raise InvalidParameterError(
-            f"pnp: sigma must be finite and >= 0 (8-bit units); got {sigma!r}"
-        )
-    return s
+    return check_sigma(
+        sigma, method="pnp", required=" (the noise std of the observation, e.g. 2.55)."
+    )
 
 
 def pnp_hqs(

@@ -138,6 +138,30 @@ def register_method(
     return decorate
 
 
+def check_sigma(sigma: object, *, method: str, required: str = "") -> float:
+    """Validate a noise level in 8-bit units (finite, >= 0) and return it as a float.
+
+    ``required`` is appended to the message when ``sigma`` is missing (how to get one).
+    """
+    import math
+
+    if sigma is None:
+        raise InvalidParameterError(
+            f"method {method!r}: sigma (noise std in 8-bit units, e.g. 25) is required{required}"
+        )
+    try:
+        value = float(sigma)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidParameterError(
+            f"method {method!r}: sigma must be a number (8-bit units, e.g. 25); got {sigma!r}"
+        ) from None
+    if not math.isfinite(value) or value < 0:
+        raise InvalidParameterError(
+            f"method {method!r}: sigma must be a finite number >= 0 (8-bit units); got {sigma!r}"
+        )
+    return value
+
+
 def run_method(info: MethodInfo, image: np.ndarray, **options: object) -> np.ndarray:
     """Call ``info.fn`` on an HWC float32 [0,1] image with validated options.
 
