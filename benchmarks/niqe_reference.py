@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
+import os
 import time
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from restora.metrics import niqe
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "datasets"
+# The pristine model is not bundled: use ../shared's copy unless the caller set one.
+os.environ.setdefault("RESTORA_NIQE_PARAMS", str(SHARED / "iqa_models" / "niqe_pris_params.npz"))
 
 
 def _niqe_float64(image: np.ndarray) -> float:

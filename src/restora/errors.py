@@ -82,5 +82,9 @@ class MissingExtraError(RestoraError, ImportError):
     """An optional dependency is not installed; the message gives the pip command."""
 
 
+class MissingDataError(RestoraError):
+    """A data file restora does not bundle (e.g. the NIQE pristine model) is not available."""
+
+
 class DatasetError(RestoraError):
     """An evaluation dataset folder is missing, empty, or unreadable."""

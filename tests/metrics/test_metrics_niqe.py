@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from restora.errors import InvalidParameterError, ShapeError
+from restora.errors import InvalidParameterError, MissingDataError, ShapeError
 from restora.metrics import niqe
+from restora.metrics.niqe import PARAMS_ENV, load_pristine_model
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "datasets"
@@ -26,17 +26,43 @@ def astronaut() -> np.ndarray:
     return data.astronaut()  # 512x512 RGB uint8, public domain
 
 
-def test_shipped_model_file_and_notice() -> None:
-    files = resources.files("restora.metrics")
-    blob = files.joinpath("niqe_pris_params.npz").read_bytes()
-    digest = hashlib.sha256(blob).hexdigest()
+PARAMS = SHARED / "iqa_models" / "niqe_pris_params.npz"
+
+
+@pytest.fixture(autouse=True)
+def pristine_model(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point $RESTORA_NIQE_PARAMS at ../shared's copy; skip when absent (it is not bundled)."""
+    if request.node.get_closest_marker("no_params"):
+        monkeypatch.delenv(PARAMS_ENV, raising=False)
+        return
+    if not PARAMS.is_file():
+        pytest.skip("../shared/datasets/iqa_models/niqe_pris_params.npz not present")
+    monkeypatch.setenv(PARAMS_ENV, str(PARAMS))
+
+
+def test_pristine_model_is_the_published_one() -> None:
+    digest = hashlib.sha256(PARAMS.read_bytes()).hexdigest()
     assert digest == "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296"
-    notice = files.joinpath("NIQE_NOTICE.txt").read_text()
-    assert (
-        "Mittal" in notice
-        and "University of Texas at Austin" in notice
-        and "mmagic 1.2.0" in notice
-    )
+    mu, cov, window = load_pristine_model()
+    assert mu.shape == (36,) and cov.shape == (36, 36) and window.shape == (7, 7)
+    assert window.sum() == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.no_params
+def test_missing_model_says_where_to_get_it() -> None:
+    with pytest.raises(MissingDataError, match="RESTORA_NIQE_PARAMS"):
+        niqe(np.zeros((200, 200)))
+
+
+@pytest.mark.no_params
+def test_bad_model_file_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.npz"
+    with pytest.raises(MissingDataError, match="nope.npz: NIQE pristine-model file not found"):
+        niqe(np.zeros((200, 200)), params=missing)
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, mu_pris_param=np.zeros(36))
+    with pytest.raises(MissingDataError, match="wrong.npz: not a NIQE pristine model"):
+        niqe(np.zeros((200, 200)), params=wrong)
 
 
 @pytest.mark.shared

@@ -17,7 +17,12 @@ it, step for step:
 4. fit a Gaussian (mean, covariance without NaN rows) to the block features and return
    ``sqrt((mu_p - mu)^T pinv((cov_p + cov) / 2) (mu_p - mu))`` against the pristine model.
 
-The pristine model ``niqe_pris_params.npz`` ships beside this file (see NIQE_NOTICE.txt).
+The pristine model is not bundled (it is the authors' data, not ours): pass
+``params=PATH`` or set ``$RESTORA_NIQE_PARAMS`` to ``niqe_pris_params.npz`` (keys
+``mu_pris_param`` 1x36, ``cov_pris_param`` 36x36, ``gaussian_window`` 7x7), the published
+model of the NIQE MATLAB release (LIVE, UT Austin; free use with its copyright notice kept),
+as BasicSR and MMagic distribute it: e.g. ``basicsr/metrics/niqe_pris_params.npz`` inside
+``pip download basicsr==1.4.2`` (sha256 2a7c182a...c4296).
 
 Agreement: on the 19 Set5/Set14 HR images the scores match basicsr 1.4.2 to within
 3.4e-4 (benchmarks/niqe_reference.py). Caveat: a small image has few blocks (280x280 gives
@@ -29,30 +34,65 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import warnings
-from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
 from restora.color import rgb_to_ycbcr
-from restora.errors import ShapeError
+from restora.errors import MissingDataError, ShapeError
 from restora.metrics.full_reference import _check_crop, to_unit_float
 
 BLOCK = 96
-_PARAMS_FILE = "niqe_pris_params.npz"
+PARAMS_ENV = "RESTORA_NIQE_PARAMS"
+"""Environment variable naming the NIQE pristine-model file when ``params`` is not given."""
+
+_EXPECTED_SHAPES = {"mu_pris_param": (36,), "cov_pris_param": (36, 36), "gaussian_window": (7, 7)}
 
 
-@functools.lru_cache(maxsize=1)
-def load_pristine_model() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(mu (36,), cov (36, 36), gaussian window (7, 7)) of the official NIQE pristine model."""
-    ref = resources.files("restora.metrics").joinpath(_PARAMS_FILE)
-    with ref.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
-        mu = np.asarray(data["mu_pris_param"], dtype=np.float64).reshape(-1)
-        cov = np.asarray(data["cov_pris_param"], dtype=np.float64)
-        window = np.asarray(data["gaussian_window"], dtype=np.float64)
-    for arr in (mu, cov, window):
-        arr.setflags(write=False)
-    return mu, cov, window
+def load_pristine_model(
+    params: str | Path | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mu (36,), cov (36, 36), gaussian window (7, 7)) of the NIQE pristine model.
+
+    params: the ``niqe_pris_params.npz`` file; ``None`` reads ``$RESTORA_NIQE_PARAMS``.
+    Raises :class:`~restora.errors.MissingDataError` when neither names a file, or when the
+    file is missing, unreadable or lacks the expected arrays (the message names the file).
+    """
+    source = params if params is not None else os.environ.get(PARAMS_ENV)
+    if not source:
+        raise MissingDataError(
+            "NIQE needs the published pristine model niqe_pris_params.npz (NIQE MATLAB release, "
+            "LIVE/UT Austin; distributed in the basicsr and mmagic packages, e.g. "
+            "basicsr/metrics/niqe_pris_params.npz in `pip download basicsr==1.4.2`): pass "
+            f"params=PATH or set the environment variable {PARAMS_ENV}=PATH"
+        )
+    return _load_params(str(Path(source).expanduser().resolve()))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_params(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: np.asarray(data[k], dtype=np.float64) for k in _EXPECTED_SHAPES}
+    except FileNotFoundError:
+        raise MissingDataError(f"{path}: NIQE pristine-model file not found") from None
+    except KeyError as exc:
+        raise MissingDataError(
+            f"{path}: not a NIQE pristine model: missing array {exc}; expected "
+            f"{', '.join(_EXPECTED_SHAPES)}"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise MissingDataError(f"{path}: cannot read the NIQE pristine model ({exc})") from None
+    arrays["mu_pris_param"] = arrays["mu_pris_param"].reshape(-1)
+    for key, shape in _EXPECTED_SHAPES.items():
+        if arrays[key].shape != shape:
+            raise MissingDataError(
+                f"{path}: {key} has shape {arrays[key].shape}, expected {shape}"
+            )
+        arrays[key].setflags(write=False)
+    return arrays["mu_pris_param"], arrays["cov_pris_param"], arrays["gaussian_window"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -116,7 +156,9 @@ def _luma255(image: np.ndarray, *, y_channel: bool) -> np.ndarray:
     return (x @ np.array([0.299, 0.587, 0.114])) * 255.0
 
 
-def niqe_features(luma: np.ndarray, *, dtype: type = np.float32) -> np.ndarray:
+def niqe_features(
+    luma: np.ndarray, *, dtype: type = np.float32, params: str | Path | None = None
+) -> np.ndarray:
     """Block features (n_blocks, 36) of a [0, 255] luma plane already cropped to 96x96 blocks.
 
     ``dtype`` is the precision of the MSCN step. float32 (the default) is what BasicSR does:
@@ -128,7 +170,7 @@ def niqe_features(luma: np.ndarray, *, dtype: type = np.float32) -> np.ndarray:
 
     from restora.degrade import imresize
 
-    _, _, window = load_pristine_model()
+    _, _, window = load_pristine_model(params)
     nh, nw = luma.shape[0] // BLOCK, luma.shape[1] // BLOCK
     img = luma.astype(dtype)
     per_scale = []
@@ -151,7 +193,13 @@ def niqe_features(luma: np.ndarray, *, dtype: type = np.float32) -> np.ndarray:
     return np.concatenate(per_scale, axis=1)
 
 
-def niqe(image: np.ndarray, *, crop_border: int = 0, y_channel: bool = True) -> float:
+def niqe(
+    image: np.ndarray,
+    *,
+    crop_border: int = 0,
+    y_channel: bool = True,
+    params: str | Path | None = None,
+) -> float:
     """NIQE score of one image (lower = more natural; typical photos 2..8).
 
     image: HWC RGB or HW/HW1 gray; float in [0, 1], uint8 or uint16.
@@ -159,6 +207,7 @@ def niqe(image: np.ndarray, *, crop_border: int = 0, y_channel: bool = True) -> 
     y_channel: measure the MATLAB BT.601 Y (default, as BasicSR ``convert_to='y'``);
         ``False`` uses 0.299 R + 0.587 G + 0.114 B (BasicSR ``convert_to='gray'``).
         Gray input is used as it is either way.
+    params: the pristine-model file (see the module docstring); ``None`` = ``$RESTORA_NIQE_PARAMS``.
 
     Needs at least two 96x96 blocks (e.g. 192x96) after cropping, else :class:`ShapeError`.
     Returns NaN if no block has usable statistics (e.g. a constant image).
@@ -181,8 +230,8 @@ def niqe(image: np.ndarray, *, crop_border: int = 0, y_channel: bool = True) -> 
             f"crop_border; got {h}x{w}. Use a larger image."
         )
     luma = luma[: nh * BLOCK, : nw * BLOCK]
-    feats = niqe_features(luma)
-    mu_p, cov_p, _ = load_pristine_model()
+    mu_p, cov_p, _ = load_pristine_model(params)  # fail fast, before the feature work
+    feats = niqe_features(luma, params=params)
     with (
         warnings.catch_warnings()
     ):  # all-NaN columns (flat image) -> NaN, handled below
