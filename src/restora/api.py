@@ -46,8 +46,11 @@ def resolve_method(
 ) -> MethodInfo:
     """The method to run: a registered name, ``None`` (the task's default), or a weight file.
 
-    model: a weight file path (loaded safely by :func:`restora.models.load_model`) or a loaded
-        descriptor; it becomes a method for ``task``. Give either ``method`` or ``model``.
+    model: a weight file path (loaded safely by :func:`restora.models.load_model`), the name
+        of a shipped weight set (e.g. ``"upscale_real_x4"``, see :mod:`restora.weights`) or a
+        loaded descriptor; it becomes a method for ``task``. Give either ``method`` or
+        ``model``. A gray (1-channel) model asked to deblock serves colour images through
+        their luma.
     ``None`` for both runs the task's shipped default weights (:mod:`restora.weights`) when
     they take ``channels`` / ``scale``, else the classical :data:`DEFAULT_METHODS` entry.
     device / precision / ensemble: how a network runs (see
@@ -67,6 +70,12 @@ def resolve_method(
         from restora.weights import default_model
 
         model = default_model(task, channels=channels, scale=scale)
+    if isinstance(model, (str, Path)) and not Path(model).exists():
+        from restora.weights import find_card, verified_path
+
+        card = find_card(str(model))
+        if card is not None:
+            model = verified_path(card)
     if model is not None:
         if method is not None:
             raise InvalidParameterError("give either a method or a model file, not both")
@@ -76,7 +85,8 @@ def resolve_method(
             from restora.models import load_model
 
             model = load_model(model)
-        return method_from_model(model, task=task, **run_options)  # type: ignore[arg-type]
+        luma = (task or model.task) == "deblock" and model.in_channels == 1
+        return method_from_model(model, task=task, luma=luma, **run_options)  # type: ignore[arg-type]
     changed = [f"{k}={v!r}" for k, v in run_options.items() if v != _RUN_DEFAULTS[k]]
     if isinstance(method, MethodInfo):
         info = method

@@ -31,7 +31,7 @@ Sigma = Annotated[Optional[float], typer.Option(help="Noise std in 8-bit units (
 Scale = Annotated[Optional[int], typer.Option(help="Upscaling factor (upscale).")]
 Kernel = Annotated[Optional[str], typer.Option(help="Blur kernel: 'gauss:2.0', 'motion:15,30' or a .npy/.png file.")]
 Quality = Annotated[Optional[int], typer.Option(help="JPEG quality of the input (deblock).")]
-ModelPath = Annotated[Optional[Path], typer.Option(help="Weight file (.safetensors, .pth, .ckpt, MatConvNet .mat) to run instead of a method.")]
+ModelPath = Annotated[Optional[Path], typer.Option(help="Weight file (.safetensors, .pth, .ckpt, MatConvNet .mat) to run instead of a method, or the name of a shipped weight set (see `restora methods`, e.g. upscale_real_x4).")]
 Device = Annotated[str, typer.Option(help="Where a --model runs: cpu | cuda | cuda:N | mps | auto.")]
 Precision = Annotated[str, typer.Option(help="Precision of a --model: fp32 | fp16 | bf16 | auto (fp32 on CPU, fp16/bf16 on GPU).")]
 Ensemble = Annotated[bool, typer.Option(help="x8 self-ensemble of a --model (flips/rotations averaged; 8x slower).")]
@@ -142,6 +142,17 @@ def methods_command(
         table.add_row(m.name, m.task, ",".join(map(str, m.channels)), ", ".join(needs) or "-",
                       m.description)
     stdout.print(table)
+    from restora.weights import DEFAULT_WEIGHTS
+
+    shipped = [c for c in DEFAULT_WEIGHTS if task is None or c.task == task]
+    if shipped:
+        weights = Table(title="shipped weights (--model NAME; 'default' = used when only --task is given)")
+        for column in ("name", "task", "channels", "scale", "default", "description"):
+            weights.add_column(column)
+        for c in shipped:
+            weights.add_row(c.name, c.task, ",".join(map(str, c.channels)), f"x{c.scale}",
+                            "yes" if c.default else "-", c.description)
+        stdout.print(weights)
 
 
 @app.command("eval")

@@ -53,3 +53,23 @@ def linear_to_srgb(image: np.ndarray) -> np.ndarray:
     """sRGB transfer function, linear light in [0, 1] -> encoded sRGB in [0, 1]."""
     x = np.clip(np.asarray(image, dtype=np.float64), 0.0, None)
     return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+
+
+_RGB_TO_JFIF = np.array(
+    [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=np.float64
+)
+
+
+def rgb_to_ycbcr_jfif(image: np.ndarray) -> np.ndarray:
+    """Full-range BT.601 YCbCr as JPEG/JFIF defines it (the planes a JPEG encoder quantises).
+
+    HWC (or ...xC) float RGB in [0, 1] -> float64 YCbCr, Y in [0, 1], Cb/Cr centred on 0.5.
+    """
+    x = np.asarray(image, dtype=np.float64)
+    return x @ _RGB_TO_JFIF.T + np.array([0.0, 0.5, 0.5])
+
+
+def ycbcr_jfif_to_rgb(image: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`rgb_to_ycbcr_jfif` (float64, not clipped)."""
+    x = np.asarray(image, dtype=np.float64) - np.array([0.0, 0.5, 0.5])
+    return x @ np.linalg.inv(_RGB_TO_JFIF).T

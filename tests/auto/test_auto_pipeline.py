@@ -222,14 +222,18 @@ def test_cli_eval_refuses_auto(tmp_path, capsys):
 # --- default weights --------------------------------------------------------------------------
 
 
-def test_no_default_weights_ship_yet_and_registered_ones_are_intact():
-    from restora.weights import DEFAULT_WEIGHTS, default_model
+def test_shipped_default_weights_are_intact_and_chosen():
+    from restora.weights import DEFAULT_WEIGHTS, default_model, find_card
+    from restora.models import load_model
 
-    for task, card in DEFAULT_WEIGHTS.items():  # sweeps future entries: file, card, sha256
-        assert card.task == task and card.card.is_file()
-        assert default_model(task, channels=card.channels[0], scale=card.scale) == card.path
-    if not DEFAULT_WEIGHTS:
-        assert all(default_model(t) is None for t in ("denoise", "upscale", "deblock", "deblur"))
+    for card in DEFAULT_WEIGHTS:  # every shipped entry: file, card, sha256, contract
+        assert card.card.is_file() and find_card(card.name) is card
+        if card.default:
+            assert default_model(card.task, channels=card.channels[-1], scale=card.scale) == card.path
+        desc = load_model(card.path)
+        assert (desc.task, desc.scale) == (card.task, card.scale)
+        assert desc.in_channels == (1 if card.luma else card.channels[0])
+    assert default_model("deblur") is None
 
 
 @pytest.fixture
@@ -249,7 +253,7 @@ def fake_default_denoiser(tmp_path, monkeypatch):
     card = weights.WeightCard(name="tiny_denoise", task="denoise", file=path,
                               sha256=sha256_file(path), card_path=tmp_path / "tiny_denoise.md",
                               channels=(3,))
-    monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", {"denoise": card})
+    monkeypatch.setattr(weights, "DEFAULT_WEIGHTS", (card,))
     return path
 
 

@@ -64,7 +64,7 @@ def test_noise_map_the_network_receives_is_sigma_over_255():
     cfg = DataConfig(train=["unused"], patch_size=16, batch_size=4)
     sampler = PatchSampler.__new__(PatchSampler)  # skip the folder: in-memory images
     sampler.images = [np.full((32, 32, 1), 128, np.uint8)]
-    sampler.data, sampler.seed = cfg, 0
+    sampler.data, sampler.seed, sampler.lr_output = cfg, 0, False
     sampler.degradation = DegradationConfig(kind="gaussian", sigma_min=5.0, sigma_max=45.0)
     batch = sampler.batch(0)
     _forward(net, torch.from_numpy(batch.inputs), torch.from_numpy(batch.sigmas), "ffdnet")

@@ -15,6 +15,8 @@ _LAZY = {
     "FFDNet": "restora.archs.ffdnet",
     "DRUNet": "restora.archs.drunet",
     "NAFNet": "restora.archs.nafnet",
+    "EDSR": "restora.archs.edsr",
+    "EDMPrecond": "restora.archs.edm",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

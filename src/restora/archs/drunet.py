@@ -34,7 +34,9 @@ class DRUNet(nn.Module):
     """DRUNet (Zhang et al., TPAMI 2021): 4-level U-Net of residual blocks, noise map input.
 
     ``forward(x, sigma)``: ``x`` (N, C, H, W) float in [0, 1]; ``sigma`` noise std in [0, 1]
-    units (float or (N,) tensor), given to the network as an extra constant channel. H and W
+    units (float or (N,) tensor), given to the network as an extra constant channel
+    (``noise_map=False``: no such channel and ``forward(x)``, a plain residual U-Net for
+    restoration tasks without a level, such as blind JPEG deblocking). H and W
     are padded to a multiple of 8 by edge replication (as KAIR's test code) and cropped back.
     Down-sampling: 2x2 stride-2 convs; up-sampling: 2x2 stride-2 transposed convs; no biases.
     """
@@ -48,8 +50,10 @@ class DRUNet(nn.Module):
         channels: Sequence[int] = (64, 128, 256, 512),
         num_blocks: int = 4,
         bias: bool = False,
+        noise_map: bool = True,
     ) -> None:
         super().__init__()
+        self.noise_map = noise_map
         if len(channels) != 4:
             raise ValueError(f"DRUNet needs 4 channel widths, got {tuple(channels)}")
         out_channels = in_channels if out_channels is None else out_channels
@@ -58,7 +62,7 @@ class DRUNet(nn.Module):
         def blocks(c: int) -> list[nn.Module]:
             return [ResBlock(c, bias=bias) for _ in range(num_blocks)]
 
-        self.m_head = nn.Conv2d(in_channels + 1, c0, 3, padding=1, bias=bias)
+        self.m_head = nn.Conv2d(in_channels + int(noise_map), c0, 3, padding=1, bias=bias)
         self.m_down1 = nn.Sequential(*blocks(c0), nn.Conv2d(c0, c1, 2, stride=2, bias=bias))
         self.m_down2 = nn.Sequential(*blocks(c1), nn.Conv2d(c1, c2, 2, stride=2, bias=bias))
         self.m_down3 = nn.Sequential(*blocks(c2), nn.Conv2d(c2, c3, 2, stride=2, bias=bias))
@@ -68,14 +72,19 @@ class DRUNet(nn.Module):
         self.m_up1 = nn.Sequential(nn.ConvTranspose2d(c1, c0, 2, stride=2, bias=bias), *blocks(c0))
         self.m_tail = nn.Conv2d(c0, out_channels, 3, padding=1, bias=bias)
 
-    def forward(self, x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None) -> torch.Tensor:
         n, _, h, w = x.shape
         m = self.size_multiple
         pad_h, pad_w = (-h) % m, (-w) % m
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        sig = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
-        x0 = torch.cat((x, sig.expand(n, 1, x.shape[-2], x.shape[-1])), dim=1)
+        if self.noise_map:
+            if sigma is None:
+                raise ValueError("this DRUNet takes a noise level: forward(x, sigma)")
+            sig = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
+            x0 = torch.cat((x, sig.expand(n, 1, x.shape[-2], x.shape[-1])), dim=1)
+        else:
+            x0 = x
         x1 = self.m_head(x0)
         x2 = self.m_down1(x1)
         x3 = self.m_down2(x2)

@@ -175,7 +175,10 @@ def evaluate(
     from restora.io import from_float32, read_image
     from restora.metrics import get_protocol, psnr, ssim
 
-    info = resolve_method(method, task=task, model=model)  # type: ignore[arg-type]
+    files = list_dataset(dataset)[:limit]
+    channels = read_image(files[0]).pixels.shape[2] if files and method is None and model is None else None
+    info = resolve_method(method, task=task, model=model, channels=channels,  # type: ignore[arg-type]
+                          scale=scale if task == "upscale" else None)
     level = {"denoise": sigma, "deblur": sigma, "upscale": scale, "deblock": quality}.get(task)
     if level is None and task != "deblur":
         need = {"denoise": "sigma", "upscale": "scale", "deblock": "quality"}.get(task, "a level")
@@ -185,7 +188,6 @@ def evaluate(
 
         kernel = parse_kernel(kernel)
     rule = get_protocol(protocol, task=task, scale=scale or 1)
-    files = list_dataset(dataset)[:limit]
     name = Path(dataset).name
     result = Evaluation(method=info.name, dataset=name, task=task, protocol=rule.name,
                         level=None if level is None else int(level), seed=seed,

@@ -6,6 +6,7 @@ inside each method when it runs).
 
 from restora.methods import (
     classical,  # noqa: F401  (registers the classical methods)
+    diffusion,  # noqa: F401  (registers diffpir)
     pnp,  # noqa: F401  (registers pnp)
     zeroshot,  # noqa: F401  (registers zs_n2n)
 )

@@ -32,8 +32,12 @@ def method_from_model(
     channels_last: bool = False,
     ensemble: bool = False,
     threads: int | None = None,
+    luma: bool = False,
 ) -> MethodInfo:
     """A method running ``model``; ``task`` picks the use of a multi-purpose ("restore") net.
+
+    luma: a gray (1-channel) network also serves RGB images through their luma (see
+    :class:`~restora.models.inference.InferenceRunner`).
 
     The method's ``fn`` is an :class:`~restora.models.inference.InferenceRunner` with the
     given execution options (see there); it also takes NHWC stacks, for batched tiling.
@@ -64,6 +68,7 @@ def method_from_model(
         channels_last=channels_last,
         ensemble=ensemble,
         threads=threads,
+        luma=luma,
     )
     options = (("sigma",) if model.needs_sigma else ()) + (("scale",) if use == "upscale" else ())
     return MethodInfo(
@@ -71,7 +76,7 @@ def method_from_model(
         task=use,
         fn=runner,
         description=f"{model.arch} network from {Path(model.source).name}",
-        channels=(model.in_channels,),
+        channels=(1, 3) if runner.luma or model.in_channels == 3 == model.out_channels else (model.in_channels,),
         needs_sigma=model.needs_sigma,
         scales=(model.scale,) if use == "upscale" else (),
         halo=halo,

@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-ARCHS = ("dncnn", "ffdnet", "drunet", "nafnet")
+ARCHS = ("dncnn", "ffdnet", "drunet", "nafnet", "edsr", "edm")
 
 Detected = tuple[str, dict[str, Any], dict[str, Tensor]]
 
@@ -40,6 +40,16 @@ def build(arch: str, config: dict[str, Any]) -> nn.Module:
             if key in cfg:
                 cfg[key] = tuple(cfg[key])
         return NAFNet(**cfg)
+    if arch == "edsr":
+        from restora.archs.edsr import EDSR
+
+        return EDSR(**config)
+    if arch == "edm":
+        from restora.archs.edm import EDMPrecond
+
+        cfg = dict(config)
+        cfg["channels"] = tuple(cfg.get("channels", (32, 64, 128, 256)))
+        return EDMPrecond(**cfg)
     raise KeyError(arch)
 
 

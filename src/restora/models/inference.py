@@ -196,6 +196,10 @@ class InferenceRunner:
         example-based single image super resolution", CVPR 2016). The noise level of a
         sigma model is the same for all 8. 8x the time.
     threads: CPU threads for torch during each call (restored afterwards); ``None``: as is.
+    luma: a 1-channel model also takes RGB input, run on its luma (JFIF Y, the plane a JPEG
+        encoder quantises) with the chroma kept (JPEG deblocking of colour photos, as ARCNN
+        and DnCNN-3 are applied).
+    A 3-channel (colour) model also takes gray input: run as R = G = B, returned as the mean.
     Raises :class:`InvalidParameterError` for an unavailable device or unsupported precision.
     """
 
@@ -208,8 +212,9 @@ class InferenceRunner:
         channels_last: bool = False,
         ensemble: bool = False,
         threads: int | None = None,
+        luma: bool = False,
     ) -> None:
-        for flag, value in (("channels_last", channels_last), ("ensemble", ensemble)):
+        for flag, value in (("channels_last", channels_last), ("ensemble", ensemble), ("luma", luma)):
             if not isinstance(value, bool):
                 raise InvalidParameterError(f"{flag} must be True or False; got {value!r}")
         if threads is not None and (
@@ -227,6 +232,7 @@ class InferenceRunner:
         self.channels_last = channels_last
         self.ensemble = ensemble
         self.threads = None if threads is None else int(threads)
+        self.luma = luma and model.in_channels == 1 and model.out_channels == 1
         self._prepared: ModelDescriptor | None = None
 
     def __repr__(self) -> str:
@@ -307,6 +313,19 @@ class InferenceRunner:
                 f"model {self.model.arch} expects float tiles in [0, 1], got dtype {arr.dtype}; "
                 "convert first (e.g. uint8 / 255)"
             )
+        if self.luma and arr.ndim == 4 and arr.shape[3] == 3:
+            from restora.color import rgb_to_ycbcr_jfif, ycbcr_jfif_to_rgb
+
+            ycc = rgb_to_ycbcr_jfif(arr)
+            y = self.run_batch(ycc[..., :1].astype(np.float32), sigma=sigma, scale=scale)
+            if y.shape[1:3] != arr.shape[1:3]:
+                raise ShapeError(f"luma mode needs a same-size model; {self.model.arch} upscales")
+            ycc[..., :1] = y
+            return np.clip(ycbcr_jfif_to_rgb(ycc), 0.0, 1.0).astype(np.float32)
+        if arr.ndim == 4 and arr.shape[3] == 1 and self.model.in_channels == 3 == self.model.out_channels:
+            # a gray image through a colour network: as R = G = B, back to gray by the mean
+            y = self.run_batch(np.repeat(arr, 3, axis=3), sigma=sigma, scale=scale)
+            return y.mean(axis=3, keepdims=True, dtype=np.float32)
         if arr.ndim != 4 or arr.shape[3] != self.model.in_channels:
             raise ShapeError(
                 f"model {self.model.arch} from {self.model.source.name} expects an "

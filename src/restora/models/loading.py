@@ -27,7 +27,20 @@ _CONTRACT: dict[str, dict[str, Any]] = {
     "ffdnet": {"task": "denoise", "needs_sigma": True, "size_multiple": 1},
     "drunet": {"task": "denoise", "needs_sigma": True, "size_multiple": 8},
     "nafnet": {"task": "restore", "needs_sigma": False, "size_multiple": 1},
+    "edsr": {"task": "upscale", "needs_sigma": False, "size_multiple": 1},
+    "edm": {"task": "denoise", "needs_sigma": True, "size_multiple": 8},
 }
+_RGB_DEFAULT = ("nafnet", "edsr", "edm")
+
+
+def calling_contract(arch: str, model: Any) -> dict[str, Any]:
+    """``task``, ``needs_sigma``, ``size_multiple`` and ``scale`` of one of our networks
+    (``model``: the built module, whose ``noise_map`` / ``scale`` attributes refine the
+    per-architecture defaults)."""
+    contract = dict(_CONTRACT[arch])
+    contract["needs_sigma"] = bool(getattr(model, "noise_map", contract["needs_sigma"]))
+    contract["scale"] = int(getattr(model, "scale", 1))
+    return contract
 
 
 def sha256_file(path: str | Path) -> str:
@@ -55,11 +68,12 @@ def sniff_format(path: Path) -> str:
         return "torch-zip"
     if is_mat_file(head):
         return "mat"
-    if head[0] == 0x80 and head[1] in range(2, 6):
-        return "torch-legacy"
     header_len = int.from_bytes(head[:8], "little")
     if head[8:9] == b"{" and 0 < header_len < 100_000_000:
+        # before the pickle test: a header of 0x480 bytes starts b"\x80\x04" like a pickle
         return "safetensors"
+    if head[0] == 0x80 and head[1] in range(2, 6):
+        return "torch-legacy"
     raise ModelLoadError(
         f"{path}: unknown weight-file format (first bytes {head[:8]!r}). Expected safetensors, "
         f"a PyTorch .pth/.pt (zip or legacy pickle) or a MatConvNet .mat"
@@ -168,16 +182,15 @@ def _make(
     except RuntimeError as exc:
         raise ModelLoadError(f"{path}: weights do not fit a {arch} {config}: {str(exc)[:400]}") from None
     model.float().eval()
-    contract = _CONTRACT[arch]
-    in_ch = int(config.get("in_channels", 1 if arch != "nafnet" else 3))
-    out_ch = int(config.get("out_channels") or in_ch)
+    contract = calling_contract(arch, model)
+    in_ch = int(config.get("in_channels", 3 if arch in _RGB_DEFAULT else 1))
     return ModelDescriptor(
         model=model,
         arch=arch,
         task=task or contract["task"],  # type: ignore[arg-type]
-        scale=1,
+        scale=contract["scale"],
         in_channels=in_ch,
-        out_channels=out_ch,
+        out_channels=int(config.get("out_channels") or in_ch),
         needs_sigma=contract["needs_sigma"],
         supported_dtypes=("fp32", "fp16", "bf16"),
         size_multiple=contract["size_multiple"],

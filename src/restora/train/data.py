@@ -93,7 +93,9 @@ def sr_pair(clean: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
     return lr.astype(np.float32), up.astype(np.float32)
 
 
-def second_order(clean: np.ndarray, cfg: DegradationConfig, rng: np.random.Generator) -> np.ndarray:
+def second_order(
+    clean: np.ndarray, cfg: DegradationConfig, rng: np.random.Generator, *, lr_output: bool = False
+) -> np.ndarray:
     """Blind two-stage degradation (Wang et al., Real-ESRGAN, ICCVW 2021; Zhang et al., BSRGAN).
 
     Twice: Gaussian blur (std uniform in [0.2, blur_sigma_max] px), bicubic resize by a
@@ -113,35 +115,61 @@ def second_order(clean: np.ndarray, cfg: DegradationConfig, rng: np.random.Gener
         x = imresize(x, output_shape=shape).astype(np.float32)
         x = gaussian(x, rng.uniform(cfg.sigma_min, cfg.sigma_max), rng)
         x = jpeg_compress(np.clip(x, 0.0, 1.0), int(rng.integers(cfg.quality_min, cfg.quality_max + 1)))
-    x = imresize(x, output_shape=(h, w))
+    x = imresize(x, output_shape=(h // cfg.scale, w // cfg.scale) if lr_output else (h, w))
     return np.clip(x, 0.0, 1.0).astype(np.float32)
 
 
+def _sample_sigma(cfg: DegradationConfig, rng: np.random.Generator) -> float:
+    if cfg.sigma_sampling == "log_uniform":
+        return float(math.exp(rng.uniform(math.log(cfg.sigma_min), math.log(cfg.sigma_max))))
+    return float(rng.uniform(cfg.sigma_min, cfg.sigma_max))
+
+
+def _camera(clean: np.ndarray, cfg: DegradationConfig, rng: np.random.Generator) -> np.ndarray:
+    photons = math.exp(rng.uniform(math.log(cfg.photons_min), math.log(cfg.photons_max)))
+    read = float(rng.uniform(cfg.read_sigma_min, cfg.read_sigma_max))
+    q = int(rng.integers(cfg.quality_min, cfg.quality_max + 1)) if cfg.camera_jpeg else None
+    return camera(clean, photons=photons, read_sigma=read, quality=q, rng=rng)
+
+
 def degrade(
-    clean: np.ndarray, cfg: DegradationConfig, rng: np.random.Generator, *, sigma: float | None = None
+    clean: np.ndarray,
+    cfg: DegradationConfig,
+    rng: np.random.Generator,
+    *,
+    sigma: float | None = None,
+    lr_output: bool = False,
 ) -> tuple[np.ndarray, float]:
     """Degrade one clean HWC float32 patch; returns ``(degraded, sigma)``.
 
     ``sigma`` (8-bit units) is what a noise-map network receives: the sampled AWGN std for
     "gaussian" (or the given ``sigma``, used for validation), otherwise the measured std of
-    ``degraded - clean``. ``degraded`` has ``clean``'s shape.
+    ``degraded - clean``. ``degraded`` has ``clean``'s shape, except with ``lr_output``
+    ("sr" / "second_order" for upsampling networks): ``clean``'s size / ``cfg.scale``, and
+    sigma 0.
     """
     if cfg.kind == "gaussian":
-        s = float(rng.uniform(cfg.sigma_min, cfg.sigma_max)) if sigma is None else float(sigma)
+        if sigma is None and cfg.camera_fraction > 0 and rng.uniform() < cfg.camera_fraction:
+            out = _camera(clean, cfg, rng)
+            return out, float(np.std(out.astype(np.float64) - clean) * 255.0)
+        s = _sample_sigma(cfg, rng) if sigma is None else float(sigma)
         return gaussian(clean, s, rng), s
     if cfg.kind == "camera":
-        photons = math.exp(rng.uniform(math.log(cfg.photons_min), math.log(cfg.photons_max)))
-        read = float(rng.uniform(cfg.read_sigma_min, cfg.read_sigma_max))
-        q = int(rng.integers(cfg.quality_min, cfg.quality_max + 1)) if cfg.camera_jpeg else None
-        out = camera(clean, photons=photons, read_sigma=read, quality=q, rng=rng)
+        out = _camera(clean, cfg, rng)
     elif cfg.kind == "jpeg":
         from restora.degrade import jpeg_compress
 
         out = jpeg_compress(clean, int(rng.integers(cfg.quality_min, cfg.quality_max + 1)))
     elif cfg.kind == "sr":
+        if lr_output:
+            from restora.degrade import imresize
+
+            return imresize(clean, 1.0 / cfg.scale).astype(np.float32), 0.0
         out = sr_pair(clean, cfg.scale)[1]
     else:
-        out = second_order(clean, cfg, rng)
+        out = second_order(clean, cfg, rng, lr_output=lr_output)
+        if lr_output:
+            return out, 0.0
     return out, float(np.std(out.astype(np.float64) - clean) * 255.0)
 
 
@@ -163,7 +191,9 @@ class Batch:
 class PatchSampler:
     """Random crops of in-memory clean images, augmented and degraded, seeded per step."""
 
-    def __init__(self, data: DataConfig, degradation: DegradationConfig, *, seed: int) -> None:
+    def __init__(
+        self, data: DataConfig, degradation: DegradationConfig, *, seed: int, lr_output: bool = False
+    ) -> None:
         images = load_images(data.train, channels=data.channels, max_images=data.max_images)
         p = data.patch_size
         self.images = [im for im in images if im.shape[0] >= p and im.shape[1] >= p]
@@ -175,6 +205,7 @@ class PatchSampler:
         self.data = data
         self.degradation = degradation
         self.seed = seed
+        self.lr_output = lr_output
 
     def batch(self, step: int) -> Batch:
         """The batch of optimiser step ``step`` (0-based); the same step gives the same batch."""
@@ -189,7 +220,7 @@ class PatchSampler:
             if self.data.augment:
                 patch = augment(patch, int(rng.integers(8)))
             clean = np.ascontiguousarray(patch, dtype=np.float32) / 255.0
-            degraded, sigma = degrade(clean, self.degradation, rng)
+            degraded, sigma = degrade(clean, self.degradation, rng, lr_output=self.lr_output)
             xs.append(degraded.transpose(2, 0, 1))
             ys.append(clean.transpose(2, 0, 1))
             ss.append(sigma)
@@ -197,7 +228,7 @@ class PatchSampler:
 
 
 def validation_set(
-    data: DataConfig, degradation: DegradationConfig, *, seed: int
+    data: DataConfig, degradation: DegradationConfig, *, seed: int, lr_output: bool = False
 ) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """``(clean, degraded, sigma)`` per validation image, fixed for the whole run.
 
@@ -213,11 +244,12 @@ def validation_set(
             c = data.val_crop
             top, left = max(0, (im.shape[0] - c) // 2), max(0, (im.shape[1] - c) // 2)
             im = im[top : top + c, left : left + c]
-        if degradation.kind == "sr":
+        if degradation.kind in ("sr", "second_order"):
             s = degradation.scale
             im = im[: im.shape[0] - im.shape[0] % s, : im.shape[1] - im.shape[1] % s]
         clean = im.astype(np.float32) / 255.0
         sigma = degradation.val_sigma if degradation.kind == "gaussian" else None
-        degraded, s = degrade(clean, degradation, np.random.default_rng([seed, VAL_STREAM, i]), sigma=sigma)
+        rng = np.random.default_rng([seed, VAL_STREAM, i])
+        degraded, s = degrade(clean, degradation, rng, sigma=sigma, lr_output=lr_output)
         out.append((clean, degraded, s))
     return out

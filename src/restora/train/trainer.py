@@ -34,15 +34,17 @@ STATE = "checkpoint_state.pt"
 LOG = "log.jsonl"
 PLOT = "plot.png"
 EXPORT = "model.safetensors"
-_NOISE_MAP_ARCHS = ("ffdnet", "drunet")
 _CLASSES = {
     "dncnn": ("restora.archs.dncnn", "DnCNN"),
     "ffdnet": ("restora.archs.ffdnet", "FFDNet"),
     "drunet": ("restora.archs.drunet", "DRUNet"),
     "nafnet": ("restora.archs.nafnet", "NAFNet"),
+    "edsr": ("restora.archs.edsr", "EDSR"),
+    "edm": ("restora.archs.edm", "EDMPrecond"),
 }
 # Keys that may change between a run and its resumption (they do not change the maths).
-_RESUMABLE_CHANGES = ("device", "threads", "val_every", "checkpoint_every", "log_every", "output", "amp")
+_RESUMABLE_CHANGES = ("device", "threads", "val_every", "checkpoint_every", "log_every", "output", "amp",
+                      "channels_last")
 
 
 @dataclass(frozen=True)
@@ -107,10 +109,17 @@ def lr_factor(step: int, *, steps: int, warmup: int, min_ratio: float) -> float:
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def _loss(name: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _loss(name: str, out: torch.Tensor, target: torch.Tensor, sigma: torch.Tensor | None = None,
+          sigma_data: float = 0.25) -> torch.Tensor:
+    """``sigma``: per-sample noise std, 8-bit units (the "edm" weighting needs it)."""
     import torch
     import torch.nn.functional as F
 
+    if name == "edm":
+        from restora.archs.edm import edm_loss_weight
+
+        weight = edm_loss_weight(sigma / 255.0, sigma_data).reshape(-1, 1, 1, 1)
+        return (weight * (out - target) ** 2).mean()
     if name == "l1":
         return F.l1_loss(out, target)
     if name == "l2":
@@ -118,8 +127,15 @@ def _loss(name: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.sqrt((out - target) ** 2 + 1e-6).mean()
 
 
+def needs_sigma(model: nn.Module, arch: str) -> bool:
+    """Whether ``model`` (one of ours, built for ``arch``) takes a noise-level map."""
+    from restora.models.loading import calling_contract
+
+    return bool(calling_contract(arch, model)["needs_sigma"])
+
+
 def _forward(model: nn.Module, x: torch.Tensor, sigma: torch.Tensor, arch: str) -> torch.Tensor:
-    return model(x, sigma / 255.0) if arch in _NOISE_MAP_ARCHS else model(x)
+    return model(x, sigma / 255.0) if needs_sigma(model, arch) else model(x)
 
 
 def _resolve_device(requested: str) -> str:
@@ -224,18 +240,24 @@ def _read_log(path: Path, upto: int) -> list[dict[str, Any]]:
 
 def export_model(ema: nn.Module, config: TrainConfig, path: Path) -> Path:
     """Save ``ema`` with :func:`restora.models.save_model` (arch + config in the metadata)."""
+    import torch
+
     from restora.models import ModelDescriptor, save_model
+    from restora.models.loading import calling_contract
 
     opts = json.loads(json.dumps(model_config(config)))
     kind = config.degradation.kind
-    task = config.model.task or {"gaussian": "denoise", "camera": "denoise", "jpeg": "deblock"}.get(kind, "restore")
+    model = copy.deepcopy(ema).float().cpu().eval().to(memory_format=torch.contiguous_format)
+    contract = calling_contract(config.model.arch, model)
+    default_task = "upscale" if contract["scale"] > 1 else contract["task"]
+    task = config.model.task or {"gaussian": "denoise", "camera": "denoise", "jpeg": "deblock"}.get(kind, default_task)
     channels = int(opts.get("in_channels", config.data.channels))
-    model = copy.deepcopy(ema).float().cpu().eval()
     desc = ModelDescriptor(
-        model=model, arch=config.model.arch, task=task, scale=1, in_channels=channels,
+        model=model, arch=config.model.arch, task=task, scale=contract["scale"], in_channels=channels,
         out_channels=int(opts.get("out_channels") or channels),
-        needs_sigma=config.model.arch in _NOISE_MAP_ARCHS, supported_dtypes=("fp32",),
-        size_multiple=1, tile_hint=None, licence=None, source=path, sha256="", config=opts,
+        needs_sigma=contract["needs_sigma"], supported_dtypes=("fp32",),
+        size_multiple=contract["size_multiple"], tile_hint=None, licence=None, source=path, sha256="",
+        config=opts,
     )
     return save_model(desc, path)
 
@@ -301,9 +323,6 @@ def train(
     """
     import torch
 
-    from restora.train.data import PatchSampler, validation_set
-    from restora.train.plot import plot_history
-
     if device is not None:
         config = replace(config, device=device)
     if max_steps is not None and max_steps < 1:
@@ -318,10 +337,27 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     stop = min(config.steps, max_steps) if max_steps is not None else config.steps
     amp = config.amp if config.amp is not None else dev == "cuda"
-    arch, o = config.model.arch, config.optim
 
     torch.manual_seed(config.seed)
+    deterministic_before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(config.deterministic or deterministic_before)
+    try:
+        return _train(config, dev, out, stop, amp, resume, progress)
+    finally:
+        torch.use_deterministic_algorithms(deterministic_before)
+
+
+def _train(config: TrainConfig, dev: str, out: Path, stop: int, amp: bool, resume: bool,
+           progress: bool) -> TrainResult:
+    import torch
+
+    from restora.train.data import PatchSampler, validation_set
+    from restora.train.plot import plot_history
+
+    arch, o = config.model.arch, config.optim
     model = build_model(config).to(dev).train()
+    layout = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model.to(memory_format=layout)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr, betas=(o.betas[0], o.betas[1]),
                             weight_decay=o.weight_decay)
@@ -349,8 +385,13 @@ def train(
         with open(out / LOG, "a") as fh:
             fh.write(json.dumps(record) + "\n")
 
-    sampler = PatchSampler(config.data, config.degradation, seed=config.seed)
-    val = validation_set(config.data, config.degradation, seed=config.seed)
+    scale = int(getattr(model, "scale", 1))
+    if scale > 1 and (config.degradation.kind not in ("sr", "second_order") or config.degradation.scale != scale):
+        raise InvalidParameterError(
+            f"[model] upsamples x{scale}: use [degradation] kind 'sr' or 'second_order' with scale = {scale}"
+        )
+    sampler = PatchSampler(config.data, config.degradation, seed=config.seed, lr_output=scale > 1)
+    val = validation_set(config.data, config.degradation, seed=config.seed, lr_output=scale > 1)
     t0 = time.perf_counter()
     window: list[float] = []
     last_loss = math.nan
@@ -359,12 +400,12 @@ def train(
     with _Bar(progress, config.steps, start) as bar:
         for step in range(start, stop):
             batch = sampler.batch(step)
-            x = torch.from_numpy(batch.inputs).to(dev)
+            x = torch.from_numpy(batch.inputs).to(dev).contiguous(memory_format=layout)
             y = torch.from_numpy(batch.targets).to(dev)
             s = torch.from_numpy(batch.sigmas).to(dev)
             with torch.autocast(device_type=dev, dtype=torch.bfloat16, enabled=amp):
                 pred = _forward(model, x, s, arch)
-            loss = _loss(o.loss, pred.float(), y)
+            loss = _loss(o.loss, pred.float(), y, s, getattr(model, "sigma_data", 0.25))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if o.grad_clip > 0:

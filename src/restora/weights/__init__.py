@@ -1,10 +1,13 @@
-"""The default weights restora ships, one per task (none yet).
+"""The default weights restora ships: our own training runs, one per task and image kind.
 
 A shipped weight set lives in this folder as ``<name>.safetensors`` with its model card
-``<name>.md`` beside it (source, licence, training recipe, expected PSNR on a named set).
-When a task has an entry in :data:`DEFAULT_WEIGHTS`, ``restore(task=..., method=None)`` and
-the automatic pipeline (:mod:`restora.auto`) run it through :func:`restora.models.load_model`;
-otherwise they fall back to the classical :data:`restora.api.DEFAULT_METHODS`.
+``<name>.md`` beside it (architecture, data, degradation, recipe, steps, seed, hardware,
+wall time, validation and test PSNR). :data:`DEFAULT_WEIGHTS` lists them; the first card
+that fits a task, the image's channel count and the asked scale is the default:
+``restore(task=..., method=None)`` and the automatic pipeline (:mod:`restora.auto`) run it
+through :func:`restora.models.load_model`; a task with no fitting card falls back to the
+classical :data:`restora.api.DEFAULT_METHODS`. Cards that are not the default for anything
+(e.g. ``upscale_real_x4``) are chosen by name: ``--model upscale_real_x4``.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ class WeightCard:
 
     file / card_path: the weight file and its model card (``.md``), relative to this folder
         or absolute. sha256: hex digest of the weight file (checked before first use).
-    channels: channel counts the network takes (1 = gray, 3 = RGB). scale: output / input
-        size (1 except for upscalers).
+    channels: channel counts of the images it serves (1 = gray, 3 = RGB). scale: output /
+        input size (1 except for upscalers). luma: a 1-channel network that serves colour
+        images through their luma (JFIF Y; chroma kept). default: chosen when the caller
+        names only the task (False: only by name).
     """
 
     name: str
@@ -36,6 +41,8 @@ class WeightCard:
     scale: int = 1
     licence: str = ""
     description: str = ""
+    luma: bool = False
+    default: bool = True
 
     @property
     def path(self) -> Path:
@@ -46,41 +53,67 @@ class WeightCard:
         return WEIGHTS_DIR / self.card_path
 
 
-#: task -> the weight set used when the caller names the task but no method or model.
-DEFAULT_WEIGHTS: dict[str, WeightCard] = {}
+#: Shipped weight sets, in order of preference per task.
+DEFAULT_WEIGHTS: tuple[WeightCard, ...] = (
+    WeightCard(
+        name="denoise_gray", task="denoise", file="denoise_gray.safetensors",
+        sha256="9aa81ddd06b4c0a791e64b6a761a5b58f073095c95597a4dfc66f2a5346a1ad6",
+        card_path="denoise_gray.md", channels=(1,), licence="Apache-2.0",
+        description="blind gray Gaussian denoiser, sigma 0-50 (small DRUNet; BSD68 s25 28.96 dB)",
+    ),
+)
 
 _VERIFIED: set[tuple[Path, str]] = set()
 
 
-def default_model(task: str, channels: int | None = None, scale: int | None = None) -> Path | None:
-    """The shipped weight file for ``task`` (checked against its sha256), or ``None``.
+def find_card(name: str) -> WeightCard | None:
+    """The shipped card called ``name`` (e.g. ``"upscale_real_x4"``), or ``None``."""
+    return next((c for c in DEFAULT_WEIGHTS if c.name == name), None)
 
-    channels / scale: the image's channel count and the asked upscaling factor; a weight set
-    that does not take them gives ``None`` (the caller falls back to a classical method).
-    Raises :class:`ModelLoadError` when a registered file is missing or altered (a broken
-    install).
+
+def default_card(task: str, channels: int | None = None, scale: int | None = None) -> WeightCard | None:
+    """The first default card for ``task`` that serves ``channels`` and (upscale) ``scale``."""
+    for card in DEFAULT_WEIGHTS:
+        if card.task != task or not card.default:
+            continue
+        if channels is not None and channels not in card.channels:
+            continue
+        if task == "upscale" and card.scale != (scale if scale is not None else card.scale):
+            continue
+        return card
+    return None
+
+
+def verified_path(card: WeightCard) -> Path:
+    """``card``'s weight file, checked against its sha256 once per process.
+
+    Raises :class:`ModelLoadError` when the file is missing or altered (a broken install).
     """
-    card = DEFAULT_WEIGHTS.get(task)
-    if card is None:
-        return None
-    if channels is not None and channels not in card.channels:
-        return None
-    if task == "upscale" and scale is not None and scale != card.scale:
-        return None
     path = card.path
     if (path, card.sha256) not in _VERIFIED:
         from restora.models.loading import sha256_file
 
         if not path.is_file():
             raise ModelLoadError(
-                f"default weights {card.name!r} for {task!r}: {path} is missing; reinstall "
+                f"default weights {card.name!r} for {card.task!r}: {path} is missing; reinstall "
                 "restora, or choose a method with --method"
             )
         digest = sha256_file(path)
         if digest != card.sha256:
             raise ModelLoadError(
-                f"default weights {card.name!r} for {task!r}: {path} has sha256 {digest}, "
+                f"default weights {card.name!r} for {card.task!r}: {path} has sha256 {digest}, "
                 f"expected {card.sha256}; the file is damaged: reinstall restora"
             )
         _VERIFIED.add((path, card.sha256))
     return path
+
+
+def default_model(task: str, channels: int | None = None, scale: int | None = None) -> Path | None:
+    """The shipped weight file for ``task`` (checked against its sha256), or ``None``.
+
+    channels / scale: the image's channel count and the asked upscaling factor; when no
+    shipped set takes them the result is ``None`` (the caller falls back to a classical
+    method). Raises :class:`ModelLoadError` for a missing or altered file.
+    """
+    card = default_card(task, channels, scale)
+    return None if card is None else verified_path(card)
