@@ -396,3 +396,22 @@ def test_diffpir_restore_channel_mismatch() -> None:
         diffpir_restore(
             np.zeros((8, 8, 3), np.float32), task="upscale", scale=2, model=tiny_edm(1)
         )
+
+
+def test_registered_diffpir_uses_the_shipped_prior_or_says_how_to_get_one() -> None:
+    from restora.methods import get_method
+    from restora.weights import find_card
+
+    info = get_method("diffpir")
+    assert info.task == "deblur" and info.needs_kernel and "seed" in info.options
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0.3, 0.7, (24, 24, 3)).astype(np.float32)
+    kernel = np.full((3, 3), 1 / 9)
+    if find_card("diffusion_prior") is None:
+        with pytest.raises(InvalidParameterError, match="no diffusion prior ships.*diffpir_restore"):
+            info(image, kernel=kernel, sigma=2.55)
+        return
+    a = info(image, kernel=kernel, sigma=2.55, seed=1)
+    b = info(image, kernel=kernel, sigma=2.55, seed=1)
+    assert a.shape == image.shape and np.array_equal(a, b)
+    assert not np.array_equal(a, info(image, kernel=kernel, sigma=2.55, seed=2))

@@ -113,3 +113,30 @@ def test_blind_unet_deblocker_has_no_noise_map(folders, tmp_path):  # noqa: F811
     desc = load_model(train(cfg, progress=False).model_path)
     assert (desc.arch, desc.task, desc.needs_sigma) == ("drunet", "deblock", False)
     assert desc.model.m_head.in_channels == 1
+
+
+def test_init_starts_from_earlier_weights_and_checks_them(folders, tmp_path):  # noqa: F811
+    import torch
+
+    from restora.models import load_model
+    from restora.train.trainer import train
+
+    model = {"arch": "ffdnet", "options": {"num_features": 8, "depth": 2}}
+    first = train(_config(folders, tmp_path / "a", steps=3, model=model), progress=False)
+    # zero learning rate: the fine-tuned weights stay exactly the initial ones
+    tuned = train(_config(folders, tmp_path / "b", steps=2, model={**model, "init": str(first.model_path)},
+                          optim={"lr": 1e-12, "min_lr": 0.0, "ema_decay": 0.0}), progress=False)
+    a = load_model(first.model_path).model.state_dict()
+    b = load_model(tuned.model_path).model.state_dict()
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], atol=1e-8, rtol=0)
+    bad = _config(folders, tmp_path / "c", steps=1, model={"arch": "ffdnet", "init": str(first.model_path),
+                                                           "options": {"num_features": 16, "depth": 2}})
+    from restora.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="init .* does not fit"):
+        train(bad, progress=False)
+    other = _config(folders, tmp_path / "d", steps=1, model={"arch": "dncnn", "init": str(first.model_path),
+                                                             "options": {"num_features": 8, "depth": 2}})
+    with pytest.raises(InvalidParameterError, match="holds a ffdnet network, not dncnn"):
+        train(other, progress=False)

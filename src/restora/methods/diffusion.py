@@ -297,6 +297,16 @@ def _hwc64(t: torch.Tensor) -> np.ndarray:
     return t.detach().double().permute(1, 2, 0).cpu().numpy()
 
 
+def _noise_source(seeds: list[int], shape: tuple[int, ...]) -> Callable[[], torch.Tensor]:
+    """A function drawing one (len(seeds), C, H, W) standard normal batch per call, sample k
+    from its own generator seeded ``seeds[k]`` (so sample k equals a single draw with it)."""
+    import torch
+
+    h, w, c = shape
+    gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
+    return lambda: torch.cat([torch.randn((1, c, h, w), generator=g) for g in gens])
+
+
 def _stack(outs: list[np.ndarray], samples: int | None) -> np.ndarray:
     return outs[0] if samples is None else np.stack(outs)
 
@@ -356,12 +366,7 @@ def diffpir(
     y64, shape, start = _prepare(y, operator, in_shape, "diffpir")
     step = make_data_step(operator, y64, in_shape=shape)
     sig = edm_sigmas(n, sigma_min, sigma_max, rho).tolist()
-    h, w, c = shape
-    gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
-
-    def noise() -> torch.Tensor:
-        return torch.cat([torch.randn((1, c, h, w), generator=g) for g in gens])
-
+    noise = _noise_source(seeds, shape)
     x = _nchw(start) + sig[0] * noise()
     x0_hat = x
     for i, cur in enumerate(sig):
@@ -419,12 +424,7 @@ def dps(
     den = _as_denoise(denoise, "dps", grad=True)
     y64, shape, start = _prepare(y, operator, in_shape, "dps")
     sig = [*edm_sigmas(n, sigma_min, sigma_max, rho).tolist(), 0.0]
-    h, w, c = shape
-    gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
-
-    def noise() -> torch.Tensor:
-        return torch.cat([torch.randn((1, c, h, w), generator=g) for g in gens])
-
+    noise = _noise_source(seeds, shape)
     x = _nchw(start) + sig[0] * noise()
     x0 = x
     for cur, nxt in itertools.pairwise(sig):

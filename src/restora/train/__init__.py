@@ -1,6 +1,6 @@
 """Training: typed recipes (TOML/YAML), seeded on-the-fly degradations, a resumable trainer.
 
-``train(load_config("configs/denoise_gray_cpu.toml"))`` trains and exports
+``train(load_config("configs/default_denoise_gray.toml"))`` trains and exports
 ``OUTPUT/model.safetensors`` (loadable with :func:`restora.models.load_model`); the CLI is
 ``restora train CONFIG [--resume] [--max-steps N] [--device cpu|cuda]``. Names are loaded
 on first use, so importing this package does not import torch.

@@ -109,11 +109,14 @@ class ModelConfig:
         (and ``out_channels`` when the class has it) default to ``data.channels``.
     task: the task written into the exported model ("denoise", "deblock", "upscale",
         "restore"); None: "denoise" for gaussian/camera, "deblock" for jpeg, else "restore".
+    init: start from these weights (a ``model.safetensors`` exported by an earlier run of
+        the same arch and options) instead of a random initialisation: a fine-tuning stage.
     """
 
     arch: str = "ffdnet"
     options: dict[str, Any] = field(default_factory=dict)
     task: str | None = None
+    init: str | None = None
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,25 @@ def _load_checkpoint(out: Path, model: nn.Module, ema: nn.Module, opt: Any, sche
     return int(state["step"])
 
 
+def _load_init(model: nn.Module, config: TrainConfig) -> None:
+    """Load ``config.model.init`` (weights of the same network) into ``model``."""
+    from restora.errors import ModelLoadError
+    from restora.models import load_model
+
+    desc = load_model(config.model.init)
+    if desc.arch != config.model.arch:
+        raise InvalidParameterError(
+            f"[model] init {config.model.init} holds a {desc.arch} network, not {config.model.arch}"
+        )
+    try:
+        model.load_state_dict({k: v.float() for k, v in desc.model.state_dict().items()}, strict=True)
+    except RuntimeError as exc:
+        raise ModelLoadError(
+            f"[model] init {config.model.init} does not fit [model] options {config.model.options}: "
+            f"{str(exc)[:300]}"
+        ) from None
+
+
 def _read_log(path: Path, upto: int) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
@@ -355,7 +374,10 @@ def _train(config: TrainConfig, dev: str, out: Path, stop: int, amp: bool, resum
     from restora.train.plot import plot_history
 
     arch, o = config.model.arch, config.optim
-    model = build_model(config).to(dev).train()
+    model = build_model(config)
+    if config.model.init is not None:
+        _load_init(model, config)
+    model = model.to(dev).train()
     layout = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(memory_format=layout)
     ema = copy.deepcopy(model).eval().requires_grad_(False)

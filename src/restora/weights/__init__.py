@@ -61,6 +61,12 @@ DEFAULT_WEIGHTS: tuple[WeightCard, ...] = (
         card_path="denoise_gray.md", channels=(1,), licence="Apache-2.0",
         description="blind gray Gaussian denoiser, sigma 0-50 (small DRUNet; BSD68 s25 28.96 dB)",
     ),
+    WeightCard(
+        name="deblock_gray", task="deblock", file="deblock_gray.safetensors",
+        sha256="ae2a9dbe1f5538e92684df3236704a8980b665cd912684a44e4515d8f5cec43b",
+        card_path="deblock_gray.md", channels=(1, 3), luma=True, licence="Apache-2.0",
+        description="blind JPEG deblocker, quality 10-90, on the luma of colour photos (classic5 q10 28.84 dB)",
+    ),
 )
 
 _VERIFIED: set[tuple[Path, str]] = set()
