@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -36,7 +37,9 @@ class EDSR(nn.Module):
     head conv -> ``num_blocks`` residual blocks -> conv (+ long skip) -> sub-pixel upsampler
     (x2 stages for scale 2/4/8, one x3 stage for 3) -> tail conv. ``scale`` 1 keeps the size
     (a restoration network). The input is shifted by -0.5 and the output by +0.5 (EDSR's
-    MeanShift, with a neutral mean).
+    MeanShift, with a neutral mean). ``bicubic_skip``: add the bicubic upsampling of the
+    input to the output, so the network learns the residual over bicubic (VDSR's global
+    residual; it starts at bicubic quality and converges much faster).
     """
 
     size_multiple = 1
@@ -49,12 +52,14 @@ class EDSR(nn.Module):
         num_features: int = 64,
         num_blocks: int = 16,
         res_scale: float = 1.0,
+        bicubic_skip: bool = False,
     ) -> None:
         super().__init__()
         if scale not in (1, 2, 3, 4, 8):
             raise ValueError(f"EDSR scale must be 1, 2, 3, 4 or 8, got {scale}")
         out_channels = in_channels if out_channels is None else out_channels
         self.scale = scale
+        self.bicubic_skip = bicubic_skip and in_channels == out_channels
         f = num_features
         self.head = nn.Conv2d(in_channels, f, 3, padding=1)
         self.body = nn.Sequential(*[ResidualBlock(f, res_scale) for _ in range(num_blocks)])
@@ -71,4 +76,10 @@ class EDSR(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(x - 0.5)
         h = h + self.body_tail(self.body(h))
-        return self.tail(self.upsample(h)) + 0.5
+        out = self.tail(self.upsample(h))
+        if not self.bicubic_skip:
+            return out + 0.5
+        if self.scale == 1:
+            return out + x
+        up = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        return out + up

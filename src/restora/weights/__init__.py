@@ -62,6 +62,12 @@ DEFAULT_WEIGHTS: tuple[WeightCard, ...] = (
         description="blind gray Gaussian denoiser, sigma 0-50 (small DRUNet; BSD68 s25 28.96 dB)",
     ),
     WeightCard(
+        name="denoise_color", task="denoise", file="denoise_color.safetensors",
+        sha256="975a7c10ac7c48dbc35ae38c8de9c523d437df40c13fc0021f95f79a8fc2b6da",
+        card_path="denoise_color.md", channels=(3,), licence="Apache-2.0",
+        description="blind colour denoiser, sigma 0-50 and camera noise (small DRUNet; CBSD68 s25 30.89 dB)",
+    ),
+    WeightCard(
         name="deblock_gray", task="deblock", file="deblock_gray.safetensors",
         sha256="ae2a9dbe1f5538e92684df3236704a8980b665cd912684a44e4515d8f5cec43b",
         card_path="deblock_gray.md", channels=(1, 3), luma=True, licence="Apache-2.0",
