@@ -73,6 +73,12 @@ DEFAULT_WEIGHTS: tuple[WeightCard, ...] = (
         card_path="deblock_gray.md", channels=(1, 3), luma=True, licence="Apache-2.0",
         description="blind JPEG deblocker, quality 10-90, on the luma of colour photos (classic5 q10 28.84 dB)",
     ),
+    WeightCard(
+        name="upscale_x4", task="upscale", file="upscale_x4.safetensors",
+        sha256="6e4f11d9ffcf6bc09798f61d005f33391efeb76528d9d6c7ff0ec737e035a34a",
+        card_path="upscale_x4.md", channels=(3,), scale=4, licence="Apache-2.0",
+        description="x4 upscaler for clean (bicubic) inputs (compact EDSR; Set5 30.76 dB Y)",
+    ),
 )
 
 _VERIFIED: set[tuple[Path, str]] = set()
