@@ -6,7 +6,7 @@ from ../shared/weights are loaded by restora's loader in the same run. Published
 (BM3D/CBM3D, SRCNN, DnCNN-3 on LIVE1 ...) are printed beside them, labelled as published.
 
     .venv/bin/python benchmarks/default_models.py denoise            # BSD68 / CBSD68, 15/25/50
-    .venv/bin/python benchmarks/default_models.py deblock            # classic5 + LIVE1 (gray), q10-40
+    .venv/bin/python benchmarks/default_models.py deblock            # classic5 + LIVE1 (Y), q10-40
     .venv/bin/python benchmarks/default_models.py upscale            # Set5 / Set14 / B100, x2 x4
     .venv/bin/python benchmarks/default_models.py sweep --limit 12   # PSNR vs sigma / quality plots
 
@@ -74,14 +74,15 @@ def _input_psnr(folder: Path, *, task: str, limit: int | None, **level) -> float
 
 
 def _gray_copy(folder: Path, dest: Path) -> Path:
-    """MATLAB rgb2gray copies (uint8 PNG) of a colour set, for the gray deblocking protocol."""
+    """Y-channel copies (MATLAB ``rgb2ycbcr`` Y, [16, 235], uint8 PNG) of a colour set: the
+    gray images of the DnCNN-3 / ARCNN deblocking protocol (their LIVE1 JPEG rows)."""
     from restora.bench.evaluate import list_dataset
+    from restora.color import rgb_to_ycbcr
     from restora.io import read_image, write_image
-    from restora.train.data import to_channels
 
     dest.mkdir(parents=True, exist_ok=True)
     for path in list_dataset(folder):
-        gray = to_channels(read_image(path).pixels, 1)[..., 0]
+        gray = rgb_to_ycbcr(read_image(path).pixels, y_only=True)
         write_image(np.clip(np.rint(gray * 255), 0, 255).astype(np.uint8), dest / f"{path.stem}.png")
     return dest
 

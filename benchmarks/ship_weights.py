@@ -30,6 +30,12 @@ def _cpu_name() -> str:
     return name
 
 
+def _same_tensors(a: dict, b: dict) -> bool:
+    import torch
+
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name")
@@ -56,8 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     meta["restora_storage"] = "float16"
     meta["restora_licence"] = "Apache-2.0 (weights trained by restora; training data BSDS: research use)"
     dest = WEIGHTS / f"{args.name}.safetensors"
-    data = save(tensors, metadata=meta)
-    atomic_write(dest, lambda fh: fh.write(data))
+    same = dest.is_file() and _same_tensors(load_file(str(dest)), tensors)
+    if not same:  # safetensors orders its metadata arbitrarily: rewrite only new weights
+        data = save(tensors, metadata=meta)
+        atomic_write(dest, lambda fh: fh.write(data))
     desc = load_model(dest)
     params = sum(p.numel() for p in desc.model.parameters())
 

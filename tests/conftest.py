@@ -43,3 +43,12 @@ def camera() -> np.ndarray:
     from skimage import data
 
     return (data.camera().astype(np.float32) / 255.0)[..., None]
+
+
+@pytest.fixture(autouse=True)
+def _classical_defaults_unless_marked(request, monkeypatch):
+    """Most tests pin the classical fallback (fast, exact values): the shipped default
+    weights are switched off through $RESTORA_DEFAULT_WEIGHTS (inherited by subprocesses)
+    unless a test is marked ``default_weights``."""
+    if request.node.get_closest_marker("default_weights") is None:
+        monkeypatch.setenv("RESTORA_DEFAULT_WEIGHTS", "off")

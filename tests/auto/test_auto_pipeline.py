@@ -222,12 +222,14 @@ def test_cli_eval_refuses_auto(tmp_path, capsys):
 # --- default weights --------------------------------------------------------------------------
 
 
+@pytest.mark.default_weights
 def test_shipped_default_weights_are_intact_and_chosen():
     from restora.weights import DEFAULT_WEIGHTS, default_model, find_card
     from restora.models import load_model
 
     for card in DEFAULT_WEIGHTS:  # every shipped entry: file, card, sha256, contract
         assert card.card.is_file() and find_card(card.name) is card
+        assert card.sha256 in card.card.read_text()  # the model card describes this very file
         if card.default:
             assert default_model(card.task, channels=card.channels[-1], scale=card.scale) == card.path
         desc = load_model(card.path)
@@ -257,6 +259,7 @@ def fake_default_denoiser(tmp_path, monkeypatch):
     return path
 
 
+@pytest.mark.default_weights
 def test_default_weights_switch(fake_default_denoiser, noisy):
     path = fake_default_denoiser
     plan = auto.plan(noisy)
@@ -273,6 +276,7 @@ def test_default_weights_switch(fake_default_denoiser, noisy):
     assert gray_plan.steps[0].method == "nlm" and gray_plan.steps[0].model is None
 
 
+@pytest.mark.default_weights
 def test_damaged_default_weights_are_refused(fake_default_denoiser, noisy):
     from restora import weights
 
@@ -295,3 +299,17 @@ def test_noise_is_measured_on_luma_for_subsampled_jpegs(noisy, tmp_path):
     assert estimate_sigma(photo.pixels) < 2  # the failure this guards against
     (step,) = auto.plan(photo).steps
     assert step.action == "denoise" and abs(step.sigma - 15) < 1.5  # measured 15.5
+
+
+@pytest.mark.default_weights
+def test_shipped_weights_run_in_the_automatic_mode(noisy_png, jpeg20, monkeypatch):
+    noisy_plan = auto.plan(read_image(noisy_png))
+    (step,) = noisy_plan.steps
+    assert step.method is None and step.model.name == "denoise_color.safetensors"
+    assert "denoised with denoise_color.safetensors" in step.reason
+    (step,) = auto.plan(read_image(jpeg20)).steps
+    assert step.task == "deblock" and step.model.name == "deblock_gray.safetensors"
+    # the switch brings back the classical defaults
+    monkeypatch.setenv("RESTORA_DEFAULT_WEIGHTS", "off")
+    (step,) = auto.plan(read_image(noisy_png)).steps
+    assert (step.method, step.model) == ("nlm", None)

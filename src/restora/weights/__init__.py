@@ -69,7 +69,7 @@ DEFAULT_WEIGHTS: tuple[WeightCard, ...] = (
     ),
     WeightCard(
         name="deblock_gray", task="deblock", file="deblock_gray.safetensors",
-        sha256="ae2a9dbe1f5538e92684df3236704a8980b665cd912684a44e4515d8f5cec43b",
+        sha256="90105b48eca50637a11d77fc813cb7efc5a714e87e27d8aad90ba07f4370e639",
         card_path="deblock_gray.md", channels=(1, 3), luma=True, licence="Apache-2.0",
         description="blind JPEG deblocker, quality 10-90, on the luma of colour photos (classic5 q10 28.84 dB)",
     ),
@@ -78,6 +78,12 @@ DEFAULT_WEIGHTS: tuple[WeightCard, ...] = (
         sha256="6e4f11d9ffcf6bc09798f61d005f33391efeb76528d9d6c7ff0ec737e035a34a",
         card_path="upscale_x4.md", channels=(3,), scale=4, licence="Apache-2.0",
         description="x4 upscaler for clean (bicubic) inputs (compact EDSR; Set5 30.76 dB Y)",
+    ),
+    WeightCard(
+        name="upscale_x2", task="upscale", file="upscale_x2.safetensors",
+        sha256="4678d537847492704729e7d56b704385dc50a70533e2f8490a59809f02e583d5",
+        card_path="upscale_x2.md", channels=(3,), scale=2, licence="Apache-2.0",
+        description="x2 upscaler for clean (bicubic) inputs (compact EDSR; Set5 36.74 dB Y)",
     ),
 )
 
@@ -89,8 +95,18 @@ def find_card(name: str) -> WeightCard | None:
     return next((c for c in DEFAULT_WEIGHTS if c.name == name), None)
 
 
+#: Set to "off" to run the classical defaults instead of the shipped weights (named weight
+#: sets stay available with ``--model NAME``).
+ENV_SWITCH = "RESTORA_DEFAULT_WEIGHTS"
+
+
 def default_card(task: str, channels: int | None = None, scale: int | None = None) -> WeightCard | None:
-    """The first default card for ``task`` that serves ``channels`` and (upscale) ``scale``."""
+    """The first default card for ``task`` that serves ``channels`` and (upscale) ``scale``;
+    ``None`` when there is none or ``$RESTORA_DEFAULT_WEIGHTS`` is ``off``."""
+    import os
+
+    if os.environ.get(ENV_SWITCH, "").strip().lower() == "off":
+        return None
     for card in DEFAULT_WEIGHTS:
         if card.task != task or not card.default:
             continue
