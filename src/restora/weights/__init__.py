@@ -85,6 +85,12 @@ DEFAULT_WEIGHTS: tuple[WeightCard, ...] = (
         card_path="upscale_x2.md", channels=(3,), scale=2, licence="Apache-2.0",
         description="x2 upscaler for clean (bicubic) inputs (compact EDSR; Set5 36.74 dB Y)",
     ),
+    WeightCard(
+        name="upscale_real_x4", task="upscale", file="upscale_real_x4.safetensors",
+        sha256="a8658b4ac323f2e86658b916059689df497de7346ce5c8db299b45eaf23d79d6",
+        card_path="upscale_real_x4.md", channels=(3,), scale=4, licence="Apache-2.0", default=False,
+        description="blind x4 upscaler for real photos: also removes blur, noise and JPEG (by name only)",
+    ),
 )
 
 _VERIFIED: set[tuple[Path, str]] = set()
