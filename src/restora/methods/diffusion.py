@@ -274,15 +274,16 @@ def _seeds(seed: object, samples: object, method: str) -> list[int]:
     s = _check_seed(seed, method)
     if samples is None:
         return [s]
-    if (
-        isinstance(samples, bool)
-        or not isinstance(samples, (int, np.integer))
-        or samples < 1
-    ):
+    if not _is_positive_int(samples):
         raise InvalidParameterError(
             f"{method}: samples must be an integer >= 1; got {samples!r}."
         )
-    return [s + i for i in range(int(samples))]
+    return [s + i for i in range(int(samples))]  # type: ignore[call-overload]
+
+
+def _is_positive_int(value: object) -> bool:
+    """An int (not bool) >= 1."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
 
 
 def _nchw(a: np.ndarray) -> torch.Tensor:
@@ -523,11 +524,7 @@ def diffpir_restore(
     elif task == "upscale":
         from restora.degrade.kernels import gaussian_kernel
 
-        if (
-            isinstance(scale, bool)
-            or not isinstance(scale, (int, np.integer))
-            or scale < 1
-        ):
+        if not _is_positive_int(scale):
             raise InvalidParameterError(
                 f"diffpir: task 'upscale' needs scale, an integer >= 1; got {scale!r}."
             )
