@@ -180,7 +180,18 @@ def eval_command(
     from restora.bench import evaluate
     from restora.models.inference import cpu_threads
 
-    info = resolve_method(method, task=task, model=model, device=device, precision=precision, ensemble=ensemble)
+    channels = None
+    if method is None and model is None and task != "auto":  # the default fitting the images
+        from restora.bench.evaluate import list_dataset
+        from restora.errors import RestoraError
+        from restora.io import read_image
+
+        try:
+            channels = read_image(list_dataset(dataset)[0]).pixels.shape[2]
+        except (RestoraError, IndexError):
+            channels = None  # evaluate() reports the dataset problem itself
+    info = resolve_method(method, task=task, model=model, device=device, precision=precision, ensemble=ensemble,
+                          channels=channels, scale=scale if task == "upscale" else None)
     bar, update = _progress(f"{info.name} on {dataset.name}")
     with bar, cpu_threads(threads):
         result = evaluate(info, dataset, task=task, sigma=sigma, scale=scale, quality=quality,

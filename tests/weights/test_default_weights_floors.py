@@ -37,3 +37,22 @@ def test_default_weights_beat_their_floor(card, dataset, options, floor, measure
     assert result.mean_psnr > value, f"{card}: {result.mean_psnr:.3f} dB is not above {name} {value}"
     if measured is not None:
         assert result.mean_psnr == pytest.approx(measured, abs=0.03)
+
+
+def test_cli_eval_without_method_picks_the_default_for_the_dataset(tmp_path):
+    """Colour images get the colour denoiser, gray ones the gray one (CLI path)."""
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from restora.cli import app
+    from restora.io import write_image
+
+    rng = np.random.default_rng(0)
+    for kind, shape in (("rgb", (40, 40, 3)), ("gray", (40, 40))):
+        folder = tmp_path / kind
+        folder.mkdir()
+        write_image(rng.integers(0, 256, shape, dtype=np.uint8), folder / "a.png")
+        out = CliRunner().invoke(app, ["eval", "--dataset", str(folder), "--sigma", "25"])
+        assert out.exit_code == 0, out.output
+        expected = "denoise_color" if kind == "rgb" else "denoise_gray"
+        assert f"model:{expected}.safetensors" in out.output
