@@ -11,11 +11,14 @@ kernel, and the mean over all kernels.
 Rows: the blurred input, Wiener, Richardson-Lucy (30 iterations), PnP-HQS with TV, PnP-HQS
 with restora's shipped colour denoiser (``pnp_restora``), PnP-HQS with the official FFDNet
 colour weights (skipped when ../shared/weights/ffdnet is absent), and DiffPIR with restora's
-shipped diffusion prior (``diffpir``, 20 steps, seed 0).
+shipped diffusion prior (``diffpir``, 20 steps, seed 0); ``dps`` (not in the default list:
+DPS with the same prior, ``--dps-steps`` denoiser calls, each with a backward pass, and
+``--dps-step-size``, the ``zeta'`` of :func:`restora.methods.diffusion.dps`).
 
     .venv/bin/python benchmarks/deblur_table.py [--dataset set3c|cbsd68] [--limit N]
         [--sigmas 2.55,7.65] [--kernels 1-8] [--niqe] [--json OUT.json] [--crops DIR]
-        [--methods blurred,wiener,richardson_lucy,pnp_tv,pnp_restora,pnp_ffdnet,diffpir]
+        [--methods blurred,wiener,richardson_lucy,pnp_tv,pnp_restora,pnp_ffdnet,diffpir,dps]
+        [--dps-steps 100] [--dps-step-size 1.0]
 
 ``--niqe`` adds NIQE (lower = more natural; needs the pristine model, see
 ``restora.metrics.niqe``; computed on the uint8 output); ``--crops DIR`` saves every
@@ -55,7 +58,7 @@ def _pnp(denoiser: object) -> Method:
     return lambda y, k, s: pnp_deblur(y, kernel=k, sigma=s, denoiser=denoiser)
 
 
-def methods(names: list[str]) -> dict[str, Method]:
+def methods(names: list[str], *, dps_steps: int = 100, dps_step_size: float = 1.0) -> dict[str, Method]:
     table: dict[str, Method] = {}
     for name in names:
         if name == "blurred":
@@ -84,6 +87,14 @@ def methods(names: list[str]) -> dict[str, Method]:
             prior = shipped_prior()
             table[name] = lambda y, k, s, prior=prior: diffpir_restore(
                 y, task="deblur", model=prior, kernel=k, sigma=s, steps=20, seed=0)
+        elif name == "dps":
+            from restora.degrade.operators import BlurOperator
+            from restora.methods.diffusion import dps, shipped_prior
+            from restora.models import load_model
+
+            prior = load_model(shipped_prior())
+            table[name] = lambda y, k, s, prior=prior: dps(y, BlurOperator(k), prior, steps=dps_steps,
+                                                            step_size=dps_step_size, seed=0)
         elif name.startswith("pnp_"):
             table[name] = _pnp(name[4:])
         else:
@@ -108,6 +119,8 @@ def main() -> None:
     ap.add_argument("--niqe", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--crops", type=Path, default=None)
+    ap.add_argument("--dps-steps", type=int, default=100)
+    ap.add_argument("--dps-step-size", type=float, default=1.0)
     args = ap.parse_args()
     import json
 
@@ -122,12 +135,12 @@ def main() -> None:
         from restora.metrics import niqe
 
         params = DATASETS / "iqa_models" / "niqe_pris_params.npz"
-        niqe_fn = lambda img8: niqe(img8, params=params)  # noqa: E731
+        niqe_fn = lambda img8: niqe(img8, params=params)
     report: dict = {"dataset": args.dataset, "images": len(files), "kernels": args.kernels, "rows": {}}
     cleans = [np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) / 255.0 for f in files]
     bank = np.load(LEVIN)
     kernel_ids = parse_kernels(args.kernels)
-    table = methods(args.methods.split(","))
+    table = methods(args.methods.split(","), dps_steps=args.dps_steps, dps_step_size=args.dps_step_size)
     sigmas = [float(v) for v in args.sigmas.split(",")]
     for sigma in sigmas:
         scores = {m: np.zeros((len(kernel_ids), len(files))) for m in table}

@@ -13,15 +13,20 @@ Protocols (DPIR, Zhang et al., TPAMI 2021, Sec. 5.2; USRNet, CVPR 2020):
   (index = image position in the sorted set), no noise. ``masked`` = input with missing
   pixels 0; ``telea`` = ``cv2.inpaint(..., 3, cv2.INPAINT_TELEA)`` on the uint8 input;
   PnP rows use ``pnp_inpaint``. RGB PSNR, whole image, after uint8 quantisation.
+* ``demosaic``: clean cropped to even size, ``RGGB`` Bayer mosaic
+  (``restora.degrade.MosaicOperator``), no noise; ``bilinear`` = ``bilinear_demosaic``; PnP
+  rows ``pnp_demosaic`` (24 iterations, from bilinear). RGB PSNR, whole image, uint8.
 
 Set14's bridge.png (and any gray image) is read as RGB with three equal channels, so the
 colour FFDNet runs on it as on every other image.
 
-Rows ``pnp_tv`` / ``pnp_ffdnet``: ``restora.methods.pnp`` with the TV denoiser or the
-official FFDNet colour weights (``../shared/weights/ffdnet/FFDNet_color.mat``; skipped
-when absent), 24 iterations, DPIR schedule.
+Rows ``pnp_tv`` / ``pnp_restora`` / ``pnp_ffdnet``: ``restora.methods.pnp`` with the TV
+denoiser, restora's shipped ``denoise_color``, or the official FFDNet colour weights (``../shared/weights/ffdnet/FFDNet_color.mat``; skipped
+when absent), 24 iterations, DPIR schedule. Row ``diffpir``: DiffPIR with restora's
+shipped diffusion prior (``restora.methods.diffusion``, 20 steps, seed 0, the same
+operator), not in the default ``--methods``.
 
-    .venv/bin/python benchmarks/pnp_sr_inpaint_table.py [--sets set5,set14] [--tasks sr,inpaint]
+    .venv/bin/python benchmarks/pnp_sr_inpaint_table.py [--sets set5,set14] [--tasks sr,inpaint,demosaic]
         [--methods ...] [--limit N] [--per-image]
 """
 
@@ -43,8 +48,10 @@ FFDNET = SHARED / "weights" / "ffdnet" / "FFDNet_color.mat"
 SCALE = 4
 KERNEL_STD = 1.6
 MISSING = 0.5
-SR_METHODS = ("bicubic", "pnp_tv", "pnp_ffdnet")
-INPAINT_METHODS = ("masked", "telea", "pnp_tv", "pnp_ffdnet")
+SR_METHODS = ("bicubic", "pnp_tv", "pnp_restora", "pnp_ffdnet", "diffpir")
+INPAINT_METHODS = ("masked", "telea", "pnp_tv", "pnp_restora", "pnp_ffdnet", "diffpir")
+DEMOSAIC_METHODS = ("bilinear", "pnp_tv", "pnp_restora", "pnp_ffdnet")
+BAYER = "RGGB"
 
 #: f(observation HWC float [0, 1], kernel or mask) -> restored HWC float
 Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -77,7 +84,13 @@ def degrade(
         rng = np.random.default_rng(index)
         mask = (rng.random(clean.shape[:2]) >= MISSING).astype(np.float32)
         return clean, clean * mask[:, :, None], mask
-    raise SystemExit(f"unknown task {task!r} (expected sr or inpaint)")
+    if task == "demosaic":
+        from restora.degrade.data_steps import MosaicOperator
+
+        h, w = (clean.shape[0] // 2) * 2, (clean.shape[1] // 2) * 2
+        ref = clean[:h, :w]
+        return ref, MosaicOperator(BAYER).A(ref.astype(np.float64)).astype(np.float32), np.zeros(0)
+    raise SystemExit(f"unknown task {task!r} (expected sr, inpaint or demosaic)")
 
 
 def _telea(y: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -90,6 +103,15 @@ def _telea(y: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _denoiser(name: str) -> object | None:
+    if name == "pnp_restora":
+        from restora.models import load_model
+        from restora.weights import default_model
+
+        path = default_model("denoise", channels=3)
+        if path is None:
+            print("skipping pnp_restora: no shipped colour denoiser")
+            return None
+        return load_model(path)
     if name == "pnp_ffdnet":
         if not FFDNET.is_file():
             print(f"skipping pnp_ffdnet: {FFDNET} absent")
@@ -101,15 +123,22 @@ def _denoiser(name: str) -> object | None:
 
 
 def methods(task: str, names: list[str]) -> dict[str, Method]:
-    """Row name -> method for ``task`` ("sr" or "inpaint")."""
-    from restora.methods.pnp import pnp_inpaint, pnp_super_resolve
+    """Row name -> method for ``task`` ("sr", "inpaint" or "demosaic")."""
+    from restora.methods.pnp import (
+        bilinear_demosaic,
+        pnp_demosaic,
+        pnp_inpaint,
+        pnp_super_resolve,
+    )
 
     table: dict[str, Method] = {}
-    allowed = SR_METHODS if task == "sr" else INPAINT_METHODS
+    allowed = {"sr": SR_METHODS, "inpaint": INPAINT_METHODS, "demosaic": DEMOSAIC_METHODS}[task]
     for name in names:
         if name not in allowed and not name.startswith("pnp_"):
-            continue  # a row of the other task
-        if name == "bicubic":
+            continue  # a row of another task
+        if name == "bilinear":
+            table[name] = lambda y, _: bilinear_demosaic(y, pattern=BAYER)
+        elif name == "bicubic":
             from restora.degrade import imresize
 
             table[name] = lambda y, k: imresize(y, SCALE)
@@ -117,6 +146,16 @@ def methods(task: str, names: list[str]) -> dict[str, Method]:
             table[name] = lambda y, m: y
         elif name == "telea":
             table[name] = _telea
+        elif name == "diffpir":
+            from restora.methods.diffusion import diffpir_restore, shipped_prior
+
+            prior = shipped_prior()
+            if task == "sr":
+                table[name] = lambda y, k, p=prior: diffpir_restore(
+                    y, task="upscale", model=p, kernel=k, scale=SCALE, sigma=0.0, steps=20, seed=0)
+            else:
+                table[name] = lambda y, m, p=prior: diffpir_restore(
+                    y, task="inpaint", model=p, mask=m, sigma=0.0, steps=20, seed=0)
         else:
             den = _denoiser(name)
             if den is None:
@@ -125,6 +164,8 @@ def methods(task: str, names: list[str]) -> dict[str, Method]:
                 table[name] = lambda y, k, d=den: pnp_super_resolve(
                     y, scale=SCALE, kernel=k, sigma=0.0, denoiser=d
                 )
+            elif task == "demosaic":
+                table[name] = lambda y, _, d=den: pnp_demosaic(y, denoiser=d, pattern=BAYER)
             else:
                 table[name] = lambda y, m, d=den: pnp_inpaint(
                     y, m, denoiser=d, sigma=0.0
@@ -175,6 +216,7 @@ def load_set(name: str, limit: int | None) -> tuple[list[str], list[np.ndarray]]
 TITLES = {
     "sr": f"SR x{SCALE}, Gaussian kernel std {KERNEL_STD} px, no noise; PSNR dB (Y, border 4, uint8)",
     "inpaint": f"inpainting, {MISSING:.0%} random pixels missing, no noise; PSNR dB (RGB, uint8)",
+    "demosaic": f"demosaicking, {BAYER} Bayer mosaic, no noise; PSNR dB (RGB, uint8)",
 }
 
 

@@ -19,10 +19,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    from PIL import Image, ImageDraw
     from skimage import data
 
     import restora
+    from restora.bench.figures import crop_strip, to_uint8
     from restora.degrade import imresize
     from restora.metrics import psnr
     from restora.train.config import DegradationConfig
@@ -39,21 +39,10 @@ def main() -> None:
         "upscale_real_x4 (blind)": restora.restore(lr, task="upscale", scale=4, model="upscale_real_x4"),
         "original": clean,
     }
-    q = lambda a: np.rint(np.clip(a, 0, 1) * 255).astype(np.uint8)  # noqa: E731
+    q = to_uint8
     for name, img in outputs.items():
         print(f"{name}: PSNR {psnr(q(clean), q(img)):.2f} dB")
-    top, left, size = 60, 170, 128
-    pad, label_h = 6, 16
-    canvas = Image.new("RGB", (len(outputs) * (2 * size + pad) + pad, 2 * size + label_h + 2 * pad), "white")
-    draw = ImageDraw.Draw(canvas)
-    for i, (name, img) in enumerate(outputs.items()):
-        tile = Image.fromarray(q(img[top: top + size, left: left + size])).resize((2 * size, 2 * size), Image.NEAREST)
-        x = pad + i * (2 * size + pad)
-        canvas.paste(tile, (x, label_h + pad))
-        draw.text((x, 2), name, fill="black")
-    out = REPO / "docs" / "figures" / "real_x4_example.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(out)
+    out = crop_strip(outputs, REPO / "docs" / "figures" / "real_x4_example.png", box=(60, 170, 128))
     print(f"wrote {out}")
 
 

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/deblur_table.py --niqe --json runs/bench/deblur_set3c.json \
         --crops runs/bench/deblur_crops
-    .venv/bin/python benchmarks/tradeoff_figure.py runs/bench/deblur_set3c.json runs/bench/deblur_crops
+    .venv/bin/python benchmarks/tradeoff_figure.py runs/bench/deblur_set3c.json [more.json ...] \
+        --crops runs/bench/deblur_crops
 
 Writes ``docs/figures/deblur_tradeoff.png`` (one point per method and noise level: PSNR up
 is more faithful, NIQE down is more natural-looking) and ``docs/figures/deblur_crops.png``
@@ -20,30 +21,42 @@ FIGURES = REPO / "docs" / "figures"
 LABELS = {
     "blurred": "blurred input", "wiener": "Wiener", "richardson_lucy": "Richardson-Lucy",
     "pnp_tv": "PnP + TV", "pnp_restora": "PnP + restora denoiser", "pnp_ffdnet": "PnP + FFDNet (official)",
-    "diffpir": "DiffPIR + restora prior", "clean": "ground truth",
+    "diffpir": "DiffPIR + restora prior", "dps": "DPS + restora prior", "clean": "ground truth",
 }
 
 
 def tradeoff(report: dict, path: Path) -> None:
+    """One point per method (colour) and noise level (marker), legend on the right."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
+    fig, ax = plt.subplots(figsize=(8.6, 4.4), dpi=110)
     markers = {"2.55": "o", "7.65": "s"}
-    for name, by_sigma in report["rows"].items():
-        for sigma, row in by_sigma.items():
-            if row.get("niqe") is None:
-                continue
-            ax.scatter(row["niqe"], row["psnr"], marker=markers.get(sigma, "^"), s=40)
-            ax.annotate(f"{LABELS.get(name, name)} ({sigma})", (row["niqe"], row["psnr"]),
-                        fontsize=7, xytext=(4, 3), textcoords="offset points")
+    colours = plt.get_cmap("tab10").colors
+    handles = []
+    for i, (name, by_sigma) in enumerate(report["rows"].items()):
+        points = [(sigma, row) for sigma, row in by_sigma.items() if row.get("niqe") is not None]
+        if not points:
+            continue
+        colour = colours[i % len(colours)]
+        for sigma, row in points:
+            ax.scatter(row["niqe"], row["psnr"], marker=markers.get(sigma, "^"), s=46, color=colour)
+        base, _, subset = name.partition(" [")
+        label = LABELS.get(base, base) + (f" [{subset}" if subset else "")
+        handles.append(Line2D([], [], color=colour, marker="o", linestyle="", label=label))
+    for sigma, marker in markers.items():
+        handles.append(Line2D([], [], color="black", markerfacecolor="none", marker=marker, linestyle="",
+                              label=f"noise sigma {sigma}"))
     ax.set_xlabel("NIQE (lower = more natural)")
     ax.set_ylabel("PSNR (dB, higher = more faithful)")
     ax.invert_xaxis()
-    ax.set_title(f"Deblurring, {report['dataset']} x Levin kernels (noise sigma in brackets)", fontsize=9)
+    ax.set_title(f"Deblurring, {report['dataset']} ({report['images']} images) x Levin kernels "
+                 f"{report['kernels']}: up and right is better", fontsize=9)
     ax.grid(alpha=0.3)
+    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -51,36 +64,32 @@ def tradeoff(report: dict, path: Path) -> None:
 
 
 def crops(folder: Path, path: Path, *, box: tuple[int, int, int] = (64, 64, 112)) -> None:
-    from PIL import Image, ImageDraw
+    import numpy as np
+    from PIL import Image
 
-    top, left, size = box
-    order = ["clean", "blurred", "wiener", "pnp_tv", "pnp_restora", "pnp_ffdnet", "diffpir"]
-    names = [n for n in order if (folder / f"{n}.png").is_file()]
-    tiles = []
-    for name in names:
-        img = Image.open(folder / f"{name}.png").convert("RGB")
-        tile = img.crop((left, top, left + size, top + size)).resize((2 * size, 2 * size), Image.NEAREST)
-        tiles.append((LABELS.get(name, name), tile))
-    pad, label_h = 6, 16
-    width = len(tiles) * (2 * size + pad) + pad
-    canvas = Image.new("RGB", (width, 2 * size + label_h + 2 * pad), "white")
-    draw = ImageDraw.Draw(canvas)
-    for i, (label, tile) in enumerate(tiles):
-        x = pad + i * (2 * size + pad)
-        canvas.paste(tile, (x, label_h + pad))
-        draw.text((x, 2), label, fill="black")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(path)
+    from restora.bench.figures import crop_strip
+
+    order = ["clean", "blurred", "wiener", "pnp_tv", "pnp_restora", "pnp_ffdnet", "diffpir", "dps"]
+    images = {LABELS.get(n, n): np.asarray(Image.open(folder / f"{n}.png").convert("RGB"))
+              for n in order if (folder / f"{n}.png").is_file()}
+    crop_strip(images, path, box=box)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("report", type=Path)
-    ap.add_argument("crops", type=Path)
+    ap.add_argument("reports", type=Path, nargs="+", help="deblur_table.py --json outputs (rows merged)")
+    ap.add_argument("--crops", type=Path, required=True, help="deblur_table.py --crops folder")
+    ap.add_argument("--figures", type=Path, default=FIGURES, help="output folder")
     args = ap.parse_args(argv)
-    tradeoff(json.loads(args.report.read_text()), FIGURES / "deblur_tradeoff.png")
-    crops(args.crops, FIGURES / "deblur_crops.png")
-    print(f"wrote {FIGURES / 'deblur_tradeoff.png'} and {FIGURES / 'deblur_crops.png'}")
+    report = json.loads(args.reports[0].read_text())
+    for extra in map(json.loads, (r.read_text() for r in args.reports[1:])):
+        same = extra["kernels"] == report["kernels"] and extra["images"] == report["images"]
+        for name, by_sigma in extra["rows"].items():  # label points measured on a subset
+            key = name if same else f"{name} [kernels {extra['kernels']}, {extra['images']} images]"
+            report["rows"].setdefault(key, {}).update(by_sigma)
+    tradeoff(report, args.figures / "deblur_tradeoff.png")
+    crops(args.crops, args.figures / "deblur_crops.png")
+    print(f"wrote {args.figures / 'deblur_tradeoff.png'} and {args.figures / 'deblur_crops.png'}")
     return 0
 
 

@@ -147,3 +147,70 @@ def test_max_pixels_option_refuses_big_images(noisy_pair, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "noisy.png" in err and "decompression bomb" in err and "limit" in err
     assert not out.exists()
+
+
+def test_method_option_reaches_the_method(noisy_pair, tmp_path):
+    """-O iterations=N gives exactly the API call with that option (and differs from another N)."""
+    from restora.methods import get_method
+
+    clean, _, _ = noisy_pair
+    blurred = tmp_path / "blurred.png"
+    from restora.degrade import gaussian_kernel
+    from restora.degrade.operators import BlurOperator
+
+    kernel = gaussian_kernel(1.5)
+    b = BlurOperator(kernel).A(clean[:96, :96].astype(np.float64) / 255)
+    Image.fromarray(np.rint(b * 255).astype(np.uint8)).save(blurred)
+    outs = {}
+    for n in (2, 12):
+        out = tmp_path / f"rl{n}.png"
+        assert main(["restore", str(blurred), "-o", str(out), "--task", "deblur", "--method",
+                     "richardson_lucy", "--kernel", "gauss:1.5", "--tile", "0", "-O", f"iterations={n}"]) == 0
+        outs[n] = np.asarray(Image.open(out))
+        ref = get_method("richardson_lucy")(np.asarray(Image.open(blurred), np.float32) / 255,
+                                            kernel=kernel, iterations=n)
+        assert np.abs(outs[n].astype(int) - np.rint(np.clip(ref, 0, 1) * 255)).max() <= 1
+    assert np.abs(outs[12].astype(int) - outs[2].astype(int)).mean() > 1  # the option changed the result
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["-O", "iterations"], "expected KEY=VALUE"),
+        (["-O", "strength=3"], "has no option strength; its own options are: iterations"),
+        (["-O", "sigma=3"], "give sigma as its own option"),
+    ],
+)
+def test_bad_method_option_is_one_clear_line_and_no_output(noisy_pair, tmp_path, capsys, options, message):
+    _, _, path = noisy_pair
+    out = tmp_path / "out.png"
+    code = main(["restore", str(path), "-o", str(out), "--task", "deblur", "--method", "richardson_lucy",
+                 "--kernel", "gauss:1.5", *options])
+    err = capsys.readouterr().err
+    assert code != 0 and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_methods_table_shows_own_options(capsys):
+    assert main(["methods"]) == 0
+    text = capsys.readouterr().out
+    assert "own options" in text and "iterations" in text
+
+
+def test_eval_passes_method_options(tmp_path, capsys):
+    """restora eval -O iterations=N scores the method with that option (Python API equality)."""
+    from restora.bench import evaluate
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    from skimage import data
+
+    Image.fromarray(data.astronaut()[100:164, 200:264]).save(folder / "a.png")
+    out = tmp_path / "r.json"
+    assert main(["eval", "--method", "richardson_lucy", "--task", "deblur", "--kernel", "gauss:1.2", "--sigma", "1",
+                 "--dataset", str(folder), "-O", "iterations=3", "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    ref3 = evaluate("richardson_lucy", folder, task="deblur", kernel="gauss:1.2", sigma=1, method_options={"iterations": 3})
+    ref30 = evaluate("richardson_lucy", folder, task="deblur", kernel="gauss:1.2", sigma=1)
+    assert got["mean"]["psnr"] == pytest.approx(ref3.mean_psnr, abs=1e-9)
+    assert abs(ref3.mean_psnr - ref30.mean_psnr) > 0.1

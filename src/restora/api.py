@@ -6,7 +6,7 @@ adds decoding and encoding with metadata carried through. The CLI is a thin laye
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -165,6 +165,7 @@ def restore(
     batch: int = 1,
     ensemble: bool = False,
     threads: int | None = None,
+    method_options: Mapping[str, object] | None = None,
 ) -> np.ndarray:
     """Restore one image with a registered method.
 
@@ -184,17 +185,19 @@ def restore(
         :class:`restora.models.inference.InferenceRunner`. Networks only.
     batch: tiles per network call (networks only). threads: CPU threads for torch and
         OpenCV during the call, restored afterwards (any method; ``None`` = unchanged).
+    method_options: further keyword options of the method itself (e.g. ``{"iterations":
+        250}`` for ``zs_n2n``, ``{"steps": 50}`` for ``diffpir``); see ``restora methods``.
     task="auto": :func:`restora.auto.run` decides the steps (no method, model or kernel;
         sigma, scale and quality, when given, are used instead of measured). An array has
         no JPEG tables: give ``quality`` to have it deblocked.
     """
     if task == AUTO_TASK:
-        from restora.auto import run
+        from restora.auto import RunOptions, run
 
-        _check_auto(method=method, model=model, kernel=kernel)
-        pixels, _ = run(image, sigma=sigma, scale=scale, quality=quality, tile=tile,
-                        overlap=overlap, progress=progress, device=device, precision=precision,
-                        batch=batch, ensemble=ensemble, threads=threads)
+        _check_auto(method=method, model=model, kernel=kernel, method_options=method_options)
+        options = RunOptions(tile=tile, overlap=overlap, progress=progress, device=device,
+                             precision=precision, batch=batch, ensemble=ensemble, threads=threads)
+        pixels, _ = run(image, sigma=sigma, scale=scale, quality=quality, options=options)
         return _like_input(pixels, image)
     info = resolve_method(
         method, task=task, model=model, device=device, precision=precision, ensemble=ensemble,
@@ -217,6 +220,7 @@ def restore(
 
         sigma = estimate_sigma(pixels)
     options = dict(sigma=sigma, scale=scale, kernel=kernel, quality=quality, seed=seed)
+    options.update(_method_options(info, method_options, options))
     if tile == "auto":
         from restora.methods.learned import model_runner
 
@@ -233,11 +237,35 @@ def restore(
     return _like_input(result, image)
 
 
+def _method_options(
+    info: MethodInfo, extra: Mapping[str, object] | None, common: Mapping[str, object]
+) -> dict[str, object]:
+    """``extra`` checked against what ``info`` takes; the common options keep their own names."""
+    if not extra:
+        return {}
+    clash = sorted(k for k in extra if k in common)
+    if clash:
+        raise InvalidParameterError(
+            f"give {', '.join(clash)} as its own option (--{clash[0]} / {clash[0]}=...), not as a "
+            "method option"
+        )
+    unknown = sorted(k for k in extra if k not in info.options)
+    if unknown:
+        takes = [k for k in info.options if k not in common]
+        raise InvalidParameterError(
+            f"method {info.name!r} has no option {', '.join(unknown)}; its own options are: "
+            f"{', '.join(takes) or 'none'}"
+        )
+    return dict(extra)
+
+
 def _check_auto(
-    *, method: object = None, model: object = None, kernel: object = None
+    *, method: object = None, model: object = None, kernel: object = None,
+    method_options: object = None,
 ) -> None:
     """Refuse options that the automatic pipeline decides itself (or cannot use)."""
-    given = [name for name, value in (("method", method), ("model", model), ("kernel", kernel))
+    given = [name for name, value in (("method", method), ("model", model), ("kernel", kernel),
+                                      ("option", method_options or None))
              if value is not None]
     if given:
         raise InvalidParameterError(
@@ -329,6 +357,7 @@ def restore_file(
     ensemble: bool = False,
     threads: int | None = None,
     on_plan: Callable[[Plan], None] | None = None,
+    method_options: Mapping[str, object] | None = None,
 ) -> Path:
     """Decode ``input_path``, restore it, and write ``output_path`` atomically.
 
@@ -344,14 +373,15 @@ def restore_file(
     if task == AUTO_TASK:
         from restora import auto
 
-        _check_auto(method=method, model=model, kernel=kernel)
+        _check_auto(method=method, model=model, kernel=kernel, method_options=method_options)
         photo = read_image(input_path, max_pixels=max_pixels)
         plan = auto.plan(photo, sigma=sigma, scale=scale, quality=quality)
         if on_plan is not None:
             on_plan(plan)
-        restored = auto.run_plan(plan, photo, tile=tile, overlap=overlap, progress=progress,
-                                 device=device, precision=precision, batch=batch,
-                                 ensemble=ensemble, threads=threads)
+        options = auto.RunOptions(tile=tile, overlap=overlap, progress=progress, device=device,
+                                  precision=precision, batch=batch, ensemble=ensemble,
+                                  threads=threads)
+        restored = auto.run_plan(plan, photo, options)
         return write_image(photo.with_pixels(restored), output_path, bit_depth=bit_depth,
                            quality=jpeg_quality, overwrite=overwrite, inputs=[input_path])
     # Load a model (and check device/precision) once, before decoding.
@@ -359,6 +389,8 @@ def restore_file(
         method, task=task, model=model, device=device, precision=precision, ensemble=ensemble,
         scale=scale,
     )
+    _method_options(info, method_options, {"sigma": sigma, "scale": scale, "kernel": kernel,
+                                           "quality": quality, "seed": seed})  # before decoding
     photo = read_image(input_path, max_pixels=max_pixels)
     if sigma is None and info.needs_sigma and "sigma" in info.options and photo.format == "JPEG":
         from restora.methods.noise_level import estimate_sigma
@@ -378,6 +410,7 @@ def restore_file(
         progress=progress,
         batch=batch,
         threads=threads,
+        method_options=method_options,
     )
     return write_image(
         photo.with_pixels(restored),

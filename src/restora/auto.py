@@ -216,32 +216,36 @@ def plan(
     return Plan(steps=tuple(steps), decisions=tuple(decisions), detected=detected)
 
 
-def run_plan(
-    the_plan: Plan,
-    image: Photo | np.ndarray,
-    *,
-    tile: int | None | Literal["auto"] = "auto",
-    overlap: int = 32,
-    progress: Progress | None = None,
-    device: str = "cpu",
-    precision: str = "auto",
-    batch: int = 1,
-    ensemble: bool = False,
-    threads: int | None = None,
-) -> np.ndarray:
-    """Run the plan's steps in order; returns HWC float32 in [0, 1] (the input untouched).
+@dataclass(frozen=True)
+class RunOptions:
+    """How the steps run: :func:`restora.api.restore`'s options of the same names.
 
     device / precision / batch / ensemble apply to the steps that run weights; classical
-    steps run with the defaults. Other options are :func:`restora.api.restore`'s.
+    steps run with the defaults. progress is called as ``progress(done, total)`` over the
+    whole plan.
     """
+
+    tile: int | None | Literal["auto"] = "auto"
+    overlap: int = 32
+    progress: Progress | None = None
+    device: str = "cpu"
+    precision: str = "auto"
+    batch: int = 1
+    ensemble: bool = False
+    threads: int | None = None
+
+
+def run_plan(the_plan: Plan, image: Photo | np.ndarray, options: RunOptions | None = None) -> np.ndarray:
+    """Run the plan's steps in order; returns HWC float32 in [0, 1] (the input untouched)."""
     from restora.api import resolve_method, restore
     from restora.io.image import Photo
 
+    opts = RunOptions() if options is None else options
     pixels = _as_hwc(image.pixels if isinstance(image, Photo) else image)
     n = len(the_plan.steps)
     for i, step in enumerate(the_plan.steps):
         network = step.model is not None
-        run_options = dict(device=device, precision=precision, ensemble=ensemble) if network else {}
+        run_options = dict(device=opts.device, precision=opts.precision, ensemble=opts.ensemble) if network else {}
         info = resolve_method(step.method, task=step.task, model=step.model, **run_options)  # type: ignore[arg-type]
         pixels = restore(
             pixels,
@@ -250,11 +254,11 @@ def run_plan(
             sigma=step.sigma if "sigma" in info.options else None,
             scale=step.scale,
             quality=step.quality if "quality" in info.options else None,
-            tile=tile,
-            overlap=overlap,
-            progress=None if progress is None else _step_progress(progress, i, n),
-            batch=batch if network else 1,
-            threads=threads,
+            tile=opts.tile,
+            overlap=opts.overlap,
+            progress=None if opts.progress is None else _step_progress(opts.progress, i, n),
+            batch=opts.batch if network else 1,
+            threads=opts.threads,
         )
     return pixels
 
@@ -266,14 +270,7 @@ def run(
     scale: int | None = None,
     quality: int | None = None,
     explain: bool = False,
-    tile: int | None | Literal["auto"] = "auto",
-    overlap: int = 32,
-    progress: Progress | None = None,
-    device: str = "cpu",
-    precision: str = "auto",
-    batch: int = 1,
-    ensemble: bool = False,
-    threads: int | None = None,
+    options: RunOptions | None = None,
 ) -> tuple[np.ndarray, Plan]:
     """Plan (:func:`plan`) and run (:func:`run_plan`) the automatic pipeline on one image.
 
@@ -282,10 +279,7 @@ def run(
     the_plan = plan(image, sigma=sigma, scale=scale, quality=quality)
     if explain:
         print(the_plan.explain(), file=sys.stderr)
-    pixels = run_plan(the_plan, image, tile=tile, overlap=overlap, progress=progress,
-                      device=device, precision=precision, batch=batch, ensemble=ensemble,
-                      threads=threads)
-    return pixels, the_plan
+    return run_plan(the_plan, image, options), the_plan
 
 
 def _as_hwc(image: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from restora.errors import OutputExistsError, RestoraError
+from restora.errors import InvalidParameterError, OutputExistsError, RestoraError
 
 app = typer.Typer(
     name="restora",
@@ -76,6 +76,7 @@ def restore(
     overwrite: Annotated[bool, typer.Option(help="Allow writing over an input file.")] = False,
     max_pixels: Annotated[Optional[int], typer.Option(help="Refuse images with more pixels (decompression-bomb limit; default $RESTORA_MAX_PIXELS or 200 MP).")] = None,
     explain: Annotated[bool, typer.Option(help="Print what --task auto decided for each photo, and why (stderr).")] = False,
+    option: Annotated[Optional[list[str]], typer.Option("--option", "-O", help="A method's own option, KEY=VALUE, repeatable (e.g. -O iterations=250 for zs_n2n, -O steps=50 for diffpir; `restora methods` lists them).")] = None,
 ) -> None:
     """Restore photos: decode, run the method (tiled), write with EXIF/ICC kept.
 
@@ -84,6 +85,7 @@ def restore(
     """
     from restora.api import output_paths, restore_file
 
+    method_options = parse_method_options(option or [])
     if task is None and method is None and model is None:
         task = "auto"
     if len(inputs) > 1:
@@ -103,7 +105,8 @@ def restore(
                              tile="auto" if tile is None else (tile or None), overlap=overlap,
                              overwrite=overwrite, bit_depth=bit_depth, max_pixels=max_pixels, jpeg_quality=jpeg_quality,
                              progress=update, device=device, precision=precision, batch=batch,
-                             ensemble=ensemble, threads=threads, on_plan=on_plan)
+                             ensemble=ensemble, threads=threads, on_plan=on_plan,
+                             method_options=method_options)
         except RestoraError as exc:
             if len(inputs) == 1:
                 raise
@@ -114,6 +117,24 @@ def restore(
     if failures:
         console.print(f"{failures} of {len(inputs)} image(s) failed")
         raise typer.Exit(2)
+
+
+def parse_method_options(items: list[str]) -> dict[str, object]:
+    """``["iterations=250", "mode=fast"]`` -> ``{"iterations": 250, "mode": "fast"}``: values
+    are Python literals (numbers, True/False, None, quoted strings) or else plain strings."""
+    import ast
+
+    parsed: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise InvalidParameterError(f"--option {item!r}: expected KEY=VALUE, e.g. --option iterations=250")
+        try:
+            parsed[key] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            parsed[key] = text.strip()
+    return parsed
 
 
 def _explainer(source: Path):
@@ -132,14 +153,16 @@ def methods_command(
     """List the registered methods."""
     from restora.methods import list_methods
 
-    table = Table(title="restora methods")
-    for column in ("name", "task", "channels", "needs", "description"):
-        table.add_column(column)
+    table = Table(title="restora methods (own options: --option KEY=VALUE)")
+    for column in ("name", "task", "channels", "needs", "own options", "description"):
+        table.add_column(column, no_wrap=column in ("name", "own options"))
+    common = {"sigma", "scale", "kernel", "quality", "seed"}
     for m in list_methods(task=task):
         needs = [n for n, flag in (("sigma", m.needs_sigma), ("kernel", m.needs_kernel)) if flag]
         if m.scales:
             needs.append("scale " + "/".join(map(str, m.scales)))
-        table.add_row(m.name, m.task, ",".join(map(str, m.channels)), ", ".join(needs) or "-",
+        own = ", ".join(o for o in m.options if o not in common) or "-"
+        table.add_row(m.name, m.task, ",".join(map(str, m.channels)), ", ".join(needs) or "-", own,
                       m.description)
     stdout.print(table)
     from restora.weights import DEFAULT_WEIGHTS
@@ -174,6 +197,7 @@ def eval_command(
     precision: Precision = "auto",
     ensemble: Ensemble = False,
     threads: Threads = None,
+    option: Annotated[Optional[list[str]], typer.Option("--option", "-O", help="A method's own option, KEY=VALUE, repeatable (as for restore).")] = None,
 ) -> None:
     """Evaluate a method on a dataset with a paper-exact protocol (whole images, untiled)."""
     from restora.api import resolve_method
@@ -195,7 +219,8 @@ def eval_command(
     bar, update = _progress(f"{info.name} on {dataset.name}")
     with bar, cpu_threads(threads):
         result = evaluate(info, dataset, task=task, sigma=sigma, scale=scale, quality=quality,
-                          kernel=kernel, protocol=protocol, seed=seed, limit=limit, progress=update)
+                          kernel=kernel, protocol=protocol, seed=seed, limit=limit, progress=update,
+                          method_options=parse_method_options(option or []))
     stdout.print(result.to_markdown(per_image=per_image), markup=False, highlight=False, soft_wrap=True)
     if json_path is not None:
         result.to_json(json_path)

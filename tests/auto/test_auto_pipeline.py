@@ -107,7 +107,7 @@ def test_scale_adds_an_upscale_step(noisy_png):
     assert [s.action for s in plan.steps] == ["denoise", "upscale"]
     assert plan.steps[-1].method == "bicubic" and plan.steps[-1].scale == 2
     assert "Upscale x2 asked" in plan.summary
-    pixels = auto.run_plan(plan, photo, tile=None)
+    pixels = auto.run_plan(plan, photo, auto.RunOptions(tile=None))
     assert pixels.shape == (512, 512, 3)
     assert "No upscale asked" in auto.plan(photo).summary
 
@@ -270,7 +270,7 @@ def test_default_weights_switch(fake_default_denoiser, noisy):
     assert not np.allclose(by_model, restora.restore(noisy, method="nlm", tile=None))
     # restore(task=..., method=None), the automatic pipeline: the shipped weights
     assert np.array_equal(restora.restore(noisy, task="denoise", tile=None), by_model)
-    assert np.array_equal(auto.run(noisy, tile=None)[0], by_model)
+    assert np.array_equal(auto.run(noisy, options=auto.RunOptions(tile=None))[0], by_model)
     # a gray image is not what the weights take: classical fallback
     gray_plan = auto.plan(noisy[..., :1])
     assert gray_plan.steps[0].method == "nlm" and gray_plan.steps[0].model is None

@@ -130,3 +130,15 @@ def test_tiny_model_learns_a_fixed_problem() -> None:
         losses.append(float(loss.detach()))
     assert losses[-1] < 0.75 * losses[0], losses
     assert all(b < a for a, b in itertools.pairwise(losses))
+
+
+def test_edm_at_zero_noise_returns_the_input() -> None:
+    from restora.archs.edm import EDMPrecond
+
+    torch.manual_seed(0)
+    model = EDMPrecond(3, channels=(8, 8, 8, 8), num_blocks=1).eval()
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        out = model(x, 0.0)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, x, atol=1e-4, rtol=0)

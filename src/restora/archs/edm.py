@@ -18,6 +18,9 @@ from restora.archs.drunet import DRUNet
 
 #: Data mean the preconditioning centres on ([0, 1] images).
 DATA_MEAN = 0.5
+#: Smallest noise level used ([0, 1] units): sigma = 0 (a clean image) would make
+#: ``c_noise = log(0)``; below this the output is the input to within 1e-5 anyway.
+SIGMA_FLOOR = 1e-5
 
 
 class EDMPrecond(nn.Module):
@@ -30,8 +33,8 @@ class EDMPrecond(nn.Module):
     its constant noise-map channel), ``sd = sigma_data``.
 
     ``forward(x, sigma)``: x (N, C, H, W) noisy image (clean data in [0, 1], noise
-    unbounded), any H and W (DRUNet pads to a multiple of 8 and crops); sigma > 0, noise
-    std in [0, 1] units, a float or an (N,) tensor. Returns the clean-image estimate
+    unbounded), any H and W (DRUNet pads to a multiple of 8 and crops); sigma >= 0, noise
+    std in [0, 1] units, a float or an (N,) tensor (floored at :data:`SIGMA_FLOOR`). Returns the clean-image estimate
     (N, C, H, W), [0, 1] units, not clipped.
     """
 
@@ -58,7 +61,7 @@ class EDMPrecond(nn.Module):
     def forward(self, x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
         sig = torch.as_tensor(sigma, dtype=x.dtype, device=x.device).reshape(
             -1, 1, 1, 1
-        )
+        ).clamp_min(SIGMA_FLOOR)
         sd = self.sigma_data
         var = sig**2 + sd**2
         c_skip = sd**2 / var

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,6 +160,7 @@ def evaluate(
     limit: int | None = None,
     tile: int | None = None,
     progress: Progress | None = None,
+    method_options: Mapping[str, object] | None = None,
 ) -> Evaluation:
     """Score ``method`` on every image of ``dataset`` under the named ``protocol``.
 
@@ -167,10 +168,11 @@ def evaluate(
         ``None`` with ``model``: a weight file (or loaded descriptor) evaluated as a method.
     sigma: noise std in 8-bit units (denoise, deblur); for denoising the method receives the
         true sigma (non-blind), as in the papers' tables.
+    method_options: the method's own options (e.g. ``{"iterations": 500}`` for ``zs_n2n``).
     Returns per-image PSNR/SSIM (dB / [0,1]), seconds and the mean, with the published numbers
     for this dataset, task and level when known.
     """
-    from restora.api import apply_tiled, resolve_method
+    from restora.api import _method_options, apply_tiled, resolve_method
     from restora.bench.published import published_for
     from restora.io import from_float32, read_image
     from restora.metrics import get_protocol, psnr, ssim
@@ -198,6 +200,8 @@ def evaluate(
         scale=scale if task == "upscale" else None,
         kernel=kernel if task == "deblur" else None,
         quality=quality if task == "deblock" else None).items() if k in info.options}
+    options.update(_method_options(info, method_options, {"sigma": sigma, "scale": scale, "kernel": kernel,
+                                                          "quality": quality, "seed": seed}))
     for index, path in enumerate(files):
         photo = read_image(path)
         depth = np.uint16 if photo.bit_depth == 16 else np.uint8

@@ -5,6 +5,15 @@ on the [0, 255] scale; SSIM with the 11x11 Gaussian window, sigma 1.5, 'valid' f
 as Wang et al.'s MATLAB code and BasicSR ``calculate_ssim`` do). No-reference: :func:`niqe`
 (Mittal et al. 2013, as the official MATLAB code and BasicSR 1.4.2 compute it).
 
+What needs external files
+-------------------------
+PSNR and SSIM need nothing. NIQE needs its pristine model (``niqe_pris_params.npz``, the
+authors' data; ``params=`` or ``$RESTORA_NIQE_PARAMS``, see :mod:`restora.metrics.niqe`).
+Learned perceptual distances (LPIPS, DISTS) need ImageNet-trained backbone weights
+(AlexNet/VGG) plus their calibration layers; restora neither bundles nor downloads those,
+so it reports none. Every perceptual comparison in ``docs/benchmarks.md`` therefore uses
+NIQE (lower = more natural) beside PSNR/SSIM.
+
 Named protocols
 ---------------
 A score only means something next to the protocol it was measured with.

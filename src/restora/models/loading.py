@@ -205,6 +205,8 @@ def _make(
 def _spandrel(state: dict[str, Any], path: Path, digest: str, meta: dict[str, str]) -> ModelDescriptor:
     import spandrel
 
+    from restora.models.detect import ARCHS
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -214,7 +216,7 @@ def _spandrel(state: dict[str, Any], path: Path, digest: str, meta: dict[str, st
         shapes = ", ".join(f"{k} {tuple(state[k].shape)}" for k in keys)
         raise ModelLoadError(
             f"{path}: unknown architecture: the {len(state)} tensors match none of restora's "
-            f"architectures (dncnn, ffdnet, drunet, nafnet) nor spandrel's. First keys: {shapes}"
+            f"architectures ({', '.join(ARCHS)}) nor spandrel's. First keys: {shapes}"
         ) from None
     except Exception as exc:
         raise ModelLoadError(f"{path}: spandrel recognised the weights but could not load them ({type(exc).__name__}: {exc})") from None

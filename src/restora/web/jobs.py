@@ -400,7 +400,7 @@ class JobManager:
                 image.decision = plan.summary
                 image.method = " -> ".join(step.runs for step in plan.steps) or None
                 job.version += 1
-                pixels = auto.run_plan(plan, photo, progress=progress) if plan.steps else photo.pixels
+                pixels = auto.run_plan(plan, photo, auto.RunOptions(progress=progress)) if plan.steps else photo.pixels
             else:
                 info = self._method(methods, opts.task, opts.method)
                 image.method = info.name

@@ -91,6 +91,12 @@ DEFAULT_WEIGHTS: tuple[WeightCard, ...] = (
         card_path="upscale_real_x4.md", channels=(3,), scale=4, licence="Apache-2.0", default=False,
         description="blind x4 upscaler for real photos: also removes blur, noise and JPEG (by name only)",
     ),
+    WeightCard(
+        name="diffusion_prior", task="denoise", file="diffusion_prior.safetensors",
+        sha256="79d05313a40ea28dc3e4139b38b9a03d06b1bf33aa571a8ec3fd980448b0c120",
+        card_path="diffusion_prior.md", channels=(3,), licence="Apache-2.0", default=False,
+        description="EDM diffusion prior D(x; sigma), sigma 0.25-10200: the prior of the diffpir method",
+    ),
 )
 
 _VERIFIED: set[tuple[Path, str]] = set()
