@@ -220,7 +220,7 @@ def restore(
 
         sigma = estimate_sigma(pixels)
     options = dict(sigma=sigma, scale=scale, kernel=kernel, quality=quality, seed=seed)
-    options.update(_method_options(info, method_options, options))
+    options.update(check_method_options(info, method_options, options))
     if tile == "auto":
         from restora.methods.learned import model_runner
 
@@ -237,7 +237,7 @@ def restore(
     return _like_input(result, image)
 
 
-def _method_options(
+def check_method_options(
     info: MethodInfo, extra: Mapping[str, object] | None, common: Mapping[str, object]
 ) -> dict[str, object]:
     """``extra`` checked against what ``info`` takes; the common options keep their own names."""
@@ -389,7 +389,7 @@ def restore_file(
         method, task=task, model=model, device=device, precision=precision, ensemble=ensemble,
         scale=scale,
     )
-    _method_options(info, method_options, {"sigma": sigma, "scale": scale, "kernel": kernel,
+    check_method_options(info, method_options, {"sigma": sigma, "scale": scale, "kernel": kernel,
                                            "quality": quality, "seed": seed})  # before decoding
     photo = read_image(input_path, max_pixels=max_pixels)
     if sigma is None and info.needs_sigma and "sigma" in info.options and photo.format == "JPEG":

@@ -172,7 +172,7 @@ def evaluate(
     Returns per-image PSNR/SSIM (dB / [0,1]), seconds and the mean, with the published numbers
     for this dataset, task and level when known.
     """
-    from restora.api import _method_options, apply_tiled, resolve_method
+    from restora.api import apply_tiled, check_method_options, resolve_method
     from restora.bench.published import published_for
     from restora.io import from_float32, read_image
     from restora.metrics import get_protocol, psnr, ssim
@@ -200,7 +200,7 @@ def evaluate(
         scale=scale if task == "upscale" else None,
         kernel=kernel if task == "deblur" else None,
         quality=quality if task == "deblock" else None).items() if k in info.options}
-    options.update(_method_options(info, method_options, {"sigma": sigma, "scale": scale, "kernel": kernel,
+    options.update(check_method_options(info, method_options, {"sigma": sigma, "scale": scale, "kernel": kernel,
                                                           "quality": quality, "seed": seed}))
     for index, path in enumerate(files):
         photo = read_image(path)
