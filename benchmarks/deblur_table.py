@@ -18,7 +18,13 @@ DPS with the same prior, ``--dps-steps`` denoiser calls, each with a backward pa
     .venv/bin/python benchmarks/deblur_table.py [--dataset set3c|cbsd68] [--limit N]
         [--sigmas 2.55,7.65] [--kernels 1-8] [--niqe] [--json OUT.json] [--crops DIR]
         [--methods blurred,wiener,richardson_lucy,pnp_tv,pnp_restora,pnp_ffdnet,diffpir,dps]
-        [--dps-steps 100] [--dps-step-size 1.0]
+        [--dps-steps 100] [--dps-step-size 1.0] [--pairing all|cycle] [--shard 0/2]
+        [--log runs/x.jsonl] [--summarise runs/x0.jsonl runs/x1.jsonl]
+
+``--pairing cycle`` runs kernel ``i mod 8`` on image ``i`` only (one pair per image, all
+kernels covered); ``--log FILE`` appends one JSON line per (method, sigma, kernel, image) and
+skips pairs already there, so a stopped run resumes; ``--shard PART/COUNT`` splits the images
+between processes (give each its own log); ``--summarise LOG...`` prints the table from logs.
 
 ``--niqe`` adds NIQE (lower = more natural; needs the pristine model, see
 ``restora.metrics.niqe``; computed on the uint8 output); ``--crops DIR`` saves every
@@ -109,6 +115,60 @@ def parse_kernels(text: str) -> list[int]:
     return [int(v) for v in text.split(",")]
 
 
+def pairs(n_images: int, kernel_ids: list[int], pairing: str, shard: tuple[int, int]) -> list[tuple[int, int]]:
+    """(kernel id, image index) pairs to run: every kernel on every image (``all``), or
+    kernel ``kernel_ids[i % len(kernel_ids)]`` on image ``i`` only (``cycle``); then only the
+    images ``i`` with ``i % count == part`` (``shard = (part, count)``)."""
+    part, count = shard
+    images = [i for i in range(n_images) if i % count == part]
+    if pairing == "cycle":
+        return [(kernel_ids[i % len(kernel_ids)], i) for i in images]
+    return [(kid, i) for kid in kernel_ids for i in images]
+
+
+def read_log(paths: list[Path]) -> dict[tuple[str, float, int, int], dict]:
+    """Per-pair records of earlier runs (JSON lines), keyed by (method, sigma, kernel, image)."""
+    import json
+
+    records = {}
+    for path in paths:
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    r = json.loads(line)
+                    records[(r["method"], r["sigma"], r["kernel"], r["image"])] = r
+    return records
+
+
+def summarise(records: dict, names: list[str], sigmas: list[float], kernel_ids: list[int],
+              wanted: list[tuple[int, int]], dataset: str, n_images: int) -> dict:
+    """Print the markdown table (mean PSNR per kernel and overall) over the ``wanted`` pairs;
+    a method missing any wanted pair is reported with the count it has."""
+    report: dict = {"dataset": dataset, "images": n_images, "kernels": kernel_ids, "pairs": len(wanted), "rows": {}}
+    for sigma in sigmas:
+        print(f"\n{dataset} ({n_images} images, {len(wanted)} image/kernel pairs), Levin kernels, "
+              f"noise sigma {sigma:g} (8-bit units); PSNR dB (RGB, uint8)\n")
+        print("| method | " + " | ".join(f"k{kid}" for kid in kernel_ids) + " | mean | s/image |")
+        print("|---|" + "---|" * (len(kernel_ids) + 2))
+        for name in names:
+            got = [records.get((name, sigma, kid, i)) for kid, i in wanted]
+            done = [r for r in got if r is not None]
+            if len(done) < len(wanted):
+                print(f"| {name} | ({len(done)} of {len(wanted)} pairs run) |")
+                continue
+            per_kernel = [np.mean([r["psnr"] for r in done if r["kernel"] == kid]) for kid in kernel_ids]
+            mean = float(np.mean([r["psnr"] for r in done]))
+            secs = float(np.mean([r["seconds"] for r in done]))
+            niqes = [r["niqe"] for r in done if r.get("niqe") is not None]
+            niqe = float(np.mean(niqes)) if len(niqes) == len(done) else None
+            cells = " | ".join("-" if np.isnan(v) else f"{v:.2f}" for v in per_kernel)
+            extra = f" NIQE {niqe:.2f} |" if niqe is not None else ""
+            print(f"| {name} | {cells} | **{mean:.2f}** | {secs:.2f} |{extra}", flush=True)
+            report["rows"].setdefault(name, {})[f"{sigma:g}"] = {
+                "psnr": mean, "seconds_per_image": secs, "niqe": niqe}
+    return report
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sigmas", default="2.55,7.65")
@@ -116,6 +176,13 @@ def main() -> None:
     ap.add_argument("--methods", default="blurred,wiener,richardson_lucy,pnp_tv,pnp_restora,pnp_ffdnet,diffpir")
     ap.add_argument("--dataset", default="set3c")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--pairing", choices=("all", "cycle"), default="all",
+                    help="every kernel on every image, or kernel i mod 8 on image i only")
+    ap.add_argument("--shard", default="0/1", help="PART/COUNT: run only images i with i %% COUNT == PART")
+    ap.add_argument("--log", type=Path, default=None,
+                    help="JSON-lines file of per-pair results; pairs already in it are skipped (resume)")
+    ap.add_argument("--summarise", type=Path, nargs="*", default=None,
+                    help="only print the table from these logs (no restoration)")
     ap.add_argument("--niqe", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--crops", type=Path, default=None)
@@ -130,63 +197,60 @@ def main() -> None:
     files = sorted(folder.glob("*.png"))[: args.limit]
     if not files or not LEVIN.is_file():
         raise SystemExit(f"needs {folder} and {LEVIN}")
+    kernel_ids = parse_kernels(args.kernels)
+    sigmas = [float(v) for v in args.sigmas.split(",")]
+    names = args.methods.split(",")
+    part, count = (int(v) for v in args.shard.split("/"))
+    if args.summarise is not None:
+        records = read_log(args.summarise)
+        wanted = pairs(len(files), kernel_ids, args.pairing, (0, 1))
+        report = summarise(records, names, sigmas, kernel_ids, wanted, args.dataset, len(files))
+        if args.json is not None:
+            args.json.write_text(json.dumps(report, indent=2))
+        return
     niqe_fn = None
     if args.niqe:
         from restora.metrics import niqe
 
         params = DATASETS / "iqa_models" / "niqe_pris_params.npz"
         niqe_fn = lambda img8: niqe(img8, params=params)
-    report: dict = {"dataset": args.dataset, "images": len(files), "kernels": args.kernels, "rows": {}}
     cleans = [np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) / 255.0 for f in files]
     bank = np.load(LEVIN)
-    kernel_ids = parse_kernels(args.kernels)
-    table = methods(args.methods.split(","), dps_steps=args.dps_steps, dps_step_size=args.dps_step_size)
-    sigmas = [float(v) for v in args.sigmas.split(",")]
+    table = methods(names, dps_steps=args.dps_steps, dps_step_size=args.dps_step_size)
+    records = read_log([args.log]) if args.log is not None else {}
+    log = args.log.open("a") if args.log is not None else None
+    todo = pairs(len(files), kernel_ids, args.pairing, (part, count))
+    first = todo[0] if todo else None
     for sigma in sigmas:
-        scores = {m: np.zeros((len(kernel_ids), len(files))) for m in table}
-        naturalness = {m: np.zeros((len(kernel_ids), len(files))) for m in table}
-        seconds = dict.fromkeys(table, 0.0)
-        for ki, kid in enumerate(kernel_ids):
+        for kid, i in todo:
+            if all((name, sigma, kid, i) in records for name in table):
+                continue
             k = bank[f"kernel_{kid}"].astype(np.float64)
             k /= k.sum()
-            for i, clean in enumerate(cleans):
-                ref, y = degrade_for_protocol(
-                    clean,
-                    task="deblur",
-                    index=i,
-                    seed=0,
-                    sigma=sigma,
-                    scale=None,
-                    quality=None,
-                    kernel=k,
-                )
-                ref8 = np.rint(ref * 255).astype(np.uint8)
-                for name, fn in table.items():
-                    t = time.perf_counter()
-                    out = fn(y.astype(np.float32), k, sigma)
-                    seconds[name] += time.perf_counter() - t
-                    out8 = np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8)
-                    scores[name][ki, i] = psnr(ref8, out8)
-                    if niqe_fn is not None:
-                        naturalness[name][ki, i] = niqe_fn(out8)
-                    if args.crops is not None and ki == 0 and i == 0 and sigma == sigmas[0]:
-                        args.crops.mkdir(parents=True, exist_ok=True)
-                        Image.fromarray(out8).save(args.crops / f"{name}.png")
-                        Image.fromarray(ref8).save(args.crops / "clean.png")
-        n = len(kernel_ids) * len(files)
-        print(
-            f"\n{args.dataset} ({len(files)} images), Levin kernels, noise sigma {sigma:g} (8-bit units); "
-            "PSNR dB (RGB, uint8)\n"
-        )
-        print("| method | " + " | ".join(f"k{kid}" for kid in kernel_ids) + " | mean | s/image |")
-        print("|---|" + "---|" * (len(kernel_ids) + 2))
-        for name, s in scores.items():
-            cells = " | ".join(f"{v:.2f}" for v in s.mean(axis=1))
-            extra = f" NIQE {naturalness[name].mean():.2f} |" if niqe_fn is not None else ""
-            print(f"| {name} | {cells} | **{s.mean():.2f}** | {seconds[name] / n:.2f} |{extra}", flush=True)
-            report["rows"].setdefault(name, {})[f"{sigma:g}"] = {
-                "psnr": float(s.mean()), "seconds_per_image": seconds[name] / n,
-                "niqe": float(naturalness[name].mean()) if niqe_fn is not None else None}
+            ref, y = degrade_for_protocol(
+                cleans[i], task="deblur", index=i, seed=0, sigma=sigma, scale=None, quality=None, kernel=k)
+            ref8 = np.rint(ref * 255).astype(np.uint8)
+            for name, fn in table.items():
+                if (name, sigma, kid, i) in records:
+                    continue
+                t = time.perf_counter()
+                out = fn(y.astype(np.float32), k, sigma)
+                seconds = time.perf_counter() - t
+                out8 = np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8)
+                record = {"method": name, "sigma": sigma, "kernel": kid, "image": i,
+                          "psnr": float(psnr(ref8, out8)), "seconds": seconds,
+                          "niqe": float(niqe_fn(out8)) if niqe_fn is not None else None}
+                records[(name, sigma, kid, i)] = record
+                if log is not None:
+                    log.write(json.dumps(record) + "\n")
+                    log.flush()
+                if args.crops is not None and (kid, i) == first and sigma == sigmas[0]:
+                    args.crops.mkdir(parents=True, exist_ok=True)
+                    Image.fromarray(out8).save(args.crops / f"{name}.png")
+                    Image.fromarray(ref8).save(args.crops / "clean.png")
+    if log is not None:
+        log.close()
+    report = summarise(records, list(table), sigmas, kernel_ids, todo, args.dataset, len(files))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))

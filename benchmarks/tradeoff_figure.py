@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/deblur_table.py --niqe --json runs/bench/deblur_set3c.json \
         --crops runs/bench/deblur_crops
     .venv/bin/python benchmarks/tradeoff_figure.py runs/bench/deblur_set3c.json [more.json ...] \
-        --crops runs/bench/deblur_crops
+        --crops runs/bench/deblur_crops [--crop-box 64,64,112] [--name deblur]
 
 Writes ``docs/figures/deblur_tradeoff.png`` (one point per method and noise level: PSNR up
 is more faithful, NIQE down is more natural-looking) and ``docs/figures/deblur_crops.png``
@@ -53,8 +53,12 @@ def tradeoff(report: dict, path: Path) -> None:
     ax.set_xlabel("NIQE (lower = more natural)")
     ax.set_ylabel("PSNR (dB, higher = more faithful)")
     ax.invert_xaxis()
-    ax.set_title(f"Deblurring, {report['dataset']} ({report['images']} images) x Levin kernels "
-                 f"{report['kernels']}: up and right is better", fontsize=9)
+    kernels = report["kernels"]
+    if isinstance(kernels, list):
+        kernels = f"{kernels[0]}-{kernels[-1]}" if kernels == list(range(kernels[0], kernels[-1] + 1)) else kernels
+    pairs = f", {report['pairs']} image/kernel pairs" if "pairs" in report else ""
+    ax.set_title(f"Deblurring, {report['dataset']} ({report['images']} images{pairs}) x Levin kernels "
+                 f"{kernels}: up and right is better", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     fig.tight_layout()
@@ -78,8 +82,10 @@ def crops(folder: Path, path: Path, *, box: tuple[int, int, int] = (64, 64, 112)
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("reports", type=Path, nargs="+", help="deblur_table.py --json outputs (rows merged)")
-    ap.add_argument("--crops", type=Path, required=True, help="deblur_table.py --crops folder")
+    ap.add_argument("--crops", type=Path, default=None, help="deblur_table.py --crops folder")
+    ap.add_argument("--crop-box", default="64,64,112", help="TOP,LEFT,SIZE of the crop, pixels")
     ap.add_argument("--figures", type=Path, default=FIGURES, help="output folder")
+    ap.add_argument("--name", default="deblur", help="figure names: NAME_tradeoff.png, NAME_crops.png")
     args = ap.parse_args(argv)
     report = json.loads(args.reports[0].read_text())
     for extra in map(json.loads, (r.read_text() for r in args.reports[1:])):
@@ -87,9 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         for name, by_sigma in extra["rows"].items():  # label points measured on a subset
             key = name if same else f"{name} [kernels {extra['kernels']}, {extra['images']} images]"
             report["rows"].setdefault(key, {}).update(by_sigma)
-    tradeoff(report, args.figures / "deblur_tradeoff.png")
-    crops(args.crops, args.figures / "deblur_crops.png")
-    print(f"wrote {args.figures / 'deblur_tradeoff.png'} and {args.figures / 'deblur_crops.png'}")
+    written = [args.figures / f"{args.name}_tradeoff.png"]
+    tradeoff(report, written[0])
+    if args.crops is not None:
+        written.append(args.figures / f"{args.name}_crops.png")
+        top, left, size = (int(v) for v in args.crop_box.split(","))
+        crops(args.crops, written[1], box=(top, left, size))
+    print("wrote " + " and ".join(map(str, written)))
     return 0
 
 

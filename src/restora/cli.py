@@ -26,16 +26,16 @@ console = Console(stderr=True)
 stdout = Console()
 
 Task = Annotated[str, typer.Option(help="denoise | upscale | deblock | deblur")]
-AutoTask = Annotated[Optional[str], typer.Option(help="auto (inspect each photo: deblock JPEGs, denoise when noisy, upscale with --scale) | denoise | upscale | deblock | deblur. Default: auto, or the task of --method/--model.", show_default=False)]
-Sigma = Annotated[Optional[float], typer.Option(help="Noise std in 8-bit units (25 = 25/255); omit to estimate.")]
-Scale = Annotated[Optional[int], typer.Option(help="Upscaling factor (upscale).")]
-Kernel = Annotated[Optional[str], typer.Option(help="Blur kernel: 'gauss:2.0', 'motion:15,30' or a .npy/.png file.")]
-Quality = Annotated[Optional[int], typer.Option(help="JPEG quality of the input (deblock).")]
-ModelPath = Annotated[Optional[Path], typer.Option(help="Weight file (.safetensors, .pth, .ckpt, MatConvNet .mat) to run instead of a method, or the name of a shipped weight set (see `restora methods`, e.g. upscale_real_x4).")]
+AutoTask = Annotated[str | None, typer.Option(help="auto (inspect each photo: deblock JPEGs, denoise when noisy, upscale with --scale) | denoise | upscale | deblock | deblur. Default: auto, or the task of --method/--model.", show_default=False)]
+Sigma = Annotated[float | None, typer.Option(help="Noise std in 8-bit units (25 = 25/255); omit to estimate.")]
+Scale = Annotated[int | None, typer.Option(help="Upscaling factor (upscale).")]
+Kernel = Annotated[str | None, typer.Option(help="Blur kernel: 'gauss:2.0', 'motion:15,30' or a .npy/.png file.")]
+Quality = Annotated[int | None, typer.Option(help="JPEG quality of the input (deblock).")]
+ModelPath = Annotated[Path | None, typer.Option(help="Weight file (.safetensors, .pth, .ckpt, MatConvNet .mat) to run instead of a method, or the name of a shipped weight set (see `restora methods`, e.g. upscale_real_x4).")]
 Device = Annotated[str, typer.Option(help="Where a --model runs: cpu | cuda | cuda:N | mps | auto.")]
 Precision = Annotated[str, typer.Option(help="Precision of a --model: fp32 | fp16 | bf16 | auto (fp32 on CPU, fp16/bf16 on GPU).")]
 Ensemble = Annotated[bool, typer.Option(help="x8 self-ensemble of a --model (flips/rotations averaged; 8x slower).")]
-Threads = Annotated[Optional[int], typer.Option(help="CPU threads for torch and OpenCV (default: unchanged).")]
+Threads = Annotated[int | None, typer.Option(help="CPU threads for torch and OpenCV (default: unchanged).")]
 
 
 def _progress(label: str):
@@ -57,26 +57,26 @@ def restore(
     inputs: Annotated[list[Path], typer.Argument(help="Input image(s).", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file, or folder for several inputs.")],
     task: AutoTask = None,
-    method: Annotated[Optional[str], typer.Option(help="Registered method (see `restora methods`); default per task.")] = None,
+    method: Annotated[str | None, typer.Option(help="Registered method (see `restora methods`); default per task.")] = None,
     model: ModelPath = None,
     sigma: Sigma = None,
     scale: Scale = None,
     kernel: Kernel = None,
     quality: Quality = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for stochastic methods.")] = None,
-    tile: Annotated[Optional[int], typer.Option(help="Tile size in pixels (0 = whole image; default 512, for a --model the least-work size up to 1024).", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for stochastic methods.")] = None,
+    tile: Annotated[int | None, typer.Option(help="Tile size in pixels (0 = whole image; default 512, for a --model the least-work size up to 1024).", show_default=False)] = None,
     overlap: Annotated[int, typer.Option(help="Tile overlap in pixels.")] = 32,
     device: Device = "cpu",
     precision: Precision = "auto",
     batch: Annotated[int, typer.Option(help="Tiles per --model call.")] = 1,
     ensemble: Ensemble = False,
     threads: Threads = None,
-    bit_depth: Annotated[Optional[int], typer.Option(help="Output bits per channel (8, 16, 32); default: the input's.")] = None,
+    bit_depth: Annotated[int | None, typer.Option(help="Output bits per channel (8, 16, 32); default: the input's.")] = None,
     jpeg_quality: Annotated[int, typer.Option(help="Quality of JPEG/WebP outputs.")] = 95,
     overwrite: Annotated[bool, typer.Option(help="Allow writing over an input file.")] = False,
-    max_pixels: Annotated[Optional[int], typer.Option(help="Refuse images with more pixels (decompression-bomb limit; default $RESTORA_MAX_PIXELS or 200 MP).")] = None,
+    max_pixels: Annotated[int | None, typer.Option(help="Refuse images with more pixels (decompression-bomb limit; default $RESTORA_MAX_PIXELS or 200 MP).")] = None,
     explain: Annotated[bool, typer.Option(help="Print what --task auto decided for each photo, and why (stderr).")] = False,
-    option: Annotated[Optional[list[str]], typer.Option("--option", "-O", help="A method's own option, KEY=VALUE, repeatable (e.g. -O iterations=250 for zs_n2n, -O steps=50 for diffpir; `restora methods` lists them).")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", "-O", help="A method's own option, KEY=VALUE, repeatable (e.g. -O iterations=250 for zs_n2n, -O steps=50 for diffpir; `restora methods` lists them).")] = None,
 ) -> None:
     """Restore photos: decode, run the method (tiled), write with EXIF/ICC kept.
 
@@ -148,7 +148,7 @@ def _explainer(source: Path):
 
 @app.command("methods")
 def methods_command(
-    task: Annotated[Optional[str], typer.Option(help="Only methods for this task.")] = None,
+    task: Annotated[str | None, typer.Option(help="Only methods for this task.")] = None,
 ) -> None:
     """List the registered methods."""
     from restora.methods import list_methods
@@ -181,7 +181,7 @@ def methods_command(
 @app.command("eval")
 def eval_command(
     dataset: Annotated[Path, typer.Option(help="Folder of clean reference images.")],
-    method: Annotated[Optional[str], typer.Option(help="Registered method; default per task.")] = None,
+    method: Annotated[str | None, typer.Option(help="Registered method; default per task.")] = None,
     model: ModelPath = None,
     task: Task = "denoise",
     sigma: Sigma = None,
@@ -190,14 +190,14 @@ def eval_command(
     kernel: Kernel = None,
     protocol: Annotated[str, typer.Option(help="Metric protocol: paper | matlab | rgb.")] = "paper",
     seed: Annotated[int, typer.Option(help="Base seed; image i uses seed + i.")] = 0,
-    limit: Annotated[Optional[int], typer.Option(help="Only the first N images.")] = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write the results as JSON.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N images.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON.")] = None,
     per_image: Annotated[bool, typer.Option(help="Print the per-image table.")] = True,
     device: Device = "cpu",
     precision: Precision = "auto",
     ensemble: Ensemble = False,
     threads: Threads = None,
-    option: Annotated[Optional[list[str]], typer.Option("--option", "-O", help="A method's own option, KEY=VALUE, repeatable (as for restore).")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", "-O", help="A method's own option, KEY=VALUE, repeatable (as for restore).")] = None,
 ) -> None:
     """Evaluate a method on a dataset with a paper-exact protocol (whole images, untiled)."""
     from restora.api import resolve_method
