@@ -10,9 +10,11 @@ In one run, on the same blurred 512x512 image (Gaussian kernel std 1.6, sigma 2.
   does not depend on the weights): one denoiser call, one DiffPIR step (denoiser + exact
   Fourier data step) and one DPS step (denoiser + backward pass), fp32 and bf16 autocast.
 
-Each timing follows one warm-up call.
+Each timing follows one warm-up call. With ``device`` ``cuda`` the diffusion network runs
+on the GPU (inputs and outputs stay on the CPU, so every timing includes the transfers and
+ends synchronised); the Fourier data steps and the PnP rows stay on the CPU.
 
-Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/diffusion_speed.py [size] [steps] [threads]
+Run: OMP_NUM_THREADS=2 .venv/bin/python benchmarks/diffusion_speed.py [size] [steps] [threads] [cpu|cuda]
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def _per_call(fn, calls: int) -> float:
     return (time.perf_counter() - t) / calls
 
 
-def main(size: int = 512, steps: int = 3, threads: int = 2) -> None:
+def main(size: int = 512, steps: int = 3, threads: int = 2, device: str = "cpu") -> None:
     from restora.methods.pnp import pnp_deblur
 
     torch.set_num_threads(threads)
@@ -64,7 +66,8 @@ def main(size: int = 512, steps: int = 3, threads: int = 2) -> None:
     op = BlurOperator(kernel)
     y = (op.A(image) + rng.normal(0, 2.55 / 255, image.shape)).astype(np.float32)
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {threads} thread(s), "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, {size}x{size}x3\n")
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, {size}x{size}x3, diffusion network on {device}"
+          + (f" ({torch.cuda.get_device_name(device)})" if device.startswith("cuda") else "") + "\n")
     print("| PnP-HQS deblurring, denoiser | s / iteration | iterations / s |\n|---|---|---|")
     denoisers: dict[str, object] = {"TV": "tv"}
     from restora.models import load_model
@@ -81,19 +84,19 @@ def main(size: int = 512, steps: int = 3, threads: int = 2) -> None:
         print(f"| {name} | {t:.2f} | {1 / t:.2f} |", flush=True)
 
     model, label = _prior()
-    model.eval()
+    model.eval().to(device)
     params = sum(p.numel() for p in model.parameters())
     x = torch.from_numpy(image.transpose(2, 0, 1)[None].copy())
     print(f"\n{label}, {params / 1e6:.2f} M parameters\n")
     print("| precision | denoiser call (s) | DiffPIR step (s) | DiffPIR steps / s | DPS step (s) |\n|---|---|---|---|---|")
     for precision in ("fp32", "bf16"):
-        den = model_denoiser(model, precision=precision)
+        den = model_denoiser(model, precision=precision, device=device)
         t_den = _per_call(lambda den=den: den(x, 0.5), steps)
         t_pir = _per_call(lambda den=den: diffpir(y, op, den, sigma=2.55, steps=steps, seed=0), 1) / steps
-        grad_den = model_denoiser(model, precision=precision, grad=True)
+        grad_den = model_denoiser(model, precision=precision, grad=True, device=device)
         t_dps = _per_call(lambda g=grad_den: dps(y, op, g, steps=steps, seed=0), 1) / steps
         print(f"| {precision} | {t_den:.2f} | {t_pir:.2f} | {1 / t_pir:.2f} | {t_dps:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:4]))
+    main(*(int(a) for a in sys.argv[1:4]), *sys.argv[4:5])
