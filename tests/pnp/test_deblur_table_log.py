@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "deblur_table.py"
-SET3C = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "set3c"
+from tests.conftest import DATASETS, REPO, benchmark_script
+
+SCRIPT = REPO / "benchmarks" / "deblur_table.py"
+SET3C = DATASETS / "set3c"
 
 
 @pytest.fixture(scope="module")
 def table():
-    spec = importlib.util.spec_from_file_location("deblur_table", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return benchmark_script("deblur_table")
 
 
 def test_pairings_and_shards(table) -> None:
