@@ -1,11 +1,11 @@
-"""Non-blind deblurring on Set3C with the 8 Levin et al. (2009) kernels, DPIR's protocol.
+"""Non-blind deblurring on Set3C or CBSD68 with the 8 Levin et al. (2009) kernels, DPIR's protocol.
 
 Protocol (Zhang et al., DPIR, TPAMI 2021, Sec. 5.1): clean = uint8 PNG / 255 (RGB);
 blurred with the kernel, circular boundary; plus Gaussian noise of std ``sigma`` (8-bit
 units; 2.55 and 7.65 = 0.01 and 0.03), seeded with the image index
 (``restora.bench.evaluate.degrade_for_protocol``); each method gets the true kernel and
 sigma; output clipped, quantised to uint8; PSNR on RGB, whole image
-(``restora.metrics.psnr``). Prints a markdown table: mean PSNR over the 3 images per
+(``restora.metrics.psnr``). Prints a markdown table: mean PSNR over the images per
 kernel, and the mean over all kernels.
 
 Rows: the blurred input, Wiener, Richardson-Lucy (30 iterations), PnP-HQS with TV, PnP-HQS
@@ -169,6 +169,14 @@ def summarise(records: dict, names: list[str], sigmas: list[float], kernel_ids: 
     return report
 
 
+def write_json(path: Path | None, report: dict) -> None:
+    import json
+
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sigmas", default="2.55,7.65")
@@ -200,13 +208,14 @@ def main() -> None:
     kernel_ids = parse_kernels(args.kernels)
     sigmas = [float(v) for v in args.sigmas.split(",")]
     names = args.methods.split(",")
-    part, count = (int(v) for v in args.shard.split("/"))
+    part_text, _, count_text = args.shard.partition("/")
+    if not (part_text.isdigit() and count_text.isdigit() and int(part_text) < int(count_text)):
+        raise SystemExit(f"--shard {args.shard!r}: expected PART/COUNT with 0 <= PART < COUNT, e.g. 0/2")
+    part, count = int(part_text), int(count_text)
     if args.summarise is not None:
         records = read_log(args.summarise)
         wanted = pairs(len(files), kernel_ids, args.pairing, (0, 1))
-        report = summarise(records, names, sigmas, kernel_ids, wanted, args.dataset, len(files))
-        if args.json is not None:
-            args.json.write_text(json.dumps(report, indent=2))
+        write_json(args.json, summarise(records, names, sigmas, kernel_ids, wanted, args.dataset, len(files)))
         return
     niqe_fn = None
     if args.niqe:
@@ -215,7 +224,9 @@ def main() -> None:
         params = DATASETS / "iqa_models" / "niqe_pris_params.npz"
         niqe_fn = lambda img8: niqe(img8, params=params)
     cleans = [np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) / 255.0 for f in files]
-    bank = np.load(LEVIN)
+    with np.load(LEVIN) as bank:
+        kernels = {kid: bank[f"kernel_{kid}"].astype(np.float64) for kid in kernel_ids}
+    kernels = {kid: k / k.sum() for kid, k in kernels.items()}
     table = methods(names, dps_steps=args.dps_steps, dps_step_size=args.dps_step_size)
     records = read_log([args.log]) if args.log is not None else {}
     log = args.log.open("a") if args.log is not None else None
@@ -225,8 +236,7 @@ def main() -> None:
         for kid, i in todo:
             if all((name, sigma, kid, i) in records for name in table):
                 continue
-            k = bank[f"kernel_{kid}"].astype(np.float64)
-            k /= k.sum()
+            k = kernels[kid]
             ref, y = degrade_for_protocol(
                 cleans[i], task="deblur", index=i, seed=0, sigma=sigma, scale=None, quality=None, kernel=k)
             ref8 = np.rint(ref * 255).astype(np.uint8)
@@ -250,10 +260,7 @@ def main() -> None:
                     Image.fromarray(ref8).save(args.crops / "clean.png")
     if log is not None:
         log.close()
-    report = summarise(records, list(table), sigmas, kernel_ids, todo, args.dataset, len(files))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2))
+    write_json(args.json, summarise(records, list(table), sigmas, kernel_ids, todo, args.dataset, len(files)))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -152,16 +152,16 @@ def methods_command(
 ) -> None:
     """List the registered methods."""
     from restora.methods import list_methods
+    from restora.methods.registry import COMMON_OPTIONS
 
     table = Table(title="restora methods (own options: --option KEY=VALUE)")
     for column in ("name", "task", "channels", "needs", "own options", "description"):
         table.add_column(column, no_wrap=column in ("name", "own options"))
-    common = {"sigma", "scale", "kernel", "quality", "seed"}
     for m in list_methods(task=task):
         needs = [n for n, flag in (("sigma", m.needs_sigma), ("kernel", m.needs_kernel)) if flag]
         if m.scales:
             needs.append("scale " + "/".join(map(str, m.scales)))
-        own = ", ".join(o for o in m.options if o not in common) or "-"
+        own = ", ".join(o for o in m.options if o not in COMMON_OPTIONS) or "-"
         table.add_row(m.name, m.task, ",".join(map(str, m.channels)), ", ".join(needs) or "-", own,
                       m.description)
     stdout.print(table)

@@ -26,7 +26,9 @@ import numpy as np
 from restora.errors import DuplicateMethodError, InvalidParameterError, UnknownMethodError
 
 TASKS = ("denoise", "upscale", "deblock", "deblur")
-KNOWN_OPTIONS = ("sigma", "scale", "kernel", "quality", "seed", "tile", "device")
+# Options restore/eval pass under their own names (--sigma, --scale, ...); anything else a
+# method takes is its own option (--option KEY=VALUE).
+COMMON_OPTIONS = ("sigma", "scale", "kernel", "quality", "seed")
 
 ImageFn = Callable[..., np.ndarray]
 
