@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from restora.api import restore
-from restora.methods.noise_level import estimate_sigma
+from restora.estimate import estimate_sigma
 
 QUALITIES = (10, 20, 30, 50, 70, 90)
 SIGMAS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 14.0, 17.0, 20.0, 25.0)

@@ -83,14 +83,14 @@ def main() -> None:
             for rep in range(1 if engine == "ray" else args.repeat):
                 out = Path(tmp) / f"{label.replace(' ', '_')}_{rep}"
                 start = time.perf_counter()
-                summary = run_batch(src, out, options=options, engine=engine, workers=workers)
+                summary = run_batch(src, out, options, engine=engine, workers=workers)
                 best = min(best, time.perf_counter() - start)
             rows.append((label, best, summary.done, summary.failed))
             if engine == "ray":
                 ray.shutdown()
             if label == "local x1":
                 start = time.perf_counter()
-                again = run_batch(src, out, options=options, engine=engine, workers=workers)
+                again = run_batch(src, out, options, engine=engine, workers=workers)
                 rows.append(("rerun (all skipped)", time.perf_counter() - start, again.done,
                              again.skipped + again.failed_before))
 

@@ -42,7 +42,6 @@ import numpy as np
 
 from restora.bench.evaluate import degrade_for_protocol
 from restora.methods import get_method
-from restora.methods.pnp import pnp_deblur
 from restora.metrics import psnr
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -61,7 +60,9 @@ def _registered(name: str) -> Method:
 
 
 def _pnp(denoiser: object) -> Method:
-    return lambda y, k, s: pnp_deblur(y, kernel=k, sigma=s, denoiser=denoiser)
+    pnp = get_method("pnp")
+    return lambda y, k, s: pnp(y, task="deblur", kernel=k, sigma=s, denoiser=denoiser,
+                               boundary="circular")  # the protocol's blur is circular
 
 
 def methods(names: list[str], *, dps_steps: int = 100, dps_step_size: float = 1.0) -> dict[str, Method]:
@@ -79,28 +80,15 @@ def methods(names: list[str], *, dps_steps: int = 100, dps_step_size: float = 1.
 
             table[name] = _pnp(load_model(FFDNET))
         elif name == "pnp_restora":
-            from restora.models import load_model
-            from restora.weights import default_model
-
-            path = default_model("denoise", channels=3)
-            if path is None:
-                print("skipping pnp_restora: no shipped colour denoiser")
-                continue
-            table[name] = _pnp(load_model(path))
+            table[name] = _pnp("denoise_color")  # the shipped colour denoiser
         elif name == "diffpir":
-            from restora.methods.diffusion import diffpir_restore, shipped_prior
-
-            prior = shipped_prior()
-            table[name] = lambda y, k, s, prior=prior: diffpir_restore(
-                y, task="deblur", model=prior, kernel=k, sigma=s, steps=20, seed=0)
+            diffpir = get_method("diffpir")  # with the shipped prior
+            table[name] = lambda y, k, s: diffpir(y, task="deblur", kernel=k, sigma=s, steps=20, seed=0,
+                                                  boundary="circular")
         elif name == "dps":
-            from restora.degrade.operators import BlurOperator
-            from restora.methods.diffusion import dps, shipped_prior
-            from restora.models import load_model
-
-            prior = load_model(shipped_prior())
-            table[name] = lambda y, k, s, prior=prior: dps(y, BlurOperator(k), prior, steps=dps_steps,
-                                                            step_size=dps_step_size, seed=0)
+            dps = get_method("dps")
+            table[name] = lambda y, k, s: dps(y, task="deblur", kernel=k, steps=dps_steps,
+                                              step_size=dps_step_size, seed=0, boundary="circular")
         elif name.startswith("pnp_"):
             table[name] = _pnp(name[4:])
         else:

@@ -2,7 +2,7 @@
 
 In one run, on the same blurred 512x512 image (Gaussian kernel std 1.6, sigma 2.55):
 
-* PnP-HQS (``restora.methods.pnp.pnp_deblur``, 8 iterations, DPIR schedule) with TV, with
+* PnP-HQS (the ``pnp`` method, 8 iterations, DPIR schedule) with TV, with
   restora's shipped ``denoise_color`` and with the official FFDNet colour weights (skipped
   when ../shared/weights/ffdnet is absent): seconds per iteration;
 * the diffusion prior (:class:`~restora.archs.edm.EDMPrecond`; the shipped
@@ -31,7 +31,10 @@ import torch
 from restora.archs.edm import EDMPrecond
 from restora.degrade.kernels import gaussian_kernel
 from restora.degrade.operators import BlurOperator
-from restora.methods.diffusion import diffpir, dps, model_denoiser
+from restora.methods import get_method
+from restora.methods.denoisers import as_denoiser
+from restora.options import Execution
+from restora.solvers.diffusion import diffpir, dps
 
 FFDNET = Path(__file__).resolve().parents[1].parent / "shared" / "weights" / "ffdnet" / "FFDNet_color.mat"
 
@@ -56,8 +59,7 @@ def _per_call(fn, calls: int) -> float:
 
 
 def main(size: int = 512, steps: int = 3, threads: int = 2, device: str = "cpu") -> None:
-    from restora.methods.pnp import pnp_deblur
-
+    pnp = get_method("pnp")
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -71,16 +73,13 @@ def main(size: int = 512, steps: int = 3, threads: int = 2, device: str = "cpu")
     print("| PnP-HQS deblurring, denoiser | s / iteration | iterations / s |\n|---|---|---|")
     denoisers: dict[str, object] = {"TV": "tv"}
     from restora.models import load_model
-    from restora.weights import default_model
 
-    path = default_model("denoise", channels=3)
-    if path is not None:
-        denoisers["restora denoise_color"] = load_model(path)
+    denoisers["restora denoise_color"] = "denoise_color"
     if FFDNET.is_file():
         denoisers["official FFDNet colour"] = load_model(FFDNET)
     for name, den in denoisers.items():
-        t = _per_call(lambda den=den: pnp_deblur(y, kernel=kernel, sigma=2.55, denoiser=den, iterations=steps),
-                      1) / steps
+        t = _per_call(lambda den=den: pnp(y, task="deblur", kernel=kernel, sigma=2.55, denoiser=den,
+                                          iterations=steps, boundary="circular"), 1) / steps
         print(f"| {name} | {t:.2f} | {1 / t:.2f} |", flush=True)
 
     model, label = _prior()
@@ -90,10 +89,11 @@ def main(size: int = 512, steps: int = 3, threads: int = 2, device: str = "cpu")
     print(f"\n{label}, {params / 1e6:.2f} M parameters\n")
     print("| precision | denoiser call (s) | DiffPIR step (s) | DiffPIR steps / s | DPS step (s) |\n|---|---|---|---|---|")
     for precision in ("fp32", "bf16"):
-        den = model_denoiser(model, precision=precision, device=device)
+        execution = Execution(device=device, precision=precision)
+        den = as_denoiser(model, execution=execution)
         t_den = _per_call(lambda den=den: den(x, 0.5), steps)
         t_pir = _per_call(lambda den=den: diffpir(y, op, den, sigma=2.55, steps=steps, seed=0), 1) / steps
-        grad_den = model_denoiser(model, precision=precision, grad=True, device=device)
+        grad_den = as_denoiser(model, execution=execution, grad=True)
         t_dps = _per_call(lambda g=grad_den: dps(y, op, g, steps=steps, seed=0), 1) / steps
         print(f"| {precision} | {t_den:.2f} | {t_pir:.2f} | {1 / t_pir:.2f} | {t_dps:.2f} |", flush=True)
 

@@ -1,4 +1,4 @@
-"""Accuracy of restora.methods.noise_level.estimate_sigma on synthetic Gaussian noise.
+"""Accuracy of restora.estimate.estimate_sigma on synthetic Gaussian noise.
 
 Images: skimage.data astronaut, camera, coffee and the first N images of
 ../shared/datasets/bsd68_gray and cbsd68 (when present). Noise: sigma/255 Gaussian,
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from restora.methods.noise_level import estimate_sigma
+from restora.estimate import estimate_sigma
 
 SIGMAS = (0, 5, 15, 25, 50)
 

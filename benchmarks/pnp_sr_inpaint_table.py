@@ -85,7 +85,7 @@ def degrade(
         mask = (rng.random(clean.shape[:2]) >= MISSING).astype(np.float32)
         return clean, clean * mask[:, :, None], mask
     if task == "demosaic":
-        from restora.degrade.data_steps import MosaicOperator
+        from restora.degrade.operators import MosaicOperator
 
         h, w = (clean.shape[0] // 2) * 2, (clean.shape[1] // 2) * 2
         ref = clean[:h, :w]
@@ -104,14 +104,7 @@ def _telea(y: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def _denoiser(name: str) -> object | None:
     if name == "pnp_restora":
-        from restora.models import load_model
-        from restora.weights import default_model
-
-        path = default_model("denoise", channels=3)
-        if path is None:
-            print("skipping pnp_restora: no shipped colour denoiser")
-            return None
-        return load_model(path)
+        return "denoise_color"  # the shipped colour denoiser
     if name == "pnp_ffdnet":
         if not FFDNET.is_file():
             print(f"skipping pnp_ffdnet: {FFDNET} absent")
@@ -124,13 +117,10 @@ def _denoiser(name: str) -> object | None:
 
 def methods(task: str, names: list[str]) -> dict[str, Method]:
     """Row name -> method for ``task`` ("sr", "inpaint" or "demosaic")."""
-    from restora.methods.pnp import (
-        bilinear_demosaic,
-        pnp_demosaic,
-        pnp_inpaint,
-        pnp_super_resolve,
-    )
+    from restora.methods import get_method
+    from restora.solvers.pnp import bilinear_demosaic
 
+    pnp = get_method("pnp")
     table: dict[str, Method] = {}
     allowed = {"sr": SR_METHODS, "inpaint": INPAINT_METHODS, "demosaic": DEMOSAIC_METHODS}[task]
     for name in names:
@@ -147,29 +137,28 @@ def methods(task: str, names: list[str]) -> dict[str, Method]:
         elif name == "telea":
             table[name] = _telea
         elif name == "diffpir":
-            from restora.methods.diffusion import diffpir_restore, shipped_prior
-
-            prior = shipped_prior()
+            diffpir = get_method("diffpir")  # with the shipped prior
             if task == "sr":
-                table[name] = lambda y, k, p=prior: diffpir_restore(
-                    y, task="upscale", model=p, kernel=k, scale=SCALE, sigma=0.0, steps=20, seed=0)
+                table[name] = lambda y, k: diffpir(
+                    y, task="upscale", kernel=k, scale=SCALE, sigma=0.0, steps=20, seed=0,
+                    boundary="circular")
             else:
-                table[name] = lambda y, m, p=prior: diffpir_restore(
-                    y, task="inpaint", model=p, mask=m, sigma=0.0, steps=20, seed=0)
+                table[name] = lambda y, m: diffpir(
+                    y, task="inpaint", mask=m == 0, sigma=0.0, steps=20, seed=0)
         else:
             den = _denoiser(name)
             if den is None:
                 continue
             if task == "sr":
-                table[name] = lambda y, k, d=den: pnp_super_resolve(
-                    y, scale=SCALE, kernel=k, sigma=0.0, denoiser=d
-                )
+                table[name] = lambda y, k, d=den: pnp(
+                    y, task="upscale", scale=SCALE, kernel=k, sigma=0.0, denoiser=d,
+                    boundary="circular")
             elif task == "demosaic":
-                table[name] = lambda y, _, d=den: pnp_demosaic(y, denoiser=d, pattern=BAYER)
-            else:
-                table[name] = lambda y, m, d=den: pnp_inpaint(
-                    y, m, denoiser=d, sigma=0.0
-                )
+                table[name] = lambda y, _, d=den: pnp(
+                    y.astype(np.float32), task="demosaic", denoiser=d, pattern=BAYER)
+            else:  # m: 1 = observed
+                table[name] = lambda y, m, d=den: pnp(
+                    y, task="inpaint", mask=m == 0, sigma=0.0, denoiser=d)
     return table
 
 

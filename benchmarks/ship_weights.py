@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from restora.io.atomic import atomic_write, atomic_write_text
     from restora.models import load_model
-    from restora.models.loading import sha256_file
+    from restora.io.atomic import file_sha256
     from restora.train.config import load_config
 
     config = load_config(args.config)
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     vals = [(r["step"], r["val_psnr"]) for r in records if "val_psnr" in r]
     seconds = max((r.get("seconds", 0.0) for r in records), default=0.0)
     recipe = args.config.read_text()
-    digest = sha256_file(dest)
+    digest = file_sha256(dest)
     val_text = ", ".join(f"step {s}: {v:.2f} dB" for s, v in vals)
     measured = args.measured.read_text() if args.measured else "(not measured yet)\n"
     card = f"""# restora default weights: `{args.name}`

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import restora
     from restora.bench.figures import crop_strip, to_uint8
-    from restora.methods.noise_level import estimate_sigma
+    from restora.estimate import estimate_sigma
     from restora.metrics import niqe
 
     if args.image is None:

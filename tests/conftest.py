@@ -57,9 +57,11 @@ def camera() -> np.ndarray:
 
 
 @pytest.fixture(autouse=True)
-def _classical_defaults_unless_marked(request, monkeypatch):
-    """Most tests pin the classical fallback (fast, exact values): the shipped default
-    weights are switched off through $RESTORA_DEFAULT_WEIGHTS (inherited by subprocesses)
-    unless a test is marked ``default_weights``."""
-    if request.node.get_closest_marker("default_weights") is None:
+def _shipped_defaults_unless_marked(request, monkeypatch):
+    """Tests run what users run: the shipped default weights, on. A test that pins the
+    classical fallback asks for it with the ``classical_defaults`` marker, which switches
+    the weights off through $RESTORA_DEFAULT_WEIGHTS (inherited by subprocesses)."""
+    if request.node.get_closest_marker("classical_defaults") is not None:
         monkeypatch.setenv("RESTORA_DEFAULT_WEIGHTS", "off")
+    else:
+        monkeypatch.delenv("RESTORA_DEFAULT_WEIGHTS", raising=False)

@@ -44,11 +44,12 @@ def test_tiled_equals_whole_for_local_method(astronaut):
 
 
 def test_sigma_estimated_once_for_the_whole_image(astronaut, monkeypatch):
-    import restora.methods.noise_level as nl
+    import restora.run as run
 
     calls = []
-    real = nl.estimate_sigma
-    monkeypatch.setattr(nl, "estimate_sigma", lambda img: calls.append(img.shape) or real(img))
+    real = run.estimate_sigma
+    monkeypatch.setattr(run, "estimate_sigma",
+                        lambda img, **kw: calls.append(img.shape) or real(img, **kw))
     seen = []
     info = MethodInfo(name="probe", task="denoise", fn=lambda im, *, sigma=None: seen.append(sigma) or im,
                       description="probe", needs_sigma=True, halo=4, options=("sigma",))
@@ -60,7 +61,7 @@ def test_sigma_estimated_once_for_the_whole_image(astronaut, monkeypatch):
 def test_errors_are_clear(astronaut):
     with pytest.raises(InvalidParameterError, match="scale"):
         restora.restore(astronaut, task="upscale", method="bicubic")
-    with pytest.raises(InvalidParameterError, match="does 'upscale', not 'denoise'"):
+    with pytest.raises(InvalidParameterError, match="does upscale, not 'denoise'"):
         restora.restore(astronaut, task="denoise", method="bicubic")
     with pytest.raises(ShapeError, match="got shape"):
         restora.restore(np.zeros((2, 3, 4, 5), np.float32), method=BOX)
@@ -71,7 +72,7 @@ def test_restore_file_estimates_jpeg_noise_on_luma(tmp_path, monkeypatch):
     from PIL import Image
     from skimage import data
 
-    import restora.methods.noise_level as nl
+    import restora.estimate as nl
 
     clean = data.astronaut()[:192, :192].astype(np.float64)
     noisy = np.clip(np.rint(clean + np.random.default_rng(0).normal(0, 15, clean.shape)), 0, 255)

@@ -210,7 +210,7 @@ def test_eval_passes_method_options(tmp_path, capsys):
     assert main(["eval", "--method", "richardson_lucy", "--task", "deblur", "--kernel", "gauss:1.2", "--sigma", "1",
                  "--dataset", str(folder), "-O", "iterations=3", "--json", str(out)]) == 0
     got = json.loads(out.read_text())
-    ref3 = evaluate("richardson_lucy", folder, task="deblur", kernel="gauss:1.2", sigma=1, method_options={"iterations": 3})
+    ref3 = evaluate("richardson_lucy", folder, task="deblur", kernel="gauss:1.2", sigma=1, options={"iterations": 3})
     ref30 = evaluate("richardson_lucy", folder, task="deblur", kernel="gauss:1.2", sigma=1)
     assert got["mean"]["psnr"] == pytest.approx(ref3.mean_psnr, abs=1e-9)
     assert abs(ref3.mean_psnr - ref30.mean_psnr) > 0.1

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from restora.errors import ShapeError
+
 # MATLAB rgb2ycbcr (ITU-R BT.601, "studio swing"): for RGB in [0, 1],
 # Y = 16/255 + (65.481 R + 128.553 G + 24.966 B) / 255, Cb/Cr offset 128/255.
 _RGB_TO_YCBCR = np.array(
@@ -29,8 +31,6 @@ def rgb_to_ycbcr(image: np.ndarray, *, y_only: bool = False) -> np.ndarray:
         plane = x if x.ndim == 2 else x[..., 0]
         return plane if y_only else plane[..., None]
     if x.shape[-1] != 3:
-        from restora.errors import ShapeError
-
         raise ShapeError(f"rgb_to_ycbcr expects HWC with C=3; got shape {x.shape}")
     if y_only:
         return x @ _RGB_TO_YCBCR[0] + _YCBCR_OFFSET[0]

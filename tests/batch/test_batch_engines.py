@@ -47,7 +47,7 @@ def test_exif_and_icc_survive_on_every_output(tmp_path):
         pass
     for name in names:
         write_image(Photo(pixels=pixels, bit_depth=depths[name], metadata=meta), src / name)
-    summary = run_batch(src, out, options=OPTIONS, workers=2)
+    summary = run_batch(src, out, OPTIONS, workers=2)
     assert (summary.done, summary.failed) == (len(names), 0), summary.failures
     for name in names:
         original, restored = read_image(src / name), read_image(out / name)
@@ -65,8 +65,8 @@ def test_ray_engine_matches_local_engine_byte_for_byte(tmp_path):
     make_images(src, 12)
     make_bad_files(src / "bad")
     make_images(src / "sub", 3, prefix="nested")
-    local = run_batch(src, tmp_path / "local", options=OPTIONS, workers=2, recursive=True)
-    ray_run = run_batch(src, tmp_path / "ray", options=OPTIONS, engine="ray", workers=2,
+    local = run_batch(src, tmp_path / "local", OPTIONS, workers=2, recursive=True)
+    ray_run = run_batch(src, tmp_path / "ray", OPTIONS, engine="ray", workers=2,
                         recursive=True)
     assert (ray_run.done, ray_run.failed, ray_run.workers) == (local.done, local.failed, 2) == (15, 5, 2)
     assert sorted(ray_run.failures) == sorted(local.failures)
@@ -74,7 +74,7 @@ def test_ray_engine_matches_local_engine_byte_for_byte(tmp_path):
     assert len(outputs) == 15
     for rel in outputs:
         assert (tmp_path / "ray" / rel).read_bytes() == (tmp_path / "local" / rel).read_bytes(), rel
-    again = run_batch(src, tmp_path / "ray", options=OPTIONS, engine="ray", workers=2,
+    again = run_batch(src, tmp_path / "ray", OPTIONS, engine="ray", workers=2,
                       recursive=True)
     assert (again.done, again.skipped, again.failed_before) == (0, 15, 5)
 
@@ -87,4 +87,4 @@ def test_ray_missing_extra_message(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     make_images(tmp_path / "in", 1)
     with pytest.raises(MissingExtraError, match=r"pip install 'restora\[ray\]'"):
-        run_batch(tmp_path / "in", tmp_path / "out", options=OPTIONS, engine="ray", workers=1)
+        run_batch(tmp_path / "in", tmp_path / "out", OPTIONS, engine="ray", workers=1)

@@ -75,7 +75,7 @@ def test_sigkill_mid_run_then_resume_completes_every_image_once(tmp_path):
         fh.write(b'{"input":"img199.png","status":"do')
     (out / ".img150.png.abcd1234.tmp").write_bytes(b"partial")
 
-    summary = run_batch(src, out, options=OPTIONS, workers=2)
+    summary = run_batch(src, out, OPTIONS, workers=2)
     assert summary.exit_code == 0 and summary.failed == 0
     assert summary.skipped == done_before
     assert summary.done == N_IMAGES - done_before
@@ -96,7 +96,7 @@ def test_sigkill_mid_run_then_resume_completes_every_image_once(tmp_path):
             assert im.size == (48, 48)
 
     # A third run has nothing left to do.
-    again = run_batch(src, out, options=OPTIONS, workers=1)
+    again = run_batch(src, out, OPTIONS, workers=1)
     assert (again.done, again.skipped, again.failed) == (0, N_IMAGES, 0)
 
 
@@ -106,7 +106,7 @@ def test_outputs_match_restore_file(tmp_path):
 
     src, out = tmp_path / "in", tmp_path / "out"
     paths = make_images(src, 3)
-    assert run_batch(src, out, options=OPTIONS, workers=1).done == 3
+    assert run_batch(src, out, OPTIONS, workers=1).done == 3
     for path in paths:
         single = tmp_path / f"single_{path.name}"
         restore_file(path, single, **OPTIONS)

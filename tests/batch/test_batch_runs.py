@@ -55,7 +55,7 @@ def test_bad_files_are_recorded_and_do_not_stop_the_batch(mixed, tmp_path, capsy
 
     for r in done:
         assert r.sha256 == hashlib.sha256((src / r.input).read_bytes()).hexdigest()
-        assert r.params == {"format": "same", "suffix": "", "method": "nlm", "sigma": 10.0}
+        assert r.params == {"method": "nlm", "sigma": 10.0}
         assert r.error is None and r.seconds >= 0 and r.version
         with Image.open(out / r.output) as im:
             assert im.size == (32, 32)
@@ -66,22 +66,22 @@ def test_rerun_skips_changed_sigma_redoes_retry_failed_retries(mixed, tmp_path):
     out = tmp_path / "out"
     # One failure that a rerun can fix: its output path is blocked by a folder.
     (out / good[0].name).mkdir(parents=True)
-    first = run_batch(src, out, options=OPTIONS, workers=2)
+    first = run_batch(src, out, OPTIONS, workers=2)
     assert (first.done, first.failed, first.skipped) == (N_GOOD - 1, len(bad) + 1, 0)
     assert any("is a directory" in m for _, m in first.failures)
 
     state = tree_state(out)
-    again = run_batch(src, out, options=dict(OPTIONS), workers=2)
+    again = run_batch(src, out, dict(OPTIONS), workers=2)
     assert (again.done, again.failed, again.skipped, again.failed_before) == (0, 0, N_GOOD - 1, len(bad) + 1)
     assert again.exit_code == 1
     assert tree_state(out) == state, "a rerun touched the output folder"
 
     (out / good[0].name).rmdir()
-    retried = run_batch(src, out, options=OPTIONS, workers=2, retry_failed=True)
+    retried = run_batch(src, out, OPTIONS, workers=2, retry_failed=True)
     assert (retried.done, retried.failed, retried.skipped) == (1, len(bad), N_GOOD - 1)
     assert (out / good[0].name).is_file()
 
-    changed = run_batch(src, out, options={**OPTIONS, "sigma": 25.0}, workers=2)
+    changed = run_batch(src, out, {**OPTIONS, "sigma": 25.0}, workers=2)
     assert (changed.done, changed.failed, changed.skipped) == (N_GOOD, len(bad), 0)
     stronger = np.asarray(Image.open(out / good[1].name), dtype=np.float64)
     noisy = np.asarray(Image.open(good[1]), dtype=np.float64)
@@ -93,16 +93,16 @@ def test_rerun_skips_changed_sigma_redoes_retry_failed_retries(mixed, tmp_path):
 def test_changed_input_and_missing_output_are_redone(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     paths = make_images(src, 3)
-    run_batch(src, out, options=OPTIONS, workers=1)
+    run_batch(src, out, OPTIONS, workers=1)
     make_images(src, 1, seed=9)  # img000.png gets new content
     (out / "img002.png").unlink()
-    plan = run_batch(src, out, options=OPTIONS, workers=1, dry_run=True).plan
+    plan = run_batch(src, out, OPTIONS, workers=1, dry_run=True).plan
     assert plan == [
         ("img000.png", "redo", "the input changed since it was restored"),
         ("img001.png", "skip", "already restored with these parameters"),
         ("img002.png", "redo", "the output is missing"),
     ]
-    summary = run_batch(src, out, options=OPTIONS, workers=1)
+    summary = run_batch(src, out, OPTIONS, workers=1)
     assert (summary.done, summary.skipped) == (2, 1)
     assert len(paths) == 3
 
@@ -117,9 +117,9 @@ def test_dry_run_writes_nothing(mixed, tmp_path, capsys):
     assert "dry run, nothing written: 25 new" in text
     assert "new           img000.png" in text
 
-    run_batch(src, out, options=OPTIONS, workers=2)
+    run_batch(src, out, OPTIONS, workers=2)
     state = tree_state(out)
-    summary = run_batch(src, out, options=OPTIONS, retry_failed=True, dry_run=True)
+    summary = run_batch(src, out, OPTIONS, retry_failed=True, dry_run=True)
     assert tree_state(out) == state
     actions = {rel: action for rel, action, _ in summary.plan}
     assert {actions[name] for name in bad} == {"retry"}
@@ -131,10 +131,10 @@ def test_recursive_pattern_suffix_and_format_mirror_the_tree(tmp_path):
     make_images(src, 2, prefix="top")
     make_images(src / "trip" / "day1", 2, prefix="beach")
     make_images(src / ".hidden", 1)
-    flat = run_batch(src, out / "flat", options=OPTIONS, workers=1, dry_run=True)
+    flat = run_batch(src, out / "flat", OPTIONS, workers=1, dry_run=True)
     assert [rel for rel, _, _ in flat.plan] == ["top000.png", "top001.png"]
-    summary = run_batch(src, out / "deep", options=OPTIONS, workers=1, recursive=True,
-                        pattern="beach*", format="tiff16", suffix="_restored")
+    summary = run_batch(src, out / "deep", {**OPTIONS, "format": "tiff16", "suffix": "_restored"},
+                        workers=1, recursive=True, pattern="beach*")
     assert summary.done == 2 and summary.ignored == ["top000.png", "top001.png"]
     for i in range(2):
         target = out / "deep" / "trip" / "day1" / f"beach{i:03d}_restored.tif"
@@ -146,8 +146,8 @@ def test_recursive_pattern_suffix_and_format_mirror_the_tree(tmp_path):
 def test_output_inside_input_is_not_walked(tmp_path):
     src = tmp_path / "in"
     make_images(src, 2)
-    first = run_batch(src, src / "restored", options=OPTIONS, workers=1, recursive=True)
-    again = run_batch(src, src / "restored", options=OPTIONS, workers=1, recursive=True)
+    first = run_batch(src, src / "restored", OPTIONS, workers=1, recursive=True)
+    again = run_batch(src, src / "restored", OPTIONS, workers=1, recursive=True)
     assert (first.done, again.done, again.skipped, again.total) == (2, 0, 2, 2)
 
 
@@ -157,20 +157,21 @@ def test_output_inside_input_is_not_walked(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"options": {"sigmaa": 3}}, "unknown restore option(s) sigmaa"),
-        ({"options": {"progress": None}}, "unknown restore option(s) progress"),
+        ({"request": {"sigmaa": 3}}, "unknown option(s) sigmaa"),
+        ({"request": {"progress": None}}, "unknown option(s) progress"),
         ({"engine": "spark"}, "engine must be one of local, ray; got 'spark'"),
         ({"workers": 0}, "workers must be an integer >= 1; got 0"),
-        ({"format": "gif"}, "format must be one of same, png, jpg, tiff, tiff16, webp; got 'gif'"),
-        ({"suffix": "a/b"}, "cannot contain '/'"),
+        ({"request": {"format": "gif"}}, "format must be one of same, png, jpg, tiff, tiff16, webp; got 'gif'"),
+        ({"request": {"suffix": "a/b"}}, "cannot contain '/'"),
         ({"address": "auto"}, "address applies to the Ray engine only"),
-        ({"format": "tiff16", "options": {"bit_depth": 8}}, "format 'tiff16' writes 16-bit files"),
+        ({"request": {"format": "tiff16", "bit_depth": 8}}, "format 'tiff16' writes 16-bit files"),
+        ({"request": {"task": "upscale", "method": "nlm"}}, "does denoise, not 'upscale'"),
     ],
 )
 def test_bad_arguments_raise_before_any_work(tmp_path, kwargs, message):
     src, out = tmp_path / "in", tmp_path / "out"
     make_images(src, 1)
-    args = {"options": OPTIONS, **kwargs}
+    args = {"request": OPTIONS, **kwargs}
     with pytest.raises(InvalidParameterError) as info:
         run_batch(src, out, **args)
     assert message in str(info.value)
@@ -179,18 +180,18 @@ def test_bad_arguments_raise_before_any_work(tmp_path, kwargs, message):
 
 def test_folder_errors(tmp_path, capsys):
     with pytest.raises(ImageReadError, match="is not a folder; give the folder of photos"):
-        run_batch(tmp_path / "nope", tmp_path / "out", options=OPTIONS)
+        run_batch(tmp_path / "nope", tmp_path / "out", OPTIONS)
     src = tmp_path / "in"
     make_images(src, 1)
     with pytest.raises(InvalidParameterError, match="the outputs would replace the originals"):
-        run_batch(src, src, options=OPTIONS)
-    assert run_batch(src, src, options=OPTIONS, suffix="_r", workers=1).done == 1
-    again = run_batch(src, src, options=OPTIONS, suffix="_r", workers=1)  # outputs not inputs
+        run_batch(src, src, OPTIONS)
+    assert run_batch(src, src, {**OPTIONS, "suffix": "_r"}, workers=1).done == 1
+    again = run_batch(src, src, {**OPTIONS, "suffix": "_r"}, workers=1)  # outputs not inputs
     assert (again.total, again.skipped, again.done) == (1, 1, 0)
     assert sorted(p.name for p in src.iterdir()) == [".restora", "img000.png", "img000_r.png"]
     (src / "img000.jpg").write_bytes((src / "img000.png").read_bytes())
     with pytest.raises(InvalidParameterError, match="img000.jpg and img000.png would both be written"):
-        run_batch(src, tmp_path / "o2", options=OPTIONS, format="png")
+        run_batch(src, tmp_path / "o2", {**OPTIONS, "format": "png"})
     assert main(["batch", str(tmp_path / "nope"), str(tmp_path / "o3")]) == 2
     assert "is not a folder" in capsys.readouterr().err
 
@@ -199,7 +200,7 @@ def test_unknown_method_stops_the_batch_with_the_registry_message(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     make_images(src, 2)
     with pytest.raises(UnknownMethodError, match="no method named 'nosuch'"):
-        run_batch(src, out, options={"method": "nosuch"}, workers=1)
+        run_batch(src, out, {"method": "nosuch"}, workers=1)
     assert read_manifest(manifest_path(out))[1] == []
 
 
@@ -209,17 +210,19 @@ def test_a_second_batch_on_the_same_folder_is_refused(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     make_images(src, 1)
     with ManifestWriter(out), pytest.raises(ImageWriteError, match="another `restora batch`"):
-        run_batch(src, out, options=OPTIONS, workers=1)
-    assert run_batch(src, out, options=OPTIONS, workers=1).done == 1
+        run_batch(src, out, OPTIONS, workers=1)
+    assert run_batch(src, out, OPTIONS, workers=1).done == 1
 
 
 def test_explicit_defaults_hash_like_omitted_ones():
-    from restora.batch.core import batch_params
+    from restora.options import Request
 
-    explicit = batch_params({"method": "nlm", "sigma": 10.0, "tile": "auto", "overlap": 32,
-                             "threads": 3, "device": "cpu"}, format="same", suffix="")
-    assert explicit == batch_params(OPTIONS, format="same", suffix="")
-    assert batch_params(OPTIONS, format="png", suffix="") != explicit
+    explicit = Request.from_mapping({"method": "nlm", "sigma": 10.0, "tile": "auto", "overlap": 32,
+                                     "threads": 3, "device": "cpu", "format": "same",
+                                     "suffix": ""}).fingerprint()
+    assert explicit == Request.from_mapping(OPTIONS).fingerprint()
+    assert explicit == {"method": "nlm", "sigma": 10.0}  # execution never changes the output
+    assert Request.from_mapping({**OPTIONS, "format": "png"}).fingerprint() != explicit
 
 
 def test_torn_manifest_line_is_ignored_and_cut(tmp_path):

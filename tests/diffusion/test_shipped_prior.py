@@ -48,13 +48,13 @@ def test_prior_denoises_like_a_denoiser(crop, prior) -> None:
 
 def test_diffpir_with_the_shipped_prior_deblurs_a_photo_crop(crop, prior) -> None:
     from restora.methods import get_method
-    from restora.methods.diffusion import diffpir_restore
 
     kernel = gaussian_kernel(1.6)
     op = BlurOperator(kernel)
     blurred = op.A(crop.astype(np.float64))
     blurred = (blurred + np.random.default_rng(1).normal(0, 2.55 / 255, crop.shape)).astype(np.float32)
-    samples = diffpir_restore(blurred, task="deblur", model=prior, kernel=kernel, sigma=2.55, seed=0, samples=4)
+    samples = get_method("diffpir")(blurred, task="deblur", prior=prior, kernel=kernel, sigma=2.55,
+                                    seed=0, samples=4, boundary="circular")
     assert psnr(_q(crop), _q(blurred)) == pytest.approx(BLURRED, abs=0.01)
     assert psnr(_q(crop), _q(samples.mean(axis=0))) >= MEAN_OF_4 - 0.3
     # generative: the samples differ, yet each explains the observation to about its noise level
@@ -63,5 +63,5 @@ def test_diffpir_with_the_shipped_prior_deblurs_a_photo_crop(crop, prior) -> Non
         residual = op.A(s.astype(np.float64)) - blurred
         assert np.sqrt(np.mean(residual**2)) < 3 * 2.55 / 255
     # the registered method is sample 0 of the same draw
-    single = get_method("diffpir")(blurred, kernel=kernel, sigma=2.55, seed=0)
+    single = get_method("diffpir")(blurred, kernel=kernel, sigma=2.55, seed=0, boundary="circular")
     np.testing.assert_allclose(single, samples[0], atol=1e-6)

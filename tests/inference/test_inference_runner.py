@@ -153,7 +153,7 @@ def test_precision_the_model_does_not_support_is_refused(dncnn):
         InferenceRunner(fp32_only, precision="bf16")
     with pytest.raises(InvalidParameterError, match="supports fp32"):
         restora.restore(_noisy((32, 32)), model=fp32_only, precision="fp16")
-    with pytest.raises(InvalidParameterError, match="precision must be one of fp32, fp16, bf16, auto"):
+    with pytest.raises(InvalidParameterError, match="precision must be one of auto, fp32, fp16, bf16"):
         InferenceRunner(dncnn, precision="float16")
     assert resolve_precision("auto", device="cpu", supported=("fp32", "fp16", "bf16")) == "fp32"
     assert resolve_precision("auto", device="mps", supported=("fp32",)) == "fp32"
@@ -167,7 +167,7 @@ def test_unavailable_device_is_refused_with_a_clear_message(dncnn):
 
 
 def test_unknown_device_name(dncnn):
-    with pytest.raises(InvalidParameterError, match=r"device must be one of cpu, cuda, mps, auto or cuda:N; got 'gpu'"):
+    with pytest.raises(InvalidParameterError, match=r"device must be one of auto, cpu, cuda, cuda:N, mps; got 'gpu'"):
         InferenceRunner(dncnn, device="gpu")
     assert resolve_device("CPU") == "cpu"
 
@@ -184,17 +184,17 @@ def test_cuda_matches_cpu(dncnn, precision):
     assert next(dncnn.model.parameters()).device.type == "cpu"
 
 
-# --- classical methods refuse network options ---------------------------------------------
+# --- classical methods run on the CPU whatever the execution options ------------------------
 
 
-def test_network_options_are_refused_for_classical_methods():
+def test_network_options_leave_classical_methods_alone():
+    """Execution options apply to methods that run networks; a classical method (here the
+    fallback a batch may pick for some images) runs on the CPU as always."""
     image = _noisy((32, 32))
-    with pytest.raises(InvalidParameterError, match=r"method 'nlm' is not a network: device='cuda' apply only to a weight file"):
-        restora.restore(image, method="nlm", sigma=10, device="cuda")
-    with pytest.raises(InvalidParameterError, match=r"precision='fp16', ensemble=True apply only"):
-        restora.restore(image, method="nlm", sigma=10, precision="fp16", ensemble=True)
-    with pytest.raises(InvalidParameterError, match=r"batch=4: method 'nlm' is not a network"):
-        restora.restore(image, method="nlm", sigma=10, batch=4)
+    plain = restora.restore(image, method="nlm", sigma=10)
+    same = restora.restore(image, method="nlm", sigma=10, device="cpu", precision="fp16",
+                           ensemble=True, batch=4)
+    np.testing.assert_array_equal(plain, same)
 
 
 # --- threads -----------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def test_threads_apply_during_the_call_and_are_restored(dncnn):
     assert (torch.get_num_threads(), cv2.getNumThreads()) == before
     InferenceRunner(dncnn, threads=1)(image)
     assert torch.get_num_threads() == before[0]
-    with pytest.raises(InvalidParameterError, match="threads must be an integer >= 1 or None; got 0"):
+    with pytest.raises(InvalidParameterError, match="threads must be an integer >= 1; got 0"):
         restora.restore(image, model=dncnn, threads=0)
 
 
@@ -272,13 +272,16 @@ def test_cli_restore_with_inference_options(dncnn, tmp_path):
     assert np.array_equal(np.asarray(Image.open(out)), expected)
 
 
-def test_cli_refuses_network_options_for_methods(tmp_path, capsys):
+def test_cli_generative_methods_take_device_and_precision(tmp_path):
+    """diffpir and zs_n2n run networks: they take --device and --precision like --model."""
     source = tmp_path / "in.png"
-    Image.fromarray(np.full((16, 16), 128, np.uint8)).save(source)
-    code = main(["restore", str(source), "-o", str(tmp_path / "o.png"), "--method", "nlm",
-                 "--sigma", "10", "--precision", "fp16"])
-    assert code == 2
-    assert "method 'nlm' is not a network: precision='fp16'" in capsys.readouterr().err
+    Image.fromarray(np.rint(_noisy((24, 24))[..., 0] * 255).astype(np.uint8)).save(source)
+    for method, extra in (("zs_n2n", ["-O", "iterations=3"]),
+                          ("diffpir", ["--task", "deblur", "--kernel", "gauss:1.0", "--sigma", "2",
+                                       "-O", "steps=2"])):
+        code = main(["restore", str(source), "-o", str(tmp_path / f"{method}.png"), "--method",
+                     method, "--device", "cpu", "--precision", "bf16", *extra])
+        assert code == 0 and (tmp_path / f"{method}.png").is_file()
 
 
 @pytest.mark.skipif(CUDA, reason="checks the message on a machine without CUDA")

@@ -63,6 +63,8 @@ def test_tensor_bridge_layout_values_and_ownership():
     assert float(tensor[0, 0, 0, 0]) == pytest.approx(230 / 255)
     assert float(tensor[0, 2, 0, 40]) == pytest.approx(230 / 255)  # blue block, blue channel
     back = from_tensor(tensor)
+    assert back.shape == (1, 32, 48, 3)  # NCHW -> NHWC, also for a batch of one
+    back = back[0]
     np.testing.assert_array_equal(back, to_float32(image))
     tensor.zero_()
     assert back.max() > 0  # no shared memory

@@ -92,7 +92,7 @@ def test_scale_outside_supported_factors_raises():
 
 
 def test_sigma_is_estimated_when_omitted_and_passed_when_given(astronaut):
-    from restora.methods.noise_level import estimate_sigma
+    from restora.estimate import estimate_sigma
 
     reg, seen = _probe_registry()
     rng = np.random.default_rng(0)
@@ -100,15 +100,17 @@ def test_sigma_is_estimated_when_omitted_and_passed_when_given(astronaut):
     run_method(reg.get("probe"), noisy)
     assert seen[-1]["sigma"] == pytest.approx(estimate_sigma(noisy))
     assert seen[-1]["sigma"] == pytest.approx(20, abs=1.5)
-    run_method(reg.get("probe"), noisy, sigma=7.0, tile=64, device="cpu")
+    run_method(reg.get("probe"), noisy, sigma=7.0)
     assert seen[-1]["sigma"] == 7.0
+    with pytest.raises(InvalidParameterError, match="does not take option.s. tile"):
+        run_method(reg.get("probe"), noisy, sigma=7.0, tile=64)  # execution is the runner's
 
 
 def test_registry_estimates_sigma_for_builtin_denoiser(monkeypatch, camera):
-    import restora.methods.noise_level as nl
+    import restora.methods.registry as registry
 
     calls = []
-    monkeypatch.setattr(nl, "estimate_sigma", lambda im: calls.append(im.shape) or 12.5)
+    monkeypatch.setattr(registry, "estimate_sigma", lambda im: calls.append(im.shape) or 12.5)
     out = get_method("wavelet")(camera[:64, :64])
     assert calls == [(64, 64, 1)]
     assert out.shape == (64, 64, 1)

@@ -10,9 +10,9 @@ from restora.degrade import (
     ComposeOperator,
     DownsampleOperator,
     MaskOperator,
+    MosaicOperator,
 )
 from restora.degrade.data_steps import (
-    MosaicOperator,
     conjugate_gradient,
     data_step,
     make_data_step,

@@ -13,7 +13,7 @@ from restora.bench import evaluate
 from restora.weights import find_card
 from tests.conftest import shared_dataset
 
-pytestmark = pytest.mark.default_weights
+
 
 # (card, dataset, evaluate() options, floor to beat (published baseline), measured at ship time)
 FLOORS = [
@@ -52,7 +52,7 @@ def test_cli_eval_without_method_picks_the_default_for_the_dataset(tmp_path):
         folder = tmp_path / kind
         folder.mkdir()
         write_image(rng.integers(0, 256, shape, dtype=np.uint8), folder / "a.png")
-        out = CliRunner().invoke(app, ["eval", "--dataset", str(folder), "--sigma", "25"])
+        out = CliRunner().invoke(app, ["eval", "--dataset", str(folder), "--task", "denoise", "--sigma", "25"])
         assert out.exit_code == 0, out.output
         expected = "denoise_color" if kind == "rgb" else "denoise_gray"
         assert f"model:{expected}.safetensors" in out.output

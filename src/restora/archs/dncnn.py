@@ -7,8 +7,14 @@ for Image Denoising", IEEE TIP 26(7), 2017. Layer names follow KAIR's ``network_
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import nn
+
+from restora.archs._plain_stack import parse_plain_stack
+from restora.archs.registry import ArchSpec, StateDict
 
 BN_EPS = 1e-4
 """Batch-norm epsilon of the authors' PyTorch code and KAIR (``nn.BatchNorm2d(eps=1e-4)``)."""
@@ -114,3 +120,17 @@ def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
         fused.weight.copy_((w * scale[:, None, None, None]).float())
         fused.bias.copy_(((b - mean) * scale + beta).float())
     return fused
+
+
+def detect(state: StateDict, bn_eps: Mapping[str, float]) -> tuple[dict[str, Any], StateDict] | None:
+    """A DnCNN state dict (KAIR ``model.N`` or the authors' ``dncnn.N`` layout)."""
+    found = parse_plain_stack(state, bn_eps)
+    return found[1:] if found is not None and found[0] == "dncnn" else None
+
+
+SPEC = ArchSpec(
+    name="dncnn", cls=DnCNN, task="denoise", needs_sigma=False,
+    halo=lambda config: int(config.get("depth", 17)),  # one pixel per 3x3 conv
+    detect=detect, detect_order=90, spandrel="DnCNN",
+    example={"in_channels": 1, "out_channels": 1, "num_features": 8, "depth": 8},
+)

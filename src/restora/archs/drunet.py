@@ -8,11 +8,14 @@ residual blocks), so KAIR's ``drunet_gray.pth`` / ``drunet_color.pth`` load unch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from restora.archs.registry import ArchSpec, StateDict, count_indices, has_keys, tuples
 
 
 class ResBlock(nn.Module):
@@ -95,3 +98,28 @@ class DRUNet(nn.Module):
         y = self.m_up1(y + x2)
         y = self.m_tail(y + x1)
         return y[..., :h, :w]
+
+
+def detect(state: StateDict, bn_eps: Mapping[str, float]) -> tuple[dict[str, Any], StateDict] | None:
+    """A DRUNet state dict (KAIR ``UNetRes`` names)."""
+    if not has_keys(state, "m_head.weight", "m_tail.weight", "m_down1.0.res.0.weight",
+                    "m_up1.0.weight", "m_body.0.res.0.weight"):
+        return None
+    nb = count_indices(state, r"^m_down1\.(\d+)\.res\.0\.weight$")
+    channels = [int(state["m_head.weight"].shape[0])] + [
+        int(state[f"m_down{i}.{nb}.weight"].shape[0]) for i in (1, 2, 3)]
+    config = {
+        "in_channels": int(state["m_head.weight"].shape[1]) - 1,
+        "out_channels": int(state["m_tail.weight"].shape[0]),
+        "channels": channels,
+        "num_blocks": nb,
+        "bias": "m_head.bias" in state,
+    }
+    return config, dict(state)
+
+
+SPEC = ArchSpec(
+    name="drunet", cls=DRUNet, task="denoise", needs_sigma=True, size_multiple=8,
+    normalise_config=tuples("channels"), detect=detect, detect_order=10, spandrel="DRUNet",
+    example={"in_channels": 3, "out_channels": 3, "channels": [8, 8, 16, 16], "num_blocks": 2},
+)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from restora.archs.drunet import DRUNet
+from restora.archs.registry import ArchSpec, tuples
 
 #: Data mean the preconditioning centres on ([0, 1] images).
 DATA_MEAN = 0.5
@@ -81,3 +82,10 @@ def edm_loss_weight(sigma: torch.Tensor, sigma_data: float = 0.25) -> torch.Tens
     """
     sd = float(sigma_data)
     return (sigma**2 + sd**2) / (sigma * sd) ** 2
+
+
+SPEC = ArchSpec(
+    name="edm", cls=EDMPrecond, task="denoise", needs_sigma=True, size_multiple=8,
+    rgb_default=True, normalise_config=tuples("channels"), train_loss="edm",
+    example={"in_channels": 3, "channels": [8, 8, 16, 16], "num_blocks": 1},
+)

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from restora.archs.registry import ArchSpec
+
 
 class ResidualBlock(nn.Module):
     """``x + res_scale * conv(relu(conv(x)))`` with 3x3 convolutions (EDSR ``ResBlock``)."""
@@ -83,3 +85,9 @@ class EDSR(nn.Module):
             return out + x
         up = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
         return out + up
+
+
+SPEC = ArchSpec(
+    name="edsr", cls=EDSR, task="upscale", rgb_default=True,
+    example={"in_channels": 3, "scale": 2, "num_features": 8, "num_blocks": 1},
+)

@@ -9,9 +9,15 @@ MatConvNet weights use a different order and are permuted when converted
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from restora.archs._plain_stack import parse_plain_stack
+from restora.archs.registry import ArchSpec, StateDict
 
 
 class FFDNet(nn.Module):
@@ -53,3 +59,17 @@ class FFDNet(nn.Module):
         noise_map = sig.expand(n, 1, x.shape[-2], x.shape[-1])
         y = self.model(torch.cat((x, noise_map), dim=1))
         return F.pixel_shuffle(y, 2)[..., :h, :w]
+
+
+def detect(state: StateDict, bn_eps: Mapping[str, float]) -> tuple[dict[str, Any], StateDict] | None:
+    """An FFDNet state dict (KAIR ``model.N`` layout: 4C + 1 channels in, 4C out)."""
+    found = parse_plain_stack(state, bn_eps)
+    return found[1:] if found is not None and found[0] == "ffdnet" else None
+
+
+SPEC = ArchSpec(
+    name="ffdnet", cls=FFDNet, task="denoise", needs_sigma=True,
+    halo=lambda config: 2 * int(config.get("depth", 15)),  # 3x3 convs at half resolution
+    detect=detect, detect_order=90,
+    example={"in_channels": 3, "num_features": 8, "depth": 4},
+)

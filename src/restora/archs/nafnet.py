@@ -7,11 +7,14 @@ official state dicts load unchanged. Defaults here are a small model for our own
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from restora.archs.registry import ArchSpec, StateDict, count_indices, has_keys, tuples
 
 
 class LayerNorm2d(nn.Module):
@@ -120,3 +123,29 @@ class NAFNet(nn.Module):
             x = decoder(up(x) + skip)
         x = self.ending(x) + inp
         return x[:, :, :h, :w]
+
+
+def detect(state: StateDict, bn_eps: Mapping[str, float]) -> tuple[dict[str, Any], StateDict] | None:
+    """A NAFNet state dict (official ``NAFNet_arch`` names)."""
+    if not has_keys(state, "intro.weight", "ending.weight", "middle_blks.0.conv1.weight"):
+        return None
+    stages = count_indices(state, r"^downs\.(\d+)\.weight$")
+    config = {
+        "in_channels": int(state["intro.weight"].shape[1]),
+        "width": int(state["intro.weight"].shape[0]),
+        "middle_blocks": count_indices(state, r"^middle_blks\.(\d+)\.conv1\.weight$"),
+        "enc_blocks": [count_indices(state, rf"^encoders\.{i}\.(\d+)\.conv1\.weight$")
+                       for i in range(stages)],
+        "dec_blocks": [count_indices(state, rf"^decoders\.{i}\.(\d+)\.conv1\.weight$")
+                       for i in range(stages)],
+    }
+    return config, dict(state)
+
+
+SPEC = ArchSpec(
+    name="nafnet", cls=NAFNet, task="restore", rgb_default=True,
+    normalise_config=tuples("enc_blocks", "dec_blocks"), detect=detect, detect_order=20,
+    spandrel="NAFNet",
+    example={"in_channels": 3, "width": 8, "middle_blocks": 1, "enc_blocks": [1, 1],
+             "dec_blocks": [1, 1]},
+)

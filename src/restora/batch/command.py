@@ -11,6 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
+
+from restora.batch.core import run_batch
+from restora.cli_options import request_options
+from restora.console import console, stdout
+from restora.options import Request
 
 #: How many failures the summary lists before pointing at the manifest.
 SHOWN_FAILURES = 20
@@ -21,49 +27,30 @@ def register(app: typer.Typer) -> None:
     app.command("batch")(batch)
 
 
+@request_options()
 def batch(
     in_dir: Annotated[Path, typer.Argument(help="Folder of photos to restore.", show_default=False)],
     out_dir: Annotated[Path, typer.Argument(help="Output folder (sub-folders mirrored; manifest in OUT_DIR/.restora).", show_default=False)],
-    task: Annotated[str, typer.Option(help="denoise | upscale | deblock | deblur")] = "denoise",
-    method: Annotated[str | None, typer.Option(help="Registered method (see `restora methods`); default per task.")] = None,
-    model: Annotated[Path | None, typer.Option(help="Weight file to run instead of a method.")] = None,
-    sigma: Annotated[float | None, typer.Option(help="Noise std in 8-bit units; omit to estimate per image.")] = None,
-    scale: Annotated[int | None, typer.Option(help="Upscaling factor (upscale).")] = None,
-    kernel: Annotated[str | None, typer.Option(help="Blur kernel: 'gauss:2.0', 'motion:15,30' or a .npy/.png file.")] = None,
-    quality: Annotated[int | None, typer.Option(help="JPEG quality of the inputs (deblock).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for stochastic methods.")] = None,
-    tile: Annotated[int | None, typer.Option(help="Tile size in pixels (0 = whole image; default 512, 1024 for a --model).", show_default=False)] = None,
-    device: Annotated[str, typer.Option(help="Where a --model runs: cpu | cuda | cuda:N | mps | auto.")] = "cpu",
-    precision: Annotated[str, typer.Option(help="Precision of a --model: fp32 | fp16 | bf16 | auto.")] = "auto",
-    threads: Annotated[int | None, typer.Option(help="CPU threads per worker (default: cores / workers).")] = None,
-    bit_depth: Annotated[int | None, typer.Option(help="Output bits per channel (8, 16, 32); default: each input's.")] = None,
-    jpeg_quality: Annotated[int, typer.Option(help="Quality of JPEG/WebP outputs.")] = 95,
     engine: Annotated[str, typer.Option(help="local (process pool) | ray (local Ray cluster, or --address).")] = "local",
     workers: Annotated[int | None, typer.Option(help="Worker processes / Ray actors (default: CPU count).", show_default=False)] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Walk sub-folders too.")] = False,
     pattern: Annotated[str | None, typer.Option(help="File-name glob, e.g. '*.jpg' (default: every readable image).")] = None,
-    format: Annotated[str, typer.Option("--format", help="Output format: same | png | jpg | tiff | tiff16 | webp.")] = "same",
-    suffix: Annotated[str, typer.Option(help="Added to each output's file stem, e.g. _restored.")] = "",
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Retry the images that failed before.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be done (new / redo / retry / skip); write nothing.")] = False,
     address: Annotated[str | None, typer.Option(help="Ray cluster to join ('auto' = the running one); --engine ray only.")] = None,
+    *,
+    request: Request,
 ) -> None:
-    """Restore a whole folder, resumably: rerun to continue after a crash; done images are skipped."""
-    from restora.batch.core import run_batch
-    from restora.cli import console
+    """Restore a whole folder, resumably: rerun to continue after a crash; done images are skipped.
 
-    options: dict[str, Any] = dict(
-        task=task, method=method, model=model, sigma=sigma, scale=scale, kernel=kernel,
-        quality=quality, seed=seed, tile="auto" if tile is None else (tile or None),
-        device=device, precision=precision, threads=threads, bit_depth=bit_depth,
-        jpeg_quality=jpeg_quality,
-    )
+    Every image goes through the same runner as `restora restore` (without --task: the
+    automatic mode, per image); --threads defaults to cores / workers.
+    """
     bar = None if dry_run else _ProgressBar(console)
     try:
         summary = run_batch(
-            in_dir, out_dir, options=options, engine=engine, workers=workers,
-            recursive=recursive, pattern=pattern, format=format, suffix=suffix,
-            retry_failed=retry_failed, dry_run=dry_run, address=address,
+            in_dir, out_dir, request, engine=engine, workers=workers, recursive=recursive,
+            pattern=pattern, retry_failed=retry_failed, dry_run=dry_run, address=address,
             progress=None if bar is None else bar.update,
         )
     finally:
@@ -119,8 +106,6 @@ class _ProgressBar:
 
 
 def _print_summary(summary: Any, console: Any) -> None:
-    from rich.markup import escape
-
     parts = [f"{summary.done} restored", f"{summary.skipped} skipped (already done)",
              f"{summary.failed} failed"]
     if summary.failed_before:
@@ -146,10 +131,6 @@ def _print_summary(summary: Any, console: Any) -> None:
 
 
 def _print_plan(summary: Any) -> None:
-    from rich.markup import escape
-
-    from restora.cli import stdout
-
     counts: dict[str, int] = {}
     for rel, action, reason in summary.plan:
         counts[action] = counts.get(action, 0) + 1

@@ -19,42 +19,34 @@ gets two ``done`` lines for the same content and parameters.
 from __future__ import annotations
 
 import fnmatch
-import inspect
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from restora import __version__, errors
+from restora.batch.engine_local import LocalEngine
+from restora.batch.engine_ray import RayEngine
 from restora.batch.manifest import (
     MANIFEST_DIR,
     ManifestWriter,
     Record,
-    file_sha256,
     manifest_path,
     params_hash,
     read_manifest,
 )
 from restora.errors import ImageReadError, InvalidParameterError, RestoraError
+from restora.io import is_image_path
+from restora.io.atomic import file_sha256
+from restora.options import Request
+from restora.run import Restorer
 
-#: ``--format`` choices: output suffix and forced bit depth (``None``: keep the input's).
-FORMATS: dict[str, tuple[str | None, int | None]] = {
-    "same": (None, None),
-    "png": (".png", None),
-    "jpg": (".jpg", None),
-    "tiff": (".tif", None),
-    "tiff16": (".tif", 16),
-    "webp": (".webp", None),
-}
 ENGINES = ("local", "ray")
 
-#: restore_file arguments a batch sets itself (paths, per-image progress, overwriting inputs).
-_RESERVED = {"input_path", "output_path", "progress", "overwrite"}
-#: Options that change how fast, not what: left out of the parameter hash.
-_NOT_HASHED = {"threads"}
 #: Temp files of restora.io.atomic.atomic_write: ``.<name>.<8 random chars>.tmp``.
 _TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
@@ -132,14 +124,12 @@ class Job:
 def run_batch(
     in_dir: str | Path,
     out_dir: str | Path,
+    request: Request | Mapping[str, Any] | None = None,
     *,
-    options: dict[str, Any],
     engine: str = "local",
     workers: int | None = None,
     recursive: bool = False,
     pattern: str | None = None,
-    format: str = "same",
-    suffix: str = "",
     retry_failed: bool = False,
     dry_run: bool = False,
     address: str | None = None,
@@ -147,16 +137,15 @@ def run_batch(
 ) -> BatchSummary:
     """Restore every image of ``in_dir`` into ``out_dir`` (same sub-folders), resumably.
 
-    options: keyword arguments of :func:`restora.api.restore_file` (``task``, ``method``,
-        ``model``, ``sigma``, ``scale``, ``kernel``, ``quality``, ``tile``, ``device``...),
-        the same for every image; unknown names raise.
+    request: what to do with every image, a :class:`~restora.options.Request` or its fields
+        as a mapping (``task``, ``method``, ``model``, ``sigma``, ``scale``, ``device``,
+        ``format`` (``same``: each input's; RAW becomes 16-bit TIFF), ``suffix`` (added to
+        each output's stem) ...; unknown names raise). Default: the automatic mode.
     engine: ``local`` (process pool of ``workers``, default the CPU count) or ``ray``
         (actors on a local Ray cluster, or the one at ``address``, e.g. ``"auto"``).
     recursive: walk sub-folders too (hidden ones and ``out_dir`` are never walked).
     pattern: file-name glob (case-insensitive, e.g. ``"*.jpg"``; a pattern with ``/`` is
         matched against the relative path); default: every readable image suffix.
-    format: output format, ``same`` (RAW inputs become 16-bit TIFF) | png | jpg | tiff |
-        tiff16 | webp. suffix: added to each output's stem (``_restored``).
     retry_failed: restore again the inputs that failed before (else they are skipped).
     dry_run: decide (hashing the inputs) but write nothing; see ``BatchSummary.plan``.
     progress: called with the running summary at start and after each input.
@@ -167,33 +156,18 @@ def run_batch(
     and the worker's error when the method or model cannot be set up at all.
     """
     in_dir, out_dir = Path(in_dir), Path(out_dir)
-    call_options = check_options(options)
+    if not isinstance(request, Request):
+        request = Request.from_mapping(request or {}, source="batch")
     if engine not in ENGINES:
         raise InvalidParameterError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise InvalidParameterError(f"workers must be an integer >= 1; got {workers!r}")
-    if format not in FORMATS:
-        raise InvalidParameterError(
-            f"format must be one of {', '.join(FORMATS)}; got {format!r}"
-        )
-    forced_depth = FORMATS[format][1]
-    if forced_depth is not None:
-        if call_options.get("bit_depth") not in (None, forced_depth):
-            raise InvalidParameterError(
-                f"format {format!r} writes {forced_depth}-bit files but bit_depth="
-                f"{call_options['bit_depth']!r} was given; drop one of them"
-            )
-        call_options["bit_depth"] = forced_depth
-    if "/" in suffix or "\\" in suffix or suffix.startswith("."):
-        raise InvalidParameterError(
-            f"suffix {suffix!r} is added to file names: it cannot contain '/' or start with '.'"
-        )
     if address is not None and engine != "ray":
         raise InvalidParameterError("address applies to the Ray engine only; add --engine ray")
     if not in_dir.is_dir():
         raise ImageReadError(in_dir, "is not a folder; give the folder of photos to restore")
-    if _same_path(in_dir, out_dir) and format == "same" and not suffix:
+    if _same_path(in_dir, out_dir) and request.output.format == "same" and not request.output.suffix:
         raise InvalidParameterError(
             f"the output folder {out_dir} is the input folder: the outputs would replace the "
             "originals. Choose another output folder, or give --suffix or --format"
@@ -204,9 +178,10 @@ def run_batch(
     ours = _outputs_inside(records, out_dir, in_dir)
     if ours:  # the output folder is (inside) the input folder: never restore our outputs
         inputs = [rel for rel in inputs if rel not in ours]
-    targets = _targets(inputs, out_dir, format=format, suffix=suffix)
-    params = batch_params(call_options, format=format, suffix=suffix)
+    targets = _targets(inputs, out_dir, request)
+    params = request.fingerprint()
     phash = params_hash(params)
+    Restorer(request.choice, request.execution).check()  # a bad method or model: fail now
     count = _worker_count(engine, workers)
     summary = BatchSummary(in_dir=in_dir, out_dir=out_dir, engine=engine, workers=count,
                            total=len(inputs), ignored=ignored, dry_run=dry_run)
@@ -231,8 +206,6 @@ def run_batch(
         summary.seconds = time.perf_counter() - summary.started
         return summary
 
-    from restora import __version__
-
     def notify() -> None:
         if progress is not None:
             progress(summary)
@@ -255,7 +228,7 @@ def run_batch(
                 notify()
 
         threads = _threads_per_worker(count)
-        with _engine(engine, call_options, workers=count, threads=threads,
+        with _engine(engine, request, workers=count, threads=threads,
                      address=address) as runner:
             for job, result in runner.run(jobs()):
                 if result.status == "setup":
@@ -279,63 +252,6 @@ def run_batch(
     return summary
 
 
-# --- options and parameters -------------------------------------------------------------
-
-
-def check_options(options: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``options`` after checking the names against ``restore_file``'s keywords."""
-    from restora.api import restore_file
-
-    if not isinstance(options, dict):
-        raise InvalidParameterError(f"options must be a dict of restore_file keywords; got {options!r}")
-    allowed = [
-        name for name, p in inspect.signature(restore_file).parameters.items()
-        if p.kind == p.KEYWORD_ONLY and name not in _RESERVED
-    ]
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise InvalidParameterError(
-            f"unknown restore option(s) {', '.join(unknown)}; batch options are restore_file's: "
-            f"{', '.join(allowed)}"
-        )
-    return dict(options)
-
-
-def batch_params(options: dict[str, Any], *, format: str, suffix: str) -> dict[str, Any]:
-    """The parameters that decide an output (hashed into ``params_hash``), JSON-ready.
-
-    Options equal to ``restore_file``'s defaults are left out, so giving a default
-    explicitly (as the CLI does) hashes the same as leaving it out. Weight and kernel files are identified by their sha256 as well as their path.
-    """
-    from restora.api import restore_file
-
-    defaults = {name: p.default for name, p in inspect.signature(restore_file).parameters.items()}
-    params: dict[str, Any] = {"format": format, "suffix": suffix}
-    for key, value in sorted(options.items()):
-        if key in _NOT_HASHED or _jsonable(value) == _jsonable(defaults.get(key, object())):
-            continue  # defaults left out: the hash does not change when the API grows
-        params[key] = _jsonable(value)
-        if key in ("model", "kernel") and isinstance(value, (str, Path)) and Path(value).is_file():
-            params[f"{key}_sha256"] = file_sha256(value)
-    return params
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist):  # numpy arrays and scalars (a kernel given as an array)
-        return tolist()
-    name = getattr(value, "name", None)  # a MethodInfo or a model descriptor
-    return f"{type(value).__name__}:{name}" if name is not None else repr(value)
-
-
 # --- walking and naming ------------------------------------------------------------------
 
 
@@ -346,8 +262,6 @@ def walk_inputs(
 
     Inputs are names :func:`restora.io.is_image_path` accepts, or that match ``pattern``.
     """
-    from restora.io import is_image_path
-
     skip_dir = exclude.resolve() if exclude is not None else None
     found: list[str] = []
     ignored: list[str] = []
@@ -371,18 +285,14 @@ def walk_inputs(
     return sorted(found), sorted(ignored)
 
 
-def _targets(inputs: list[str], out_dir: Path, *, format: str, suffix: str) -> list[str]:
+def _targets(inputs: list[str], out_dir: Path, request: Request) -> list[str]:
     """Output paths relative to ``out_dir``; raises when two inputs would share one."""
-    from restora.io import SUPPORTED_WRITE_SUFFIXES
-
-    forced = FORMATS[format][0]
     targets: list[str] = []
     owner: dict[str, str] = {}
     for rel in inputs:
         path = Path(rel)
-        ext = forced or (path.suffix if path.suffix.lower() in SUPPORTED_WRITE_SUFFIXES
-                         else ".tif")
-        target = path.with_name(path.stem + suffix + ext).as_posix()
+        target = path.with_name(path.stem + request.output.suffix
+                                + request.output.suffix_for(path)).as_posix()
         key = target.lower()
         if key in owner:
             raise InvalidParameterError(
@@ -466,21 +376,15 @@ def _threads_per_worker(workers: int) -> int | None:
     return max(1, _cpu_count() // workers)
 
 
-def _engine(name: str, options: dict[str, Any], *, workers: int, threads: int | None,
+def _engine(name: str, request: Request, *, workers: int, threads: int | None,
             address: str | None) -> Any:
     if name == "ray":
-        from restora.batch.engine_ray import RayEngine
-
-        return RayEngine(options, workers=workers or None, threads=threads, address=address)
-    from restora.batch.engine_local import LocalEngine
-
-    return LocalEngine(options, workers=workers, threads=threads)
+        return RayEngine(request, workers=workers or None, threads=threads, address=address)
+    return LocalEngine(request, workers=workers, threads=threads)
 
 
 def _setup_error(result: Any) -> RestoraError:
     """The worker's method/model setup error, re-raised in the driver with its type."""
-    from restora import errors
-
     kind = getattr(errors, result.error_type or "", None)
     if isinstance(kind, type) and issubclass(kind, RestoraError):
         try:

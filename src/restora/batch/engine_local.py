@@ -10,6 +10,7 @@ from typing import Any, Self
 
 from restora.batch.worker import JobResult, init_process, process_in_pool
 from restora.errors import RestoraError
+from restora.options import Request
 
 #: Message for images in flight when a worker process died (segfault, out of memory).
 CRASH_MESSAGE = (
@@ -29,7 +30,7 @@ def _context() -> multiprocessing.context.BaseContext:
     """forkserver where the platform has it (fast and safe with torch), else spawn."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["restora.batch.worker", "restora.api"])
+        ctx.set_forkserver_preload(["restora.batch.worker"])
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -37,17 +38,17 @@ def _context() -> multiprocessing.context.BaseContext:
 class LocalEngine:
     """Runs jobs on ``workers`` processes, at most ``in_flight`` submitted at a time.
 
-    options: ``restore_file`` keyword arguments; threads: CPU threads per image (or None).
+    request: what every image gets; threads: CPU threads per image (or None).
     Use as a context manager; :meth:`run` yields ``(job, JobResult)`` as images finish.
     """
 
     name = "local"
 
     def __init__(
-        self, options: dict[str, Any], *, workers: int, threads: int | None,
+        self, request: Request, *, workers: int, threads: int | None,
         in_flight: int | None = None,
     ) -> None:
-        self.options = options
+        self.request = request
         self.workers = workers
         self.threads = threads
         self.in_flight = in_flight or 2 * workers
@@ -63,7 +64,7 @@ class LocalEngine:
             max_workers=self.workers,
             mp_context=self._ctx,
             initializer=init_process,
-            initargs=(self.options, self.threads, self._alive_r),
+            initargs=(self.request, self.threads, self._alive_r),
         )
 
     def __enter__(self) -> Self:

@@ -1,7 +1,7 @@
 """The Ray engine: the same jobs on a Ray cluster (local or ``address="auto"``).
 
-One actor per worker, each resolving the method/model once; an actor takes a GPU
-(``num_gpus=1``) when the cluster has GPUs and the options ask for a non-CPU device.
+One actor per worker, each with one :class:`~restora.run.Restorer`; an actor takes a GPU
+(``num_gpus=1``) when the cluster has GPUs and the request's device is not ``cpu``.
 At most two jobs wait per actor (``ray.wait`` gives the backpressure). The driver keeps
 writing the manifest: actors only return results.
 """
@@ -15,6 +15,7 @@ from typing import Any, Self
 
 from restora._optional import require
 from restora.batch.worker import JobResult, WorkerState
+from restora.options import Request
 
 CRASH_MESSAGE = (
     "{source}: the Ray worker died or failed while restoring this image ({detail}); rerun "
@@ -25,8 +26,8 @@ CRASH_MESSAGE = (
 class _RayWorker:
     """Actor body: a :class:`WorkerState` that lives as long as the actor."""
 
-    def __init__(self, options: dict[str, Any], threads: int | None) -> None:
-        self.state = WorkerState(options, threads)
+    def __init__(self, request: Request, threads: int | None) -> None:
+        self.state = WorkerState(request, threads)
 
     def process(self, source: str, target: str) -> JobResult:
         return self.state.process(source, target)
@@ -41,10 +42,10 @@ class RayEngine:
     name = "ray"
 
     def __init__(
-        self, options: dict[str, Any], *, workers: int | None, threads: int | None,
+        self, request: Request, *, workers: int | None, threads: int | None,
         address: str | None = None,
     ) -> None:
-        self.options = options
+        self.request = request
         self.workers = workers
         self.threads = threads
         self.address = address
@@ -70,8 +71,7 @@ class RayEngine:
             self._owns = True
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
-        device = str(self.options.get("device", "cpu"))
-        use_gpu = gpus > 0 and device != "cpu"
+        use_gpu = gpus > 0 and self.request.execution.device != "cpu"
         count = self.workers or (gpus if use_gpu else max(1, int(resources.get("CPU", 1))))
         if use_gpu:
             count = min(count, gpus)
@@ -79,7 +79,7 @@ class RayEngine:
             num_cpus=1, num_gpus=1 if use_gpu else 0, max_restarts=1
         )
         self.workers = count
-        self._actors = [actor.remote(self.options, self.threads) for _ in range(count)]
+        self._actors = [actor.remote(self.request, self.threads) for _ in range(count)]
 
     def __exit__(self, *exc: object) -> None:
         ray = self._ray

@@ -72,15 +72,6 @@ def params_hash(params: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
-    """sha256 (hex) of a file's bytes, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_manifest(path: str | Path) -> tuple[dict[str, Record], list[Record]]:
     """Read a manifest: (latest record per input, all records in file order).
 

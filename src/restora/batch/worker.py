@@ -1,21 +1,22 @@
 """What a batch worker does (the same in a local process and in a Ray actor).
 
-A worker resolves the method (loads a model) once, then restores one file per call with
-:func:`restora.api.restore_file` and returns a :class:`JobResult`; it never writes the
-manifest. Restore options arrive as a dict of :func:`restore_file` keyword arguments, so
-options added to the API flow through unchanged.
+A worker holds one :class:`~restora.run.Restorer` for the batch's request (methods chosen
+per image, networks loaded once), restores one file per call with
+:meth:`~restora.run.Restorer.run_file` and returns a :class:`JobResult`; it never writes
+the manifest.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from restora.errors import RestoraError
+from restora.options import Request
+from restora.run import Restorer
 
 Outcome = Literal["done", "failed", "setup"]
 
@@ -31,34 +32,21 @@ class JobResult:
     error_type: str | None = None
 
 
-def resolve_names() -> frozenset[str]:
-    """Keyword names that pick the method (consumed once per worker, except ``task``)."""
-    from restora.api import resolve_method
-
-    return frozenset(inspect.signature(resolve_method).parameters)
-
-
 class WorkerState:
-    """A worker's resolved method and the per-call options for ``restore_file``.
+    """A worker's :class:`Restorer` and the request's parameters and output options.
 
-    options: ``restore_file`` keyword arguments (``task``, ``method``, ``model``, ``sigma``...).
-    threads: CPU threads per image when ``options`` does not set ``threads`` (``None``: leave).
+    threads: CPU threads per image when the request does not set them (``None``: leave).
     """
 
-    def __init__(self, options: dict[str, Any], threads: int | None = None) -> None:
-        from restora.api import resolve_method, restore_file
-
-        self._restore_file = restore_file
-        picks = resolve_names()
-        chosen = {k: v for k, v in options.items() if k in picks}
-        chosen.setdefault("method", None)
-        self.call = {k: v for k, v in options.items() if k not in picks or k == "task"}
-        if threads is not None and "threads" not in options and _accepts("threads"):
-            self.call["threads"] = threads
+    def __init__(self, request: Request, threads: int | None = None) -> None:
+        execution = request.execution
+        if threads is not None and execution.threads is None:
+            execution = replace(execution, threads=threads)
+        self.request = request
+        self.restorer = Restorer(request.choice, execution)
         self.setup_error: tuple[str, str] | None = None
-        self.info: Any = None
         try:
-            self.info = resolve_method(**chosen)
+            self.restorer.check()
         except RestoraError as exc:
             self.setup_error = (type(exc).__name__, str(exc))
 
@@ -69,7 +57,7 @@ class WorkerState:
             kind, message = self.setup_error
             return JobResult("setup", 0.0, message, kind)
         try:
-            self._restore_file(source, target, method=self.info, **self.call)
+            self.restorer.run_file(source, target, self.request.params, self.request.output)
         except RestoraError as exc:
             return JobResult("failed", time.perf_counter() - start, str(exc), type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 (a bug, or a decoder error not wrapped yet)
@@ -84,19 +72,13 @@ class WorkerState:
         return JobResult("done", time.perf_counter() - start)
 
 
-def _accepts(name: str) -> bool:
-    from restora.api import restore_file
-
-    return name in inspect.signature(restore_file).parameters
-
-
 # --- process-pool side -------------------------------------------------------------------
 
 _STATE: WorkerState | None = None
 _BUSY = threading.Lock()
 
 
-def init_process(options: dict[str, Any], threads: int | None, alive: Any) -> None:
+def init_process(request: Request, threads: int | None, alive: Any) -> None:
     """ProcessPoolExecutor initializer: resolve the method once, and exit with the driver.
 
     alive: the read end of a pipe whose write end only the driver holds. A watchdog thread
@@ -106,7 +88,7 @@ def init_process(options: dict[str, Any], threads: int | None, alive: Any) -> No
     workers themselves keep alive.)
     """
     global _STATE
-    _STATE = WorkerState(options, threads)
+    _STATE = WorkerState(request, threads)
 
     def watch() -> None:
         try:

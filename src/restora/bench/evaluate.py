@@ -17,13 +17,23 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+import restora
+from restora import degrade
+from restora.bench.published import published_for
 from restora.errors import InvalidParameterError
+from restora.io import from_float32, list_images, read_image
+from restora.io.atomic import atomic_write_text
+from restora.methods.registry import MethodInfo
+from restora.metrics import get_protocol, psnr, ssim
+from restora.options import AUTO, Choice, Execution, Params, Request
+from restora.run import Restorer, load_kernel
 
 Progress = Callable[[int, int], None]
 
@@ -65,8 +75,6 @@ class Evaluation:
 
     def to_dict(self) -> dict:
         """Stable JSON shape: ``mean``, ``images``, ``protocol`` and the run's settings."""
-        from restora import __version__
-
         return {
             "mean": {"psnr": self.mean_psnr, "ssim": self.mean_ssim, "sec_per_mp": self.sec_per_mp},
             "images": [{"name": s.name, "psnr": s.psnr, "ssim": s.ssim, "seconds": s.seconds}
@@ -78,12 +86,10 @@ class Evaluation:
             "level": self.level,
             "seed": self.seed,
             "published": self.published,
-            "restora_version": __version__,
+            "restora_version": restora.__version__,
         }
 
     def to_json(self, path: str | Path) -> Path:
-        from restora.io.atomic import atomic_write_text
-
         return atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
 
     def to_markdown(self, *, per_image: bool = True) -> str:
@@ -110,8 +116,6 @@ class Evaluation:
 
 def list_dataset(dataset: str | Path) -> list[Path]:
     """Image files of a dataset folder, sorted by name (the order seeds follow)."""
-    from restora.io import list_images
-
     return list_images(dataset, role="dataset")
 
 
@@ -127,8 +131,6 @@ def degrade_for_protocol(
     kernel: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(reference, degraded)`` for one clean HWC float32 image under the protocol."""
-    from restora import degrade
-
     if task == "denoise":
         return clean, degrade.add_gaussian_noise(clean, sigma, seed=seed + index)
     if task == "upscale":
@@ -146,70 +148,84 @@ def degrade_for_protocol(
 
 
 def evaluate(
-    method: str | object | None,
+    method: str | MethodInfo | None,
     dataset: str | Path,
     *,
-    model: str | Path | object | None = None,
-    task: str = "denoise",
-    sigma: float | None = None,
-    scale: int | None = None,
-    quality: int | None = None,
-    kernel: np.ndarray | str | None = None,
     protocol: str = "paper",
     seed: int = 0,
     limit: int | None = None,
-    tile: int | None = None,
     progress: Progress | None = None,
-    method_options: Mapping[str, object] | None = None,
+    **options: Any,
 ) -> Evaluation:
     """Score ``method`` on every image of ``dataset`` under the named ``protocol``.
 
     method: a registered method name or :class:`~restora.methods.registry.MethodInfo`;
-        ``None`` with ``model``: a weight file (or loaded descriptor) evaluated as a method.
-    sigma: noise std in 8-bit units (denoise, deblur); for denoising the method receives the
-        true sigma (non-blind), as in the papers' tables.
-    method_options: the method's own options (e.g. ``{"iterations": 500}`` for ``zs_n2n``).
+        ``None``: the ``model`` option, or the default for the task and each image.
+    options: the request's fields (:mod:`restora.options`): ``task``, ``model``, ``sigma``
+        (noise std in 8-bit units for denoise/deblur: the degradation's, given to the method
+        as well (non-blind), as in the papers' tables), ``scale``, ``quality``, ``kernel``,
+        ``device``, ``tile`` (default ``None``: whole images) ...
+    seed: base seed of the degradation; image i uses ``seed + i``.
     Returns per-image PSNR/SSIM (dB / [0,1]), seconds and the mean, with the published numbers
     for this dataset, task and level when known.
     """
-    from restora.api import apply_tiled, check_method_options, resolve_method
-    from restora.bench.published import published_for
-    from restora.io import from_float32, read_image
-    from restora.metrics import get_protocol, psnr, ssim
+    if method is not None:
+        options["method"] = method
+    options.setdefault("tile", None)
+    request = Request.from_mapping(options, source="evaluate")
+    return evaluate_request(dataset, choice=request.choice, params=request.params,
+                            execution=request.execution, protocol=protocol, seed=seed,
+                            limit=limit, progress=progress)
 
+
+def evaluate_request(
+    dataset: str | Path,
+    *,
+    choice: Choice,
+    params: Params,
+    execution: Execution,
+    protocol: str = "paper",
+    seed: int = 0,
+    limit: int | None = None,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """:func:`evaluate` for the parts of a request (what ``restora eval`` runs): each image
+    is degraded by the protocol and restored by :class:`restora.run.Restorer`."""
     files = list_dataset(dataset)[:limit]
-    channels = read_image(files[0]).pixels.shape[2] if files and method is None and model is None else None
-    info = resolve_method(method, task=task, model=model, channels=channels,  # type: ignore[arg-type]
-                          scale=scale if task == "upscale" else None)
-    level = {"denoise": sigma, "deblur": sigma, "upscale": scale, "deblock": quality}.get(task)
+    restorer = Restorer(choice, execution)
+    restorer.check()
+    explicit = choice.method is not None or choice.model is not None
+    if choice.task == AUTO and not explicit:
+        raise InvalidParameterError(
+            "task 'auto' chooses its methods per image; to evaluate, name the task (--task "
+            "denoise | upscale | deblock | deblur) and optionally a method or a model")
+    first = read_image(files[0]).pixels.shape[2] if files else 3
+    info, task, _ = restorer.method_for(None if explicit else choice.task, channels=first,
+                                        scale=params.scale)
+    level = {"denoise": params.sigma, "deblur": params.sigma, "upscale": params.scale,
+             "deblock": params.quality}.get(task)
     if level is None and task != "deblur":
         need = {"denoise": "sigma", "upscale": "scale", "deblock": "quality"}.get(task, "a level")
         raise InvalidParameterError(f"evaluating {task!r} needs {need}")
-    if isinstance(kernel, str):
-        from restora.degrade import parse_kernel
-
-        kernel = parse_kernel(kernel)
-    rule = get_protocol(protocol, task=task, scale=scale or 1)
+    kernel = None if params.kernel is None else load_kernel(params.kernel, method=info.name)
+    rule = get_protocol(protocol, task=task, scale=params.scale or 1)
     name = Path(dataset).name
     result = Evaluation(method=info.name, dataset=name, task=task, protocol=rule.name,
                         level=None if level is None else int(level), seed=seed,
                         published=published_for(name, task, int(level)) if level else {})
-    # Protocol levels reach the method only where it takes them (a per-sigma DnCNN takes none).
-    options = {k: v for k, v in dict(
-        sigma=sigma if task in ("denoise", "deblur") else None,
-        scale=scale if task == "upscale" else None,
-        kernel=kernel if task == "deblur" else None,
-        quality=quality if task == "deblock" else None).items() if k in info.options}
-    options.update(check_method_options(info, method_options, {"sigma": sigma, "scale": scale, "kernel": kernel,
-                                                          "quality": quality, "seed": seed}))
     for index, path in enumerate(files):
         photo = read_image(path)
         depth = np.uint16 if photo.bit_depth == 16 else np.uint8
         reference, degraded = degrade_for_protocol(
-            photo.pixels, task=task, index=index, seed=seed, sigma=sigma, scale=scale,
-            quality=quality, kernel=kernel)
+            photo.pixels, task=task, index=index, seed=seed, sigma=params.sigma,
+            scale=params.scale, quality=params.quality, kernel=kernel)
+        info, _, _ = restorer.method_for(None if explicit else task,
+                                         channels=photo.pixels.shape[2], scale=params.scale)
+        # Protocol levels reach the method only where it takes them (a per-sigma DnCNN takes none).
+        given = replace(params, sigma=params.sigma if "sigma" in info.options else None,
+                        kernel=kernel if "kernel" in info.options else None)
         start = time.perf_counter()
-        output = apply_tiled(info, degraded.astype(np.float32), options, tile=tile, overlap=32)
+        output, _ = restorer.run(degraded.astype(np.float32), given)
         seconds = time.perf_counter() - start
         output = from_float32(np.clip(output, 0.0, 1.0), depth)
         kw = dict(crop_border=rule.crop_border, y_channel=rule.y_channel, y_rounding=rule.y_rounding)

@@ -5,9 +5,16 @@ units (``sigma=25`` means a standard deviation of 25/255).
 """
 
 from restora.degrade.blur import BLUR_BOUNDARIES, blur
-from restora.degrade.data_steps import MosaicOperator, conjugate_gradient, data_step, make_data_step
+from restora.degrade.data_steps import conjugate_gradient, data_step, make_data_step
 from restora.degrade.jpeg import jpeg_compress
-from restora.degrade.kernels import gaussian_kernel, load_kernel, motion_kernel, parse_kernel
+from restora.degrade.kernels import (
+    MAX_KERNEL_SIZE,
+    check_kernel,
+    gaussian_kernel,
+    load_kernel,
+    motion_kernel,
+    parse_kernel,
+)
 from restora.degrade.noise import add_gaussian_noise, add_poisson_gaussian_noise
 from restora.degrade.operators import (
     BlurOperator,
@@ -15,12 +22,16 @@ from restora.degrade.operators import (
     DownsampleOperator,
     LinearOperator,
     MaskOperator,
+    MosaicOperator,
     ResizeOperator,
+    task_operator,
 )
 from restora.degrade.resize import RESIZE_KERNELS, imresize, resize_matrix
 
 __all__ = [
+    "MAX_KERNEL_SIZE",
     "MosaicOperator",
+    "check_kernel",
     "conjugate_gradient",
     "data_step",
     "make_data_step",
@@ -42,4 +53,5 @@ __all__ = [
     "motion_kernel",
     "parse_kernel",
     "resize_matrix",
+    "task_operator",
 ]

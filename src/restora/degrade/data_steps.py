@@ -11,7 +11,7 @@ exact closed form where one exists and conjugate gradient otherwise:
 * any other :class:`~restora.degrade.operators.LinearOperator` (reflect/zero/valid blur,
   MATLAB resize, compositions): conjugate gradient, warm-started at ``z``.
 
-Arrays are float64 HW or HWC; ``mu > 0``. This module also defines :class:`MosaicOperator`.
+Arrays are float64 HW or HWC; ``mu > 0``.
 """
 
 from __future__ import annotations
@@ -26,65 +26,11 @@ from restora.degrade.operators import (
     DownsampleOperator,
     LinearOperator,
     MaskOperator,
+    MosaicOperator,
     Shape,
     _as_float,
 )
 from restora.errors import InvalidParameterError, ShapeError
-
-#: Channel (0=R, 1=G, 2=B) of the 2x2 Bayer cell positions (0,0), (0,1), (1,0), (1,1).
-BAYER_PATTERNS: dict[str, tuple[int, int, int, int]] = {
-    "RGGB": (0, 1, 1, 2),
-    "BGGR": (2, 1, 1, 0),
-    "GRBG": (1, 0, 2, 1),
-    "GBRG": (1, 2, 0, 1),
-}
-
-
-class MosaicOperator(LinearOperator):
-    """Bayer colour filter array: RGB ``H x W x 3`` -> mosaic ``H x W x 1``.
-
-    pattern: the 2x2 cell read row by row ("RGGB": R at (0, 0), G at (0, 1) and (1, 0), B
-    at (1, 1)); one of :data:`BAYER_PATTERNS`. ``A`` keeps at each pixel the channel its
-    filter passes; ``A_adjoint`` puts each sample back in its channel, zeros elsewhere.
-    """
-
-    def __init__(self, pattern: str = "RGGB") -> None:
-        key = str(pattern).upper()
-        if key not in BAYER_PATTERNS:
-            raise InvalidParameterError(
-                f"MosaicOperator: pattern must be one of {', '.join(BAYER_PATTERNS)}; "
-                f"got {pattern!r}."
-            )
-        self.pattern = key
-
-    def channel_mask(self, h: int, w: int) -> np.ndarray:
-        """``H x W x 3`` float64 0/1 array: 1 where the channel is sampled (``A^T A``)."""
-        m = np.zeros((h, w, 3))
-        for pos, ch in enumerate(BAYER_PATTERNS[self.pattern]):
-            m[pos // 2 :: 2, pos % 2 :: 2, ch] = 1.0
-        return m
-
-    def output_shape(self, in_shape: Shape) -> Shape:
-        return (in_shape[0], in_shape[1], 1)
-
-    def input_shape(self, out_shape: Shape) -> Shape:
-        return (out_shape[0], out_shape[1], 3)
-
-    def A(self, x: np.ndarray) -> np.ndarray:
-        x = _as_float(x, "x")
-        if x.ndim != 3 or x.shape[2] != 3:
-            raise ShapeError(f"MosaicOperator: x must be an H x W x 3 RGB array, got {x.shape}.")
-        return np.sum(x * self.channel_mask(x.shape[0], x.shape[1]), axis=2, keepdims=True)
-
-    def A_adjoint(self, y: np.ndarray, *, in_shape: Shape | None = None) -> np.ndarray:
-        y = _as_float(y, "y")
-        if y.ndim == 2:
-            y = y[:, :, None]
-        if y.shape[2] != 1:
-            raise ShapeError(f"MosaicOperator: y must be an H x W x 1 mosaic, got {y.shape}.")
-        self._adjoint_shape(y, in_shape)
-        return y * self.channel_mask(y.shape[0], y.shape[1])
-
 
 def psf2otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Full 2-D FFT of ``kernel`` wrapped onto an ``shape`` grid, origin (kh//2, kw//2) at (0, 0).

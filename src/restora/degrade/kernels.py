@@ -16,11 +16,52 @@ import numpy as np
 from restora.degrade._common import check_number
 from restora.errors import ImageError, InvalidParameterError
 
+#: Largest kernel side (pixels) restora builds or accepts: a blur wider than this is not a
+#: deblurring problem (and a spec like ``gauss:3000`` would otherwise ask for gigabytes).
+MAX_KERNEL_SIZE = 255
+
+
+def _check_size(height: int, width: int, what: str) -> None:
+    if max(height, width) > MAX_KERNEL_SIZE:
+        raise InvalidParameterError(
+            f"{what}: a {height}x{width} kernel is larger than the {MAX_KERNEL_SIZE}x"
+            f"{MAX_KERNEL_SIZE} restora accepts; use a smaller blur"
+        )
+
+
+def check_kernel(kernel: object, *, method: str) -> np.ndarray:
+    """A blur kernel for ``method``, checked (finite 2-D array, positive sum, at most
+    :data:`MAX_KERNEL_SIZE` a side) and normalised to sum 1 (float64).
+
+    Raises :class:`InvalidParameterError` naming the method when it is missing or bad.
+    """
+    if kernel is None:
+        raise InvalidParameterError(
+            f"method {method!r} is non-blind: it needs kernel=<2-D blur kernel> (the blur the "
+            "image went through), e.g. restora.degrade.gaussian_kernel(1.6) or load_kernel(...)"
+        )
+    k = np.asarray(kernel, dtype=np.float64)
+    if k.ndim != 2 or k.size == 0 or not np.all(np.isfinite(k)):
+        raise InvalidParameterError(
+            f"method {method!r}: kernel must be a finite 2-D array; got shape {np.shape(kernel)}"
+        )
+    _check_size(*k.shape, f"method {method!r}")
+    total = k.sum()
+    if total <= 0:
+        raise InvalidParameterError(
+            f"method {method!r}: kernel must have a positive sum (it is normalised to 1); "
+            f"got sum {total:g}"
+        )
+    return k / total
+
 
 def _normalised(k: np.ndarray, *, path: Path | None = None) -> np.ndarray:
     k = np.asarray(k, dtype=np.float64)
     if k.ndim != 2 or k.size == 0:
         raise ImageError(path, f"a blur kernel must be a 2-D array, got shape {k.shape}.")
+    if max(k.shape) > MAX_KERNEL_SIZE:
+        raise ImageError(path, f"the {k.shape[0]}x{k.shape[1]} kernel is larger than the "
+                               f"{MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE} restora accepts.")
     if not np.all(np.isfinite(k)):
         raise ImageError(path, "the kernel contains NaN or infinite values.")
     total = k.sum()
@@ -42,6 +83,7 @@ def gaussian_kernel(sigma: float, size: int | None = None) -> np.ndarray:
         size = 2 * math.ceil(3 * sigma) + 1
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise InvalidParameterError(f"size: expected a positive integer, got {size!r}.")
+    _check_size(size, size, f"gaussian_kernel(sigma={sigma:g})")
     r = np.arange(size, dtype=np.float64) - (size - 1) / 2
     g = np.exp(-(r**2) / (2 * sigma**2))
     k = np.outer(g, g)
@@ -61,6 +103,7 @@ def motion_kernel(length: float, angle_deg: float) -> np.ndarray:
     half = length / 2
     r = math.ceil(half)
     size = 2 * r + 1
+    _check_size(size, size, f"motion_kernel(length={length:g})")
     n = max(2, int(math.ceil(length * 16)) + 1)
     t = np.linspace(-half, half, n)
     dx, dy = math.cos(angle), -math.sin(angle)  # screen: +angle goes up = row decreases

@@ -24,6 +24,7 @@ from restora.degrade.blur import (
     pad_matrix,
     pad_widths,
 )
+from restora.degrade.kernels import gaussian_kernel
 from restora.degrade.resize import resize_matrix
 from restora.errors import InvalidParameterError, ShapeError
 
@@ -288,3 +289,114 @@ class ComposeOperator(LinearOperator):
         for op, shape in zip(reversed(self.ops), reversed(shapes), strict=True):
             y = op.A_adjoint(y, in_shape=shape)
         return y
+
+
+#: Channel (0=R, 1=G, 2=B) of the 2x2 Bayer cell positions (0,0), (0,1), (1,0), (1,1).
+BAYER_PATTERNS: dict[str, tuple[int, int, int, int]] = {
+    "RGGB": (0, 1, 1, 2),
+    "BGGR": (2, 1, 1, 0),
+    "GRBG": (1, 0, 2, 1),
+    "GBRG": (1, 2, 0, 1),
+}
+
+
+class MosaicOperator(LinearOperator):
+    """Bayer colour filter array: RGB ``H x W x 3`` -> mosaic ``H x W x 1``.
+
+    pattern: the 2x2 cell read row by row ("RGGB": R at (0, 0), G at (0, 1) and (1, 0), B
+    at (1, 1)); one of :data:`BAYER_PATTERNS`. ``A`` keeps at each pixel the channel its
+    filter passes; ``A_adjoint`` puts each sample back in its channel, zeros elsewhere.
+    """
+
+    def __init__(self, pattern: str = "RGGB") -> None:
+        key = str(pattern).upper()
+        if key not in BAYER_PATTERNS:
+            raise InvalidParameterError(
+                f"MosaicOperator: pattern must be one of {', '.join(BAYER_PATTERNS)}; "
+                f"got {pattern!r}."
+            )
+        self.pattern = key
+
+    def channel_mask(self, h: int, w: int) -> np.ndarray:
+        """``H x W x 3`` float64 0/1 array: 1 where the channel is sampled (``A^T A``)."""
+        m = np.zeros((h, w, 3))
+        for pos, ch in enumerate(BAYER_PATTERNS[self.pattern]):
+            m[pos // 2 :: 2, pos % 2 :: 2, ch] = 1.0
+        return m
+
+    def output_shape(self, in_shape: Shape) -> Shape:
+        return (in_shape[0], in_shape[1], 1)
+
+    def input_shape(self, out_shape: Shape) -> Shape:
+        return (out_shape[0], out_shape[1], 3)
+
+    def A(self, x: np.ndarray) -> np.ndarray:
+        x = _as_float(x, "x")
+        if x.ndim != 3 or x.shape[2] != 3:
+            raise ShapeError(f"MosaicOperator: x must be an H x W x 3 RGB array, got {x.shape}.")
+        return np.sum(x * self.channel_mask(x.shape[0], x.shape[1]), axis=2, keepdims=True)
+
+    def A_adjoint(self, y: np.ndarray, *, in_shape: Shape | None = None) -> np.ndarray:
+        y = _as_float(y, "y")
+        if y.ndim == 2:
+            y = y[:, :, None]
+        if y.shape[2] != 1:
+            raise ShapeError(f"MosaicOperator: y must be an H x W x 1 mosaic, got {y.shape}.")
+        self._adjoint_shape(y, in_shape)
+        return y * self.channel_mask(y.shape[0], y.shape[1])
+
+
+def task_operator(
+    task: str,
+    *,
+    kernel: np.ndarray | None = None,
+    scale: int | None = None,
+    missing: np.ndarray | None = None,
+    pattern: str = "RGGB",
+) -> LinearOperator:
+    """The forward model ``A`` of a restoration task (circular boundaries, as DPIR):
+
+    * ``deblur``: blur by ``kernel``;
+    * ``upscale``: blur by ``kernel`` (default a Gaussian of std ``0.5 * scale``), then keep
+      every ``scale``-th pixel;
+    * ``inpaint``: keep the pixels where ``missing`` (HW, True = to fill) is False;
+    * ``demosaic``: a Bayer colour filter array of ``pattern``.
+    """
+    if task == "deblur":
+        return BlurOperator(kernel)  # type: ignore[arg-type]
+    if task == "upscale":
+        if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
+            raise InvalidParameterError(f"upscale: scale must be an integer >= 1; got {scale!r}")
+        k = gaussian_kernel(0.5 * int(scale)) if kernel is None else kernel
+        return ComposeOperator(BlurOperator(k), DownsampleOperator(int(scale)))
+    if task == "inpaint":
+        m = np.asarray(missing)
+        if m.ndim == 3 and m.shape[2] == 1:
+            m = m[:, :, 0]
+        return MaskOperator(~m.astype(bool))
+    if task == "demosaic":
+        return MosaicOperator(pattern)
+    raise InvalidParameterError(
+        f"no forward model for task {task!r}: use deblur, upscale, inpaint or demosaic")
+
+
+#: How a blur meets the image border when a photo is deblurred with a circular (FFT) model.
+BOUNDARIES = ("symmetric", "circular")
+
+
+def mirror_pad(y: np.ndarray, kernel: np.ndarray, *, scale: int = 1,
+               boundary: str = "symmetric") -> tuple[np.ndarray, int]:
+    """``(y padded, pad)``: a photo mirrored by the reach of ``kernel`` (in observed pixels,
+    ``scale`` for a blur before ``scale``-fold decimation), so that a circular blur model
+    (exact FFT data steps) does not wrap one border onto the other; crop ``pad * scale``
+    from the estimate afterwards. ``boundary="circular"`` returns ``y`` as is (``pad`` 0):
+    for observations that really are periodic (the synthetic benchmark protocol)."""
+    if boundary not in BOUNDARIES:
+        raise InvalidParameterError(
+            f"boundary must be one of {', '.join(BOUNDARIES)}; got {boundary!r}")
+    if boundary == "circular":
+        return y, 0
+    pad = -(-max(np.shape(kernel)) // int(scale)) + 1
+    y = np.asarray(y)
+    widths = ((pad, pad), (pad, pad)) + ((0, 0),) * (y.ndim - 2)
+    return np.pad(y, widths, mode="symmetric"), pad

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from restora.errors import DatasetError
 from restora.io._sniff import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, RAW_SUFFIXES
 from restora.io.bridge import from_float32, from_tensor, to_float32, to_tensor
 from restora.io.image import Metadata, Photo
@@ -43,8 +44,6 @@ def list_images(folder: str | Path, *, role: str = "image") -> list[Path]:
     ``role`` names the folder in errors ("dataset", "training", ...). Raises
     :class:`~restora.errors.DatasetError` when the folder is missing or has no images.
     """
-    from restora.errors import DatasetError
-
     path = Path(folder)
     if not path.is_dir():
         raise DatasetError(f"{path}: {role} folder not found")

@@ -1,7 +1,9 @@
-"""Atomic file writes (temp file in the same folder + rename): never a half-written output."""
+"""File helpers: atomic writes (temp file in the same folder + rename: never a half-written
+output) and content hashes."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -61,3 +63,12 @@ def atomic_write(path: Path, encode: Callable[[IO[bytes]], None]) -> Path:
 def atomic_write_text(path: Path, text: str) -> Path:
     """Write UTF-8 text atomically (reports, manifests)."""
     return atomic_write(Path(path), lambda fh: fh.write(text.encode("utf-8")))
+
+
+def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
+    """SHA-256 (hex) of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

@@ -95,7 +95,7 @@ def to_tensor(
 
 
 def from_tensor(tensor: torch.Tensor) -> np.ndarray:
-    """HWC float32 array from a CHW or 1CHW tensor (NHWC from an NCHW batch with N > 1).
+    """HWC float32 array from a CHW tensor; NHWC from an NCHW tensor (whatever N, 1 included).
 
     Detaches, moves to CPU, casts to float32; values are not clipped (quantisation clips).
     The result never shares memory with the tensor.
@@ -109,8 +109,5 @@ def from_tensor(tensor: torch.Tensor) -> np.ndarray:
             f"expected a CHW or NCHW tensor, got shape {tuple(tensor.shape)}"
         )
     array = tensor.detach().to(device="cpu", dtype=torch.float32).numpy()
-    if array.ndim == 3:
-        return np.array(array.transpose(1, 2, 0), dtype=np.float32, order="C", copy=True)
-    if array.shape[0] == 1:
-        return np.array(array[0].transpose(1, 2, 0), dtype=np.float32, order="C", copy=True)
-    return np.array(array.transpose(0, 2, 3, 1), dtype=np.float32, order="C", copy=True)
+    axes = (1, 2, 0) if array.ndim == 3 else (0, 2, 3, 1)
+    return np.array(array.transpose(axes), dtype=np.float32, order="C", copy=True)

@@ -11,7 +11,7 @@ from restora._optional import require
 from restora.errors import ImageReadError, RestoraError, UnsupportedFormatError
 from restora.io import _meta
 from restora.io._sniff import png_header, png_metadata_chunks, sniff_format
-from restora.io.read import _one_line
+from restora.io.read import _one_line, open_pillow, tag_bytes, tiff_exif, tiff_orientation, xmp_from_info
 
 _LAYOUTS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
@@ -74,8 +74,6 @@ def icc_description(icc: bytes | None) -> str | None:
 
 
 def _pillow_facts(path: Path, fmt: str) -> tuple:
-    from restora.io.read import _xmp_from_info, open_pillow
-
     with open_pillow(path, fmt) as im:
         mode = im.mode
         info = dict(im.info)
@@ -96,7 +94,7 @@ def _pillow_facts(path: Path, fmt: str) -> tuple:
         channels = 4 if transparent else 3
     depth = 32 if mode == "F" else 16 if mode == "I" or mode.startswith("I;16") else 8
     return (width, height, channels, depth, channels in (2, 4), exif,
-            info.get("icc_profile"), _xmp_from_info(info), None, False)
+            info.get("icc_profile"), xmp_from_info(info), None, False)
 
 
 def _png_facts(path: Path, fmt: str) -> tuple:
@@ -115,8 +113,6 @@ def _png_facts(path: Path, fmt: str) -> tuple:
 def _tiff_facts(path: Path, fmt: str) -> tuple:
     import tifffile
 
-    from restora.io.read import _tag_bytes, _tiff_exif, _tiff_orientation
-
     with tifffile.TiffFile(path) as tif:
         page = tif.pages.first
         samples = int(page.samplesperpixel)
@@ -127,23 +123,21 @@ def _tiff_facts(path: Path, fmt: str) -> tuple:
         dtype = page.dtype
         depth = 32 if dtype is not None and dtype.kind == "f" else (
             16 if dtype is not None and dtype.itemsize == 2 else 8)
-        orientation = _tiff_orientation(page) or 1
+        orientation = tiff_orientation(page) or 1
         return (int(page.imagewidth), int(page.imagelength), colours + int(alpha), depth,
-                alpha, _tiff_exif(path), _tag_bytes(page, 34675), _tag_bytes(page, 700),
+                alpha, tiff_exif(path), tag_bytes(page, 34675), tag_bytes(page, 700),
                 orientation, False)
 
 
 def _heif_facts(path: Path, fmt: str) -> tuple:
     pillow_heif = require("pillow_heif", extra="heic", purpose="reading HEIC/HEIF images")
-    from restora.io.read import _xmp_from_info
-
     heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=False)
     base = heif.mode.split(";")[0]
     channels = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "BGRA": 4, "BGR": 3}.get(base, 3)
     depth = 16 if heif.mode.endswith(";16") else 8
     info = heif.info
     return (heif.size[0], heif.size[1], channels, depth, channels in (2, 4), info.get("exif"),
-            info.get("icc_profile"), _xmp_from_info(info), None, True)
+            info.get("icc_profile"), xmp_from_info(info), None, True)
 
 
 def _raw_facts(path: Path, fmt: str) -> tuple:

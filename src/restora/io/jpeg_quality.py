@@ -11,12 +11,10 @@ scale the standard tables of ITU-T T.81 Annex K by ``s = 5000 / q`` (q < 50) or
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from restora.io.image import Photo
+from restora.io.image import Photo
 
 #: ITU-T T.81 Annex K, table K.1 (luminance), natural (row-major) order.
 STD_LUMINANCE = np.array([
@@ -73,8 +71,6 @@ def estimate_jpeg_quality(source: str | Path | Photo) -> int | None:
     libjpeg, OpenCV); the nearest IJG quality for others.
     """
     from PIL import Image
-
-    from restora.io.image import Photo
 
     if isinstance(source, Photo):
         if source.source is None or (source.format or "").upper() not in ("JPEG", "MPO"):

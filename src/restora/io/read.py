@@ -173,7 +173,7 @@ def open_pillow(path: Path, fmt: str) -> Any:
                     Image.MAX_IMAGE_PIXELS = saved
 
 
-def _xmp_from_info(info: dict[str, Any]) -> bytes | None:
+def xmp_from_info(info: dict[str, Any]) -> bytes | None:
     xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8")
@@ -234,7 +234,7 @@ def _read_pillow(path: Path, fmt: str, limit: int) -> _Decoded:
         bit_depth=depth,
         exif=info.get("exif"),
         icc=info.get("icc_profile"),
-        xmp=_xmp_from_info(info),
+        xmp=xmp_from_info(info),
     )
 
 
@@ -283,9 +283,9 @@ def _read_tiff(path: Path, limit: int) -> _Decoded:
     with tifffile.TiffFile(path) as tif:
         page = tif.pages.first
         check_pixels(path, int(page.imagewidth), int(page.imagelength), limit)
-        icc = _tag_bytes(page, 34675)
-        xmp = _tag_bytes(page, 700)
-        orientation = _tiff_orientation(page)
+        icc = tag_bytes(page, 34675)
+        xmp = tag_bytes(page, 700)
+        orientation = tiff_orientation(page)
         data = _tifffile_pixels(path, page)
     if data is None:  # layouts tifffile leaves to Pillow (palette, CMYK, YCbCr, 1-bit, LZW ...)
         decoded = _read_pillow(path, "TIFF", limit)
@@ -296,14 +296,14 @@ def _read_tiff(path: Path, limit: int) -> _Decoded:
         data=data,
         has_alpha=has_alpha,
         bit_depth=depth,
-        exif=_tiff_exif(path),
+        exif=tiff_exif(path),
         icc=icc,
         xmp=xmp,
         orientation=orientation,
     )
 
 
-def _tag_bytes(page: Any, code: int) -> bytes | None:
+def tag_bytes(page: Any, code: int) -> bytes | None:
     tag = page.tags.get(code)
     if tag is None:
         return None
@@ -315,7 +315,7 @@ def _tag_bytes(page: Any, code: int) -> bytes | None:
     return bytes(np.asarray(value, dtype=np.uint8).tobytes())
 
 
-def _tiff_orientation(page: Any) -> int | None:
+def tiff_orientation(page: Any) -> int | None:
     tag = page.tags.get(274)
     try:
         value = int(tag.value) if tag is not None else None
@@ -378,7 +378,7 @@ def _unpremultiply(data: np.ndarray, depth: int) -> np.ndarray:
     return out.astype(data.dtype)
 
 
-def _tiff_exif(path: Path) -> bytes | None:
+def tiff_exif(path: Path) -> bytes | None:
     """EXIF block from a TIFF's own IFD0 tags (best effort; None when Pillow cannot parse)."""
     try:
         with open_pillow(path, "TIFF") as im:
@@ -413,7 +413,7 @@ def _read_heif(path: Path, limit: int) -> _Decoded:
         bit_depth=depth,
         exif=info.get("exif"),
         icc=info.get("icc_profile"),
-        xmp=_xmp_from_info(info),
+        xmp=xmp_from_info(info),
         upright=True,  # libheif applies the irot/imir transforms; EXIF orientation is stale
     )
 

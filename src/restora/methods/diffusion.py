@@ -1,702 +1,176 @@
-"""Diffusion priors and posterior samplers in the EDM (variance-exploding) formulation.
+"""Diffusion posterior sampling as registered methods: ``diffpir`` and ``dps``, for deblurring,
+kernel-aware super-resolution and inpainting (the samplers are
+:mod:`restora.solvers.diffusion`).
 
-A diffusion model here *is* a denoiser ``D(x; sigma)`` valid for every noise level
-(Karras, Aittala, Aila, Laine, "Elucidating the Design Space of Diffusion-Based Generative
-Models", NeurIPS 2022): ``x_t = x_0 + sigma_t n``. The samplers take a ``denoise(x, sigma)``
-callable on (N, C, H, W) float32 tensors, sigma in [0, 1] units (8-bit sigma / 255),
-returning the clean-image estimate. :func:`model_denoiser` wraps a network such as
-:class:`~restora.archs.edm.EDMPrecond`; :func:`gaussian_prior_denoiser` is the exact
-denoiser of a Gaussian data distribution (for tests and checks).
-
-Samplers:
-
-* :func:`sample_unconditional`: EDM Heun, Algorithm 1 of Karras et al. (deterministic).
-* :func:`diffpir`: DiffPIR (Zhu, Zhang, Liang, Cao, Wen, Timofte, Van Gool, "Denoising
-  Diffusion Models for Plug-and-Play Image Restoration", CVPRW 2023), HQS with the
-  exact data steps of :mod:`restora.degrade.data_steps`.
-* :func:`dps`: Diffusion Posterior Sampling (Chung, Kim, Mccann, Klasky, Ye, ICLR 2023),
-  gradient of the measurement residual through the denoiser (torch autograd), with the
-  operator's numpy ``A`` / ``A_adjoint``.
-
-Public functions take and return HWC float32 arrays in [0, 1]; torch is used inside.
+The prior is restora's shipped EDM diffusion model (``diffusion_prior``, a denoiser for every
+noise level), run by the one network runner with the request's device and precision; any
+other EDM prior trained by ``restora train`` can be named with ``prior``.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from restora.degrade.kernels import check_kernel, gaussian_kernel
+from restora.degrade.operators import mirror_pad, task_operator
 from restora.errors import InvalidParameterError, ShapeError
-from restora.methods.registry import check_sigma, register_method
-
-if TYPE_CHECKING:
-    import torch
-
-    from restora.degrade.operators import LinearOperator
-
-#: ``denoise(x (N, C, H, W) float32, sigma in [0, 1] units) -> clean estimate (N, C, H, W)``.
-Denoise = Callable[["torch.Tensor", float], "torch.Tensor"]
-
-#: Default EDM schedule ends, [0, 1] units (Karras et al.: 0.002 and 80 for [-1, 1] data).
-SIGMA_MIN = 0.002 / 2
-SIGMA_MAX = 80.0 / 2
-#: Lowest measurement noise used in the data weights, [0, 1] units (DiffPIR: 0.001).
-MIN_NOISE = 0.001
-
-DIFFPIR_CITATION = "Zhu et al., 'Denoising Diffusion Models for Plug-and-Play Image Restoration', CVPRW 2023"
-DPS_CITATION = "Chung et al., 'Diffusion Posterior Sampling for General Noisy Inverse Problems', ICLR 2023"
-EDM_CITATION = "Karras et al., 'Elucidating the Design Space of Diffusion-Based Generative Models', NeurIPS 2022"
-
-#: DiffPIR (lam, zeta) per task, converted from the reference code (yuanzhi-zhu/DiffPIR):
-#: its ``lambda_`` weighs a [0, 1]-unit noise against [-1, 1]-unit diffusion levels, so
-#: ``lam = lambda_ / 4`` here. Deblur: lambda_ 7, zeta 0.3; inpainting: 1, 1.0; SR: the
-#: code sweeps lambda_ 2..12 with zeta 0.25 (we take 6).
-DIFFPIR_DEFAULTS: dict[str, tuple[float, float]] = {
-    "deblur": (7.0 / 4, 0.3),
-    "inpaint": (1.0 / 4, 1.0),
-    "upscale": (6.0 / 4, 0.25),
-}
-
-
-# --- denoisers ------------------------------------------------------------------------------
-
-
-def model_denoiser(
-    model: Any,
-    *,
-    grad: bool = False,
-    precision: str = "fp32",
-    device: str | None = None,
-    tile: int | None = None,
-    overlap: int = 64,
-) -> Denoise:
-    """Wrap a network with ``forward(x, sigma)`` (e.g. EDMPrecond) as a :data:`Denoise`.
-
-    model: an ``nn.Module`` or a loaded :class:`~restora.models.ModelDescriptor` (its
-    ``.model`` is used); sigma is passed in [0, 1] units. grad: keep the autograd graph
-    (needed by :func:`dps`); otherwise runs under ``torch.inference_mode``. precision:
-    "fp32" or "bf16" (autocast; the output is float32). device: move inputs there (default:
-    the model's device); outputs come back on the input's device. Puts the model in eval mode.
-    tile / overlap: when set (and ``grad`` is False), images larger than ``tile`` pixels run
-    through :func:`restora.pipeline.tiling.run_tiled` in overlapping tiles, so a denoiser
-    call's memory is bounded by the tile, not the photo (the prior is patch-trained).
-    """
-    import torch
-
-    net = getattr(model, "model", model)
-    if not isinstance(net, torch.nn.Module):
-        raise InvalidParameterError(
-            f"model_denoiser: model must be an nn.Module with forward(x, sigma) or a loaded "
-            f"ModelDescriptor; got {type(model).__name__}."
-        )
-    if precision not in ("fp32", "bf16"):
-        raise InvalidParameterError(
-            f"model_denoiser: precision must be 'fp32' or 'bf16'; got {precision!r}."
-        )
-    net.eval()
-    param = next(net.parameters(), None)
-    dev = (
-        torch.device(device)
-        if device is not None
-        else (param.device if param is not None else torch.device("cpu"))
-    )
-
-    def whole(x: torch.Tensor, sigma: float) -> torch.Tensor:
-        ctx = torch.enable_grad() if grad else torch.inference_mode()
-        with ctx:
-            xi = x.to(dev, torch.float32)
-            if precision == "bf16":
-                with torch.autocast(dev.type, dtype=torch.bfloat16):
-                    out = net(xi, float(sigma))
-            else:
-                out = net(xi, float(sigma))
-            return out.float().to(x.device)
-
-    if tile is None or grad:
-        return whole
-
-    from restora.pipeline.tiling import run_tiled
-
-    multiple = int(getattr(net, "size_multiple", 1))
-
-    def tiled(x: torch.Tensor, sigma: float) -> torch.Tensor:
-        if max(x.shape[-2:]) <= tile:
-            return whole(x, sigma)
-
-        def one_tile(t: np.ndarray) -> np.ndarray:
-            out = whole(torch.from_numpy(t.transpose(2, 0, 1).copy())[None], sigma)
-            return out[0].permute(1, 2, 0).numpy()
-
-        rows = [
-            run_tiled(one_tile, x[k].permute(1, 2, 0).float().cpu().numpy(), tile=tile,
-                      overlap=overlap, multiple=multiple)
-            for k in range(x.shape[0])
-        ]
-        return torch.from_numpy(np.stack(rows).transpose(0, 3, 1, 2).copy()).to(x.device)
-
-    return tiled
-
-
-def gaussian_prior_denoiser(mean: float, std: float) -> Denoise:
-    """Exact denoiser of data ``~ N(mean, std^2)`` i.i.d. per pixel: ``mean + std^2 / (std^2 +
-    sigma^2) (x - mean)`` (the posterior mean ``E[x_0 | x_0 + sigma n = x]``). Differentiable."""
-    m, s2 = float(mean), float(std) ** 2
-
-    def denoise(x: torch.Tensor, sigma: float) -> torch.Tensor:
-        return m + s2 / (s2 + float(sigma) ** 2) * (x - m)
-
-    return denoise
-
-
-def _as_denoise(denoise: Any, method: str, *, grad: bool = False) -> Denoise:
-    import torch
-
-    if isinstance(denoise, torch.nn.Module) or hasattr(denoise, "model"):
-        return model_denoiser(denoise, grad=grad)
-    if callable(denoise):
-        return denoise  # type: ignore[no-any-return]
-    raise InvalidParameterError(
-        f"{method}: denoise must be a callable denoise(x, sigma) on NCHW tensors, an "
-        f"nn.Module with forward(x, sigma) (e.g. EDMPrecond) or a loaded model; got {denoise!r}."
-    )
-
-
-# --- schedule and checks --------------------------------------------------------------------
-
-
-def _check_steps(steps: object, method: str) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise InvalidParameterError(
-            f"{method}: steps must be an integer >= 1; got {steps!r}."
-        )
-    return int(steps)
-
-
-def _check_seed(seed: object, method: str) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidParameterError(
-            f"{method}: seed must be an integer >= 0; got {seed!r}."
-        )
-    return int(seed)
-
-
-def edm_sigmas(
-    steps: int,
-    sigma_min: float = SIGMA_MIN,
-    sigma_max: float = SIGMA_MAX,
-    rho: float = 7.0,
-) -> np.ndarray:
-    """Karras et al. (2022) Eq. 5 noise levels, ``steps`` values falling from ``sigma_max`` to
-    ``sigma_min`` ([0, 1] units; float64, no trailing zero). ``steps=1`` gives ``[sigma_max]``."""
-    n = _check_steps(steps, "edm_sigmas")
-    if not 0 < sigma_min < sigma_max or not math.isfinite(sigma_max):
-        raise InvalidParameterError(
-            f"edm_sigmas: need 0 < sigma_min < sigma_max; got sigma_min={sigma_min!r}, "
-            f"sigma_max={sigma_max!r}."
-        )
-    if rho <= 0:
-        raise InvalidParameterError(f"edm_sigmas: rho must be > 0; got {rho!r}.")
-    if n == 1:
-        return np.array([float(sigma_max)])
-    i = np.arange(n) / (n - 1)
-    a, b = sigma_max ** (1 / rho), sigma_min ** (1 / rho)
-    return (a + i * (b - a)) ** rho
-
-
-def _randn(shape: tuple[int, ...], seed: int) -> torch.Tensor:
-    import torch
-
-    g = torch.Generator(device="cpu").manual_seed(int(seed))
-    return torch.randn(shape, generator=g, dtype=torch.float32)
-
-
-def _to_hwc(x: torch.Tensor) -> np.ndarray:
-    return np.clip(x.detach().float().permute(1, 2, 0).cpu().numpy(), 0.0, 1.0).astype(
-        np.float32
-    )
-
-
-# --- unconditional sampling -----------------------------------------------------------------
-
-
-def sample_unconditional(
-    denoise: Any,
-    shape: tuple[int, int, int],
-    *,
-    steps: int = 18,
-    seed: int = 0,
-    sigma_min: float = SIGMA_MIN,
-    sigma_max: float = SIGMA_MAX,
-    rho: float = 7.0,
-) -> np.ndarray:
-    """Draw one image from the prior with the EDM Heun sampler (Karras et al. 2022, Alg. 1).
-
-    denoise: a :data:`Denoise` or a network (see :func:`model_denoiser`); shape: (H, W, C).
-    Deterministic given ``seed`` (the start ``0.5 + sigma_max n``). ``2 steps - 1``
-    denoiser calls. Returns HWC float32 clipped to [0, 1].
-    """
-    import torch
-
-    den = _as_denoise(denoise, "sample_unconditional")
-    n = _check_steps(steps, "sample_unconditional")
-    s = _check_seed(seed, "sample_unconditional")
-    if len(shape) != 3 or min(shape) < 1:
-        raise ShapeError(
-            f"sample_unconditional: shape must be (H, W, C); got {shape!r}."
-        )
-    h, w, c = (int(v) for v in shape)
-    sig = [*edm_sigmas(n, sigma_min, sigma_max, rho).tolist(), 0.0]
-    x = 0.5 + sig[0] * _randn((1, c, h, w), s)
-    with torch.no_grad():
-        for cur, nxt in itertools.pairwise(sig):
-            d = (x - den(x, cur)) / cur
-            x_next = x + (nxt - cur) * d
-            if nxt > 0:
-                d2 = (x_next - den(x_next, nxt)) / nxt
-                x_next = x + (nxt - cur) * 0.5 * (d + d2)
-            x = x_next
-    return _to_hwc(x[0])
-
-
-# --- posterior sampling ---------------------------------------------------------------------
-
-
-def _prepare(
-    y: np.ndarray,
-    operator: LinearOperator,
-    in_shape: tuple[int, ...] | None,
-    method: str,
-) -> tuple[np.ndarray, tuple[int, ...], np.ndarray]:
-    """float64 HWC y, the estimate's shape and a start image ``A^T y / A^T 1`` (0.5 where unseen)."""
-    y64 = np.asarray(y, dtype=np.float64)
-    if y64.ndim == 2:
-        y64 = y64[:, :, None]
-    if y64.ndim != 3:
-        raise ShapeError(
-            f"{method}: y must be an HW or HWC array; got shape {np.shape(y)}."
-        )
-    shape = (
-        tuple(in_shape)
-        if in_shape is not None
-        else tuple(operator.input_shape(y64.shape))
-    )
-    if len(shape) == 2:
-        shape = shape + (y64.shape[2],)
-    if tuple(operator.output_shape(shape)) != y64.shape:
-        raise ShapeError(
-            f"{method}: y has shape {y64.shape} but {type(operator).__name__} maps an image of "
-            f"shape {shape} to {tuple(operator.output_shape(shape))}."
-        )
-    weight = operator.A_adjoint(np.ones(y64.shape), in_shape=shape)
-    aty = operator.A_adjoint(y64, in_shape=shape)
-    start = np.where(weight > 1e-8, aty / np.maximum(weight, 1e-8), 0.5)
-    return y64, shape, start
-
-
-@dataclass
-class _SamplerStart:
-    """What every posterior sampler sets up: seeds, the wrapped denoiser, float64 HWC ``y``,
-    the estimate's shape, the noise levels (descending, [0, 1] units), the seeded noise
-    source and the start ``x_T`` (NCHW, one row per seed)."""
-
-    seeds: list[int]
-    denoise: Denoise
-    y64: np.ndarray
-    shape: tuple[int, ...]
-    sigmas: list[float]
-    noise: Callable[[], torch.Tensor]
-    x: torch.Tensor
-
-
-def _start(
-    y: np.ndarray,
-    operator: LinearOperator,
-    denoise: Any,
-    steps: int,
-    *,
-    seed: object,
-    samples: object,
-    in_shape: tuple[int, ...] | None,
-    schedule: tuple[float, float, float],
-    method: str,
-    grad: bool = False,
-) -> _SamplerStart:
-    """Check and set up a sampler run: ``x_T = A^T y / A^T 1 + sigma_max n``."""
-    seeds = _seeds(seed, samples, method)
-    den = _as_denoise(denoise, method, grad=grad)
-    y64, shape, start = _prepare(y, operator, in_shape, method)
-    sigmas = edm_sigmas(steps, *schedule).tolist()
-    noise = _noise_source(seeds, shape)
-    return _SamplerStart(seeds, den, y64, shape, sigmas, noise, _nchw(start) + sigmas[0] * noise())
-
-
-def _seeds(seed: object, samples: object, method: str) -> list[int]:
-    s = _check_seed(seed, method)
-    if samples is None:
-        return [s]
-    if not _is_positive_int(samples):
-        raise InvalidParameterError(
-            f"{method}: samples must be an integer >= 1; got {samples!r}."
-        )
-    return [s + i for i in range(int(samples))]  # type: ignore[call-overload]
-
-
-def _is_positive_int(value: object) -> bool:
-    """An int (not bool) >= 1."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
-
-
-def _nchw(a: np.ndarray) -> torch.Tensor:
-    import torch
-
-    return torch.from_numpy(
-        np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32)
-    )[None]
-
-
-def _hwc64(t: torch.Tensor) -> np.ndarray:
-    return t.detach().double().permute(1, 2, 0).cpu().numpy()
-
-
-def _noise_source(seeds: list[int], shape: tuple[int, ...]) -> Callable[[], torch.Tensor]:
-    """A function drawing one (len(seeds), C, H, W) standard normal batch per call, sample k
-    from its own generator seeded ``seeds[k]`` (so sample k equals a single draw with it)."""
-    import torch
-
-    h, w, c = shape
-    gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
-    return lambda: torch.cat([torch.randn((1, c, h, w), generator=g) for g in gens])
-
-
-def _stack(outs: list[np.ndarray], samples: int | None) -> np.ndarray:
-    return outs[0] if samples is None else np.stack(outs)
-
-
-def diffpir(
-    y: np.ndarray,
-    operator: LinearOperator,
-    denoise: Any,
-    *,
-    sigma: float,
-    steps: int = 20,
-    lam: float = DIFFPIR_DEFAULTS["deblur"][0],
-    zeta: float = DIFFPIR_DEFAULTS["deblur"][1],
-    seed: int = 0,
-    samples: int | None = None,
-    sigma_min: float = SIGMA_MIN,
-    sigma_max: float = SIGMA_MAX,
-    rho: float = 7.0,
-    in_shape: tuple[int, ...] | None = None,
-) -> np.ndarray:
-    """DiffPIR posterior sampling for ``y = A x + n`` (Zhu et al., CVPRW 2023, Alg. 1, VE form).
-
-    y: observation, HW or HWC float [0, 1]; operator: a
-    :class:`~restora.degrade.operators.LinearOperator` ``A``; denoise: a :data:`Denoise` or
-    a network; sigma: noise std of ``y``, 8-bit units (floored at 0.255 in the weights, as
-    DiffPIR's 0.001); steps: number of denoiser calls (levels :func:`edm_sigmas`, DDIM-like
-    skipping); lam: data weight, ``rho_t = lam sigma_n^2 / sigma_t^2`` with both in [0, 1]
-    units (DiffPIR's ``lambda_`` is ``4 lam``); zeta in [0, 1]: share of fresh noise per
-    step (0 = deterministic DDIM-like, 1 = fully stochastic).
-
-    Each step: ``x0 = D(x_t; sigma_t)``; ``x0_hat = argmin ||y - A x||^2 + rho_t ||x -
-    x0||^2`` (exact, :func:`~restora.degrade.data_steps.make_data_step`); ``x_next = x0_hat
-    + sigma_next (sqrt(1 - zeta) (x_t - x0_hat) / sigma_t + sqrt(zeta) n)``. Starts from
-    ``A^T y / A^T 1 + sigma_max n``; returns the last ``x0_hat``.
-
-    samples: None returns one image (H, W, C) float32 in [0, 1] drawn with ``seed``; an
-    integer k returns a (k, H, W, C) stack drawn with seeds ``seed .. seed + k - 1`` (sample
-    i equals the single draw with seed ``seed + i``). in_shape: shape of ``x`` when the
-    operator has several (default ``operator.input_shape(y.shape)``).
-    """
-    import torch
-
-    from restora.degrade.data_steps import make_data_step
-
-    n = _check_steps(steps, "diffpir")
-    sn = max(check_sigma(sigma, method="diffpir") / 255.0, MIN_NOISE)
-    if not (isinstance(lam, (int, float)) and math.isfinite(lam) and lam > 0):
-        raise InvalidParameterError(
-            f"diffpir: lam must be a finite number > 0; got {lam!r}."
-        )
-    if not (isinstance(zeta, (int, float)) and 0.0 <= zeta <= 1.0):
-        raise InvalidParameterError(
-            f"diffpir: zeta must be a number in [0, 1]; got {zeta!r}."
-        )
-    run = _start(y, operator, denoise, n, seed=seed, samples=samples, in_shape=in_shape,
-                 schedule=(sigma_min, sigma_max, rho), method="diffpir")
-    seeds, den, sig, noise, x = run.seeds, run.denoise, run.sigmas, run.noise, run.x
-    step = make_data_step(operator, run.y64, in_shape=run.shape)
-    x0_hat = x
-    for i, cur in enumerate(sig):
-        with torch.no_grad():
-            x0 = den(x, cur)
-        mu = lam * sn**2 / cur**2
-        x0_hat = torch.cat([_nchw(step(_hwc64(x0[k]), mu)) for k in range(len(seeds))])
-        if i + 1 < n:
-            nxt = sig[i + 1]
-            eps = (x - x0_hat) / cur
-            x = x0_hat + nxt * (math.sqrt(1 - zeta) * eps + math.sqrt(zeta) * noise())
-    return _stack([_to_hwc(x0_hat[k]) for k in range(len(seeds))], samples)
-
-
-def dps(
-    y: np.ndarray,
-    operator: LinearOperator,
-    denoise: Any,
-    *,
-    steps: int = 100,
-    step_size: float = 1.0,
-    seed: int = 0,
-    samples: int | None = None,
-    sigma_min: float = SIGMA_MIN,
-    sigma_max: float = SIGMA_MAX,
-    rho: float = 7.0,
-    in_shape: tuple[int, ...] | None = None,
-) -> np.ndarray:
-    """Diffusion Posterior Sampling (Chung et al., ICLR 2023, Alg. 1) in the VE/EDM form.
-
-    Each step: ``x0 = D(x_t; sigma_t)``; an ancestral (Euler, eta = 1) step to ``sigma_next``,
-    ``x' = x0 + sigma_down (x_t - x0) / sigma_t + sigma_up n``; then the measurement
-    gradient ``x_next = x' - step_size grad_{x_t} ||y - A x0||`` (the official code's
-    un-squared norm, i.e. the paper's ``zeta_t = zeta' / ||y - A x0||``). The gradient is
-    ``J_D^T A^T (A x0 - y) / ||y - A x0||``: ``A`` and ``A_adjoint`` of the numpy operator,
-    the vector-Jacobian product by torch autograd, so any LinearOperator works.
-
-    denoise: a differentiable :data:`Denoise` or a network (wrapped with ``grad=True``);
-    steps: denoiser calls (each also a backward pass); step_size: ``zeta'`` (paper: ~1 for
-    [-1, 1] images with 1000 steps; as in DPS it is not invariant to the image size: the
-    gradient is about 1/sqrt(pixels) per pixel. With restora's prior, 100 steps and 256x256
-    RGB images, 15 was best of 5 / 15 / 40 on a Val20 crop; the default 1 barely moves it). Returns the last ``x0``,
-    HWC float32 [0, 1]; ``samples`` as in :func:`diffpir`.
-    """
-    import torch
-
-    n = _check_steps(steps, "dps")
-    if not (
-        isinstance(step_size, (int, float))
-        and math.isfinite(step_size)
-        and step_size >= 0
-    ):
-        raise InvalidParameterError(
-            f"dps: step_size must be a finite number >= 0; got {step_size!r}."
-        )
-    run = _start(y, operator, denoise, n, seed=seed, samples=samples, in_shape=in_shape,
-                 schedule=(sigma_min, sigma_max, rho), method="dps", grad=True)
-    seeds, den, noise, x = run.seeds, run.denoise, run.noise, run.x
-    y64, shape, sig = run.y64, run.shape, [*run.sigmas, 0.0]
-    x0 = x
-    for cur, nxt in itertools.pairwise(sig):
-        xg = x.detach().requires_grad_(True)
-        x0 = den(xg, cur)
-        if x0.grad_fn is None:
-            raise InvalidParameterError(
-                "dps: the denoiser's output has no autograd graph; pass a differentiable "
-                "denoise (model_denoiser(model, grad=True) or the nn.Module itself)."
-            )
-        vs, norms = [], []
-        for k in range(len(seeds)):
-            r = operator.A(_hwc64(x0[k])) - y64
-            norm = float(np.linalg.norm(r))
-            norms.append(norm)
-            v = operator.A_adjoint(r, in_shape=shape) / max(norm, 1e-12)
-            vs.append(_nchw(v))
-        (grad,) = torch.autograd.grad(x0, xg, grad_outputs=torch.cat(vs))
-        x0 = x0.detach()
-        up = math.sqrt(max(nxt**2 * (cur**2 - nxt**2) / cur**2, 0.0))
-        down = math.sqrt(max(nxt**2 - up**2, 0.0))
-        x = x0 + down * (x - x0) / cur
-        if up > 0:
-            x = x + up * noise()
-        x = x - step_size * grad
-    return _stack([_to_hwc(x0[k]) for k in range(len(seeds))], samples)
-
-
-# --- restoration entry point ----------------------------------------------------------------
-
+from restora.methods.denoisers import as_denoiser
+from restora.methods.registry import register_method
+from restora.options import AUTO, Execution, check_sigma
+from restora.solvers.diffusion import (
+    DIFFPIR_CITATION,
+    DIFFPIR_DEFAULTS,
+    DPS_CITATION,
+    diffpir,
+    dps,
+)
+from restora.weights import find_card, verified_path
+
+#: Side (pixels) of the tiles the prior runs on when the estimate is larger (it is
+#: patch-trained; memory stays bounded by the tile).
+PRIOR_TILE = 512
+#: DPS step size (zeta') per task for restora's prior: 15 was best of 5 / 15 / 40 on a
+#: Val20 crop with 100 steps (256x256 RGB).
+DPS_STEP_SIZE = 15.0
 TASKS = ("deblur", "upscale", "inpaint")
 
 
-def diffpir_restore(
-    image: np.ndarray,
-    *,
-    task: str,
-    model: Any,
-    kernel: np.ndarray | None = None,
-    scale: int | None = None,
-    mask: np.ndarray | None = None,
-    sigma: float | None = None,
-    steps: int = 20,
-    seed: int = 0,
-    samples: int | None = None,
-    lam: float | None = None,
-    zeta: float | None = None,
-    tile: int | None = 512,
-) -> np.ndarray:
-    """Deblur / upscale / inpaint ``image`` with a diffusion prior by :func:`diffpir`.
-
-    image: HWC float32 [0, 1] observation (C = 1 or 3); task: "deblur" (circular blur by
-    ``kernel``), "upscale" (circular blur by ``kernel``, default a Gaussian of std
-    ``0.5 scale``, then ``x[::scale, ::scale]``, as :func:`~restora.methods.pnp.pnp_super_resolve`)
-    or "inpaint" (``mask`` HW or HWC, 1 = observed); model: a weight-file path (loaded with
-    :func:`restora.models.load_model`), a loaded ModelDescriptor, an nn.Module with
-    ``forward(x, sigma)`` or a :data:`Denoise`; sigma: noise of ``image``, 8-bit units
-    (required for deblur, default 0 otherwise); lam, zeta: default
-    :data:`DIFFPIR_DEFAULTS` for the task. A 3-channel model on a gray image runs on the
-    image repeated three times and returns the channel mean. tile: the network runs on
-    overlapping tiles of this size when the estimate is larger (:func:`model_denoiser`,
-    overlap ``min(64, tile // 4)``; ``None`` = whole image). Returns HWC float32 [0, 1] ((k, H, W, C) when ``samples`` is an
-    integer k).
-    """
-    from pathlib import Path
-
-    from restora.degrade.operators import (
-        BlurOperator,
-        ComposeOperator,
-        DownsampleOperator,
-        MaskOperator,
-    )
-    from restora.methods.pnp import _kernel
-
-    if task not in TASKS:
-        raise InvalidParameterError(
-            f"diffpir: task must be one of {', '.join(TASKS)}; got {task!r}."
-        )
-    img = np.asarray(image, dtype=np.float64)
-    if img.ndim == 2:
-        img = img[:, :, None]
-    if img.ndim != 3 or img.shape[2] not in (1, 3):
-        raise ShapeError(
-            f"diffpir: image must be HWC with C = 1 or 3; got shape {np.shape(image)}."
-        )
-    if isinstance(model, (str, Path)):
-        from restora.models import load_model
-
-        model = load_model(model)
-    if task == "deblur":
-        if kernel is None:
-            raise InvalidParameterError(
-                "diffpir: task 'deblur' needs kernel (the 2-D blur kernel, summing to 1)."
-            )
-        s = check_sigma(
-            sigma, method="diffpir", required=" for deblurring (e.g. 2.55)."
-        )
-        op: Any = BlurOperator(_kernel(kernel, "diffpir"))
-    elif task == "upscale":
-        from restora.degrade.kernels import gaussian_kernel
-
-        if not _is_positive_int(scale):
-            raise InvalidParameterError(
-                f"diffpir: task 'upscale' needs scale, an integer >= 1; got {scale!r}."
-            )
-        k = (
-            gaussian_kernel(0.5 * scale)
-            if kernel is None
-            else _kernel(kernel, "diffpir")
-        )
-        op = ComposeOperator(BlurOperator(k), DownsampleOperator(int(scale)))
-        s = 0.0 if sigma is None else check_sigma(sigma, method="diffpir")
-    else:
-        if mask is None:
-            raise InvalidParameterError(
-                "diffpir: task 'inpaint' needs mask (HW or HWC, 1 = observed, 0 = missing)."
-            )
-        m = np.asarray(mask, dtype=np.float64)
-        if m.ndim == 3 and m.shape[2] == 1:
-            m = m[:, :, 0]
-        if m.shape[:2] != img.shape[:2] or (m.ndim == 3 and m.shape != img.shape):
-            raise ShapeError(
-                f"diffpir: mask of shape {np.shape(mask)} does not match image of shape "
-                f"{np.shape(image)}; give an HW or HWC mask of the image's height and width."
-            )
-        op = MaskOperator(m)
-        img = img * (m[:, :, None] if m.ndim == 2 else m)
-        s = 0.0 if sigma is None else check_sigma(sigma, method="diffpir")
-    d_lam, d_zeta = DIFFPIR_DEFAULTS[task]
-    model_c = getattr(model, "in_channels", None)
-    gray_on_rgb = img.shape[2] == 1 and model_c == 3
-    if model_c is not None and int(model_c) != img.shape[2] and not gray_on_rgb:
-        raise ShapeError(
-            f"diffpir: the model takes {model_c} channels but the image has {img.shape[2]}; "
-            "use a model trained on images with as many channels."
-        )
-    if gray_on_rgb:
-        img = np.repeat(img, 3, axis=2)
-        if task == "inpaint" and op.mask.ndim == 3:
-            op = MaskOperator(np.repeat(op.mask, 3, axis=2))
-    import torch
-
-    if isinstance(model, torch.nn.Module) or hasattr(model, "model"):
-        model = model_denoiser(model, tile=tile, overlap=min(64, tile // 4) if tile else 0)
-    out = diffpir(
-        img,
-        op,
-        model,
-        sigma=s,
-        steps=steps,
-        lam=d_lam if lam is None else lam,
-        zeta=d_zeta if zeta is None else zeta,
-        seed=seed,
-        samples=samples,
-    )
-    return out.mean(axis=-1, keepdims=True) if gray_on_rgb else out
-
-
-__all__ = [
-    "DIFFPIR_DEFAULTS",
-    "Denoise",
-    "diffpir",
-    "diffpir_restore",
-    "dps",
-    "edm_sigmas",
-    "gaussian_prior_denoiser",
-    "model_denoiser",
-    "sample_unconditional",
-]
-
-
-# --- registered method ------------------------------------------------------------------------
-
-
-def shipped_prior() -> Any:
+def shipped_prior() -> Path:
     """The shipped diffusion prior's weight file (:mod:`restora.weights`), checked."""
-    from restora.weights import find_card, verified_path
-
     card = find_card("diffusion_prior")
     if card is None:
         raise InvalidParameterError(
-            "diffpir: no diffusion prior ships with this install; call "
-            "restora.methods.diffusion.diffpir_restore(image, task=..., model=PATH) with an "
-            "EDM prior trained by `restora train` (see configs/default_diffusion_prior.toml)"
+            "diffpir: no diffusion prior ships with this install; give one trained by "
+            "`restora train` (see configs/default_diffusion_prior.toml) with -O prior=PATH"
         )
     return verified_path(card)
 
 
+def _problem(task: str, image: np.ndarray, *, kernel: Any, sigma: float | None,
+             scale: int | None, mask: np.ndarray | None, method: str, boundary: str
+             ) -> tuple[np.ndarray, Any, float, int]:
+    """(observation, forward model, noise std in 8-bit units, border to crop from the
+    estimate) for one task; blurred photos are mirrored first (see
+    :func:`~restora.degrade.operators.mirror_pad`)."""
+    if task not in TASKS:
+        raise InvalidParameterError(f"{method}: task must be one of {', '.join(TASKS)}; got {task!r}.")
+    y = np.asarray(image, dtype=np.float64)
+    if task == "deblur":
+        if kernel is None:
+            raise InvalidParameterError(
+                f"{method}: task 'deblur' needs kernel (the 2-D blur kernel, summing to 1).")
+        s = check_sigma(sigma, method=method, required=" for deblurring (e.g. 2.55).")
+        k = check_kernel(kernel, method=method)
+        y, pad = mirror_pad(y, k, boundary=boundary)
+        return y, task_operator("deblur", kernel=k), s, pad
+    s = 0.0 if sigma is None else check_sigma(sigma, method=method)
+    if task == "upscale":
+        if scale is None:
+            raise InvalidParameterError(f"{method}: task 'upscale' needs scale, an integer >= 1.")
+        if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
+            raise InvalidParameterError(f"{method}: scale must be an integer >= 1; got {scale!r}")
+        k = gaussian_kernel(0.5 * scale) if kernel is None else check_kernel(kernel, method=method)
+        y, pad = mirror_pad(y, k, scale=int(scale), boundary=boundary)
+        return y, task_operator("upscale", kernel=k, scale=scale), s, pad * int(scale)
+    if mask is None:
+        raise InvalidParameterError(
+            f"{method}: task 'inpaint' needs mask (HW, True / white = pixels to fill).")
+    missing = np.asarray(mask)
+    missing = missing[:, :, 0] if missing.ndim == 3 and missing.shape[2] == 1 else missing
+    if missing.shape != y.shape[:2]:
+        raise ShapeError(
+            f"{method}: mask of shape {np.shape(mask)} does not match image of shape "
+            f"{y.shape}; give an HW mask of the image's height and width.")
+    missing = missing.astype(bool)
+    return y * ~missing[:, :, None], task_operator("inpaint", missing=missing), s, 0
+
+
+def _crop(x: np.ndarray, pad: int) -> np.ndarray:
+    """The estimate without the mirrored border (``x`` HWC or a (k, H, W, C) stack)."""
+    return np.ascontiguousarray(x[..., pad:-pad, pad:-pad, :]) if pad else x
+
+
 @register_method(
     "diffpir",
-    task="deblur",
-    description="DiffPIR deblurring with restora's EDM diffusion prior (generative, seeded)",
+    task=TASKS,
+    description="DiffPIR with restora's EDM diffusion prior (generative, seeded)",
     needs_sigma=True,
-    needs_kernel=True,
     halo=-1,
     citation=DIFFPIR_CITATION,
 )
 def diffpir_method(
     image: np.ndarray,
     *,
+    task: str = "deblur",
     kernel: np.ndarray | None = None,
     sigma: float | None = None,
+    scale: int | None = None,
+    mask: np.ndarray | None = None,
     seed: int | None = None,
     steps: int = 20,
+    samples: int | None = None,
+    lam: float | None = None,
+    zeta: float | None = None,
+    prior: Any = None,
+    boundary: str = "symmetric",
+    execution: Execution | None = None,
 ) -> np.ndarray:
-    """Registered DiffPIR deblurring: :func:`diffpir_restore` with the shipped prior.
+    """DiffPIR (:func:`restora.solvers.diffusion.diffpir`) for ``task`` on HWC float32 [0, 1].
 
-    steps: denoiser calls (DDIM-like skipping of the noise levels; more is slower, not
-    always better). The same seed gives the same output.
+    deblur: ``kernel`` and ``sigma`` (noise, 8-bit units; estimated when not given by the
+    runner); upscale: ``scale`` (``kernel``: the blur before decimation, default Gaussian
+    std ``0.5 * scale``); inpaint: ``mask`` HW, True = pixels to fill. steps: denoiser calls;
+    the same ``seed`` gives the same output; samples: ``k`` returns a (k, H, W, C) stack.
+    lam / zeta: DiffPIR's data weight and noise share (default :data:`DIFFPIR_DEFAULTS`).
+    boundary: ``symmetric`` (photos) or ``circular`` (a periodic blur), as for ``pnp``.
+    prior: the EDM prior (a weight file or name, a loaded model, a network or a
+    :data:`~restora.models.inference.Denoise`; default :func:`shipped_prior`), run with
+    ``execution``'s device and precision, in tiles of ``execution.tile`` pixels (``auto``:
+    :data:`PRIOR_TILE`, overlap 64).
     """
-    return diffpir_restore(image, task="deblur", model=shipped_prior(), kernel=kernel, sigma=sigma,
-                           steps=steps, seed=0 if seed is None else seed)
+    y, operator, s, pad = _problem(task, image, kernel=kernel, sigma=sigma, scale=scale,
+                                   mask=mask, method="diffpir", boundary=boundary)
+    execution = Execution() if execution is None else execution
+    tile = PRIOR_TILE if execution.tile == AUTO else execution.tile
+    overlap = min(execution.overlap * 2, tile // 4) if tile else 0
+    denoise = as_denoiser(shipped_prior() if prior is None else prior, execution=execution,
+                          tile=tile, overlap=overlap)
+    d_lam, d_zeta = DIFFPIR_DEFAULTS[task]
+    return _crop(diffpir(y, operator, denoise, sigma=s, steps=steps,
+                         lam=d_lam if lam is None else lam, zeta=d_zeta if zeta is None else zeta,
+                         seed=0 if seed is None else seed, samples=samples), pad)
+
+
+@register_method(
+    "dps",
+    task=TASKS,
+    description="Diffusion Posterior Sampling with restora's EDM prior (generative, seeded)",
+    halo=-1,
+    citation=DPS_CITATION,
+)
+def dps_method(
+    image: np.ndarray,
+    *,
+    task: str = "deblur",
+    kernel: np.ndarray | None = None,
+    scale: int | None = None,
+    mask: np.ndarray | None = None,
+    seed: int | None = None,
+    steps: int = 100,
+    step_size: float = DPS_STEP_SIZE,
+    prior: Any = None,
+    boundary: str = "symmetric",
+    execution: Execution | None = None,
+) -> np.ndarray:
+    """DPS (:func:`restora.solvers.diffusion.dps`) for ``task``: as :func:`diffpir_method`,
+    with the gradient of the measurement residual through the prior (each step also a
+    backward pass; no tiling). The measurement noise needs no level."""
+    y, operator, _, pad = _problem(task, image, kernel=kernel, sigma=0.0, scale=scale, mask=mask,
+                                   method="dps", boundary=boundary)
+    denoise = as_denoiser(shipped_prior() if prior is None else prior, execution=execution,
+                          grad=True)
+    return _crop(dps(y, operator, denoise, steps=steps, step_size=step_size,
+                     seed=0 if seed is None else seed), pad)

@@ -1,14 +1,20 @@
 """The one registry of restoration methods.
 
 A method is a function ``fn(image, *, <options>) -> image`` on HWC float32 arrays in
-[0, 1] (C = 1 or 3), registered with metadata saying what it does and what it needs.
-Options use the same names everywhere:
+[0, 1] (C = 1 or 3), registered with metadata saying what it does and what it needs. Its
+keyword-only parameters are its options; the common ones use the same names everywhere
+(:data:`restora.options.COMMON_PARAMS`):
 
 * ``sigma``: Gaussian noise std in 8-bit units (sigma=25 means 25/255), ``None`` = estimate.
 * ``scale``: integer upscaling factor.
 * ``kernel``: 2-D blur kernel (float, sums to 1).
 * ``quality``: JPEG quality 1..100 of the input.
 * ``seed``: integer for stochastic methods.
+* ``mask``: HW bool array, True = pixels to fill (inpainting).
+
+Two keyword parameters are not options but context the runner passes: ``task`` (for a
+method serving several tasks, e.g. plug-and-play) and ``execution`` (a
+:class:`restora.options.Execution`, for methods that run a network: device, precision).
 
 Registration is explicit and ordered; a duplicate name raises. Adding a method means one
 ``@register_method(...)`` in one file plus its test.
@@ -20,15 +26,26 @@ import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
+from typing import Any
 
 import numpy as np
 
-from restora.errors import DuplicateMethodError, InvalidParameterError, UnknownMethodError
+from restora.errors import (
+    DuplicateMethodError,
+    InvalidParameterError,
+    ShapeError,
+    UnknownMethodError,
+)
+from restora.estimate import estimate_sigma
+from restora.options import AUTO, COMMON_PARAMS, TASKS
 
-TASKS = ("denoise", "upscale", "deblock", "deblur")
-# Options restore/eval pass under their own names (--sigma, --scale, ...); anything else a
-# method takes is its own option (--option KEY=VALUE).
-COMMON_OPTIONS = ("sigma", "scale", "kernel", "quality", "seed")
+#: Tasks a method can do (every task but ``auto``, which chooses methods itself).
+METHOD_TASKS = tuple(t for t in TASKS if t != AUTO)
+#: Keyword parameters the runner fills in (not options a caller sets).
+CONTEXT = ("task", "execution")
+#: Tasks on which a missing noise level is estimated from the image (elsewhere, e.g. on an
+#: inpainting input with holes or a Bayer mosaic, the method's own default applies).
+SIGMA_TASKS = ("denoise", "deblur")
 
 ImageFn = Callable[..., np.ndarray]
 
@@ -37,11 +54,17 @@ ImageFn = Callable[..., np.ndarray]
 class MethodInfo:
     """Metadata for one registered method.
 
+    task: its main task; tasks: every task it does (``task`` first; it receives ``task``
+        when it does several).
     channels: channel counts accepted (1 = gray, 3 = RGB).
     needs_sigma: the method uses a noise level; when the caller gives none it is estimated.
-    scales: integer factors supported by an upscaler (empty for other tasks).
+    needs_kernel / needs_mask: a blur kernel / an inpainting mask is required.
+    scales: integer factors supported by an upscaler (empty: any, or not an upscaler).
     halo: pixels of context each output pixel depends on (tiling overlap hint); 0 = pointwise,
         -1 = global (must not be tiled).
+    options: its keyword options (common ones and its own). context: the runner's keywords
+        it takes (``task``, ``execution``). runner: the
+        :class:`~restora.models.inference.InferenceRunner` of a weight file's method.
     """
 
     name: str
@@ -51,10 +74,30 @@ class MethodInfo:
     channels: tuple[int, ...] = (1, 3)
     needs_sigma: bool = False
     needs_kernel: bool = False
+    needs_mask: bool = False
     scales: tuple[int, ...] = ()
     halo: int = 16
     citation: str | None = None
     options: tuple[str, ...] = field(default=())
+    tasks: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()
+    runner: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tasks", (self.task, *(t for t in self.tasks if t != self.task)))
+
+    def does(self, task: str) -> bool:
+        return task in self.tasks
+
+    @property
+    def own_options(self) -> tuple[str, ...]:
+        """Options that are the method's own (``--option KEY=VALUE``), not common ones."""
+        return tuple(o for o in self.options if o not in COMMON_PARAMS)
+
+    @property
+    def uses_network(self) -> bool:
+        """Runs a network (a weight file, or a method taking an ``execution``)."""
+        return self.runner is not None or "execution" in self.context
 
     def __call__(self, image: np.ndarray, **options: object) -> np.ndarray:
         """Run the method, passing only the options it declares; unknown options raise."""
@@ -70,8 +113,10 @@ class MethodRegistry:
     def add(self, info: MethodInfo) -> MethodInfo:
         if info.name in self._methods:
             raise DuplicateMethodError(f"a method named {info.name!r} is already registered")
-        if info.task not in TASKS:
-            raise InvalidParameterError(f"method {info.name!r}: task {info.task!r} not in {TASKS}")
+        wrong = [t for t in info.tasks if t not in METHOD_TASKS]
+        if wrong:
+            raise InvalidParameterError(
+                f"method {info.name!r}: task {wrong[0]!r} not in {METHOD_TASKS}")
         self._methods[info.name] = info
         return info
 
@@ -86,7 +131,7 @@ class MethodRegistry:
         return [
             m
             for m in self._methods.values()
-            if (task is None or m.task == task) and fnmatch(m.name, pattern)
+            if (task is None or m.does(task)) and fnmatch(m.name, pattern)
         ]
 
     def __contains__(self, name: object) -> bool:
@@ -105,34 +150,41 @@ REGISTRY = MethodRegistry()
 def register_method(
     name: str,
     *,
-    task: str,
+    task: str | tuple[str, ...],
     description: str,
     channels: tuple[int, ...] = (1, 3),
     needs_sigma: bool = False,
     needs_kernel: bool = False,
+    needs_mask: bool = False,
     scales: tuple[int, ...] = (),
     halo: int = 16,
     citation: str | None = None,
     registry: MethodRegistry | None = None,
 ) -> Callable[[ImageFn], ImageFn]:
-    """Decorator: register ``fn`` under ``name``; its keyword-only parameters are its options."""
+    """Decorator: register ``fn`` under ``name``; its keyword-only parameters are its options
+    (``task`` and ``execution`` are context the runner passes, see the module doc). ``task``:
+    one task, or several (the first is the main one)."""
+    tasks = (task,) if isinstance(task, str) else tuple(task)
 
     def decorate(fn: ImageFn) -> ImageFn:
         params = inspect.signature(fn).parameters
-        options = tuple(p.name for p in params.values() if p.kind is inspect.Parameter.KEYWORD_ONLY)
+        keywords = [p.name for p in params.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
         (REGISTRY if registry is None else registry).add(
             MethodInfo(
                 name=name,
-                task=task,
+                task=tasks[0],
+                tasks=tasks,
                 fn=fn,
                 description=description,
                 channels=channels,
                 needs_sigma=needs_sigma,
                 needs_kernel=needs_kernel,
+                needs_mask=needs_mask,
                 scales=scales,
                 halo=halo,
                 citation=citation,
-                options=options,
+                options=tuple(k for k in keywords if k not in CONTEXT),
+                context=tuple(k for k in keywords if k in CONTEXT),
             )
         )
         return fn
@@ -140,73 +192,41 @@ def register_method(
     return decorate
 
 
-def check_sigma(sigma: object, *, method: str, required: str = "") -> float:
-    """Validate a noise level in 8-bit units (finite, >= 0) and return it as a float.
-
-    ``required`` is appended to the message when ``sigma`` is missing (how to get one).
-    """
-    import math
-
-    if sigma is None:
-        raise InvalidParameterError(
-            f"method {method!r}: sigma (noise std in 8-bit units, e.g. 25) is required{required}"
-        )
-    try:
-        value = float(sigma)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InvalidParameterError(
-            f"method {method!r}: sigma must be a number (8-bit units, e.g. 25); got {sigma!r}"
-        ) from None
-    if not math.isfinite(value) or value < 0:
-        raise InvalidParameterError(
-            f"method {method!r}: sigma must be a finite number >= 0 (8-bit units); got {sigma!r}"
-        )
-    return value
-
-
 def run_method(info: MethodInfo, image: np.ndarray, **options: object) -> np.ndarray:
-    """Call ``info.fn`` on an HWC float32 [0,1] image with validated options.
+    """Call ``info.fn`` on an HWC float32 [0,1] image (or, for a network, an NHWC stack of
+    tiles) with validated options.
 
     Options that are ``None`` are dropped (the method's default applies). An option the
-    method does not take raises :class:`InvalidParameterError`, except the generic
-    execution options ``tile`` and ``device``, which callers may pass to any method.
-    A sigma-needing method called without ``sigma`` gets the estimated noise level.
+    method does not take raises :class:`InvalidParameterError`; the context keywords
+    ``task`` and ``execution`` are passed only to methods that take them. A sigma-needing
+    method called without ``sigma`` on a :data:`SIGMA_TASKS` task gets the noise level
+    estimated on this image (the runner estimates it once per photo before tiling; this is
+    for direct calls).
     """
-    if image.ndim != 3 or image.shape[2] not in info.channels:
-        from restora.errors import ShapeError
-
+    if image.ndim not in (3, 4) or image.shape[-1] not in info.channels \
+            or (image.ndim == 4 and info.runner is None):
         raise ShapeError(
             f"method {info.name!r} takes HWC images with C in {info.channels}; got shape "
             f"{tuple(image.shape)}"
         )
     given = {k: v for k, v in options.items() if v is not None}
-    unknown = [k for k in given if k not in info.options and k not in ("tile", "device")]
+    context = {k: given.pop(k) for k in CONTEXT if k in given}
+    unknown = [k for k in given if k not in info.options]
     if unknown:
         raise InvalidParameterError(
             f"method {info.name!r} does not take option(s) {', '.join(unknown)}; "
             f"it takes: {', '.join(info.options) or 'no options'}"
         )
-    if info.needs_sigma and "sigma" in info.options and "sigma" not in given:
-        from restora.methods.noise_level import estimate_sigma
-
+    if info.needs_sigma and "sigma" in info.options and "sigma" not in given \
+            and context.get("task", info.task) in SIGMA_TASKS:
         given["sigma"] = estimate_sigma(image)
     if info.scales and given.get("scale") is not None and int(given["scale"]) not in info.scales:
         raise InvalidParameterError(
-            f"method {info.name!r} supports scale {info.scales}; got {given['scale']}"
+            f"method {info.name!r} supports scale {'/'.join(map(str, info.scales))}; got "
+            f"{given['scale']}"
         )
+    if info.runner is not None:
+        return info.runner(image, **given)
     kwargs = {k: v for k, v in given.items() if k in info.options}
+    kwargs.update({k: v for k, v in context.items() if k in info.context})
     return info.fn(image, **kwargs)
-
-
-def get_method(name: str) -> MethodInfo:
-    """Look up a registered method by name (importing the built-in methods first)."""
-    import restora.methods  # noqa: F401  (registers the built-ins)
-
-    return REGISTRY.get(name)
-
-
-def list_methods(task: str | None = None, pattern: str = "*") -> list[MethodInfo]:
-    """Registered methods, in registration order, optionally filtered by task and glob."""
-    import restora.methods  # noqa: F401
-
-    return REGISTRY.list(task=task, pattern=pattern)

@@ -9,12 +9,16 @@ that denoising commutes with the split (consistency loss).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
 
 from restora.errors import InvalidParameterError
+from restora.io.bridge import from_tensor, to_tensor
 from restora.methods.registry import register_method
+from restora.models.inference import resolve_device, resolve_precision
+from restora.options import Execution
 
 #: Paper settings: 48 channels, Adam lr 1e-3 halved every 1500 of 3000 steps (we default
 #: to 2000 steps, halving at 1000: measured within 0.1 dB on our test crops).
@@ -60,16 +64,23 @@ def _pair_downsample(x: Any) -> tuple[Any, Any]:
     halo=-1,
     citation="Mansour & Heckel, 'Zero-Shot Noise2Noise', CVPR 2023",
 )
-def zs_n2n(image: np.ndarray, *, seed: int = 0, iterations: int = 2000) -> np.ndarray:
+def zs_n2n(image: np.ndarray, *, seed: int = 0, iterations: int = 2000,
+           execution: Execution | None = None) -> np.ndarray:
     """Denoise HWC float32 [0, 1] (C = 1 or 3) without a noise level or training data.
 
     seed: seeds the network initialisation and the training crops (same seed, same
-    output: torch deterministic algorithms, :data:`ZS_N2N_THREADS` CPU threads); iterations: Adam steps
-    (>= 1; the learning rate halves after half of them). Images smaller than 4x4 raise.
-    Returns HWC float32 [0, 1].
+    output on the same device: torch deterministic algorithms, :data:`ZS_N2N_THREADS` CPU
+    threads); iterations: Adam steps (>= 1; the learning rate halves after half of them).
+    execution: the device it trains on, and the precision (fp16/bf16: autocast). Images
+    smaller than 4x4 raise. Returns HWC float32 [0, 1].
     """
     import torch
     import torch.nn.functional as F
+
+    execution = Execution() if execution is None else execution
+    device = resolve_device(execution.device)
+    precision = resolve_precision(execution.precision, device=device,
+                                  supported=("fp32", "fp16", "bf16"), model_name="zs_n2n")
 
     if (
         isinstance(iterations, bool)
@@ -88,13 +99,16 @@ def zs_n2n(image: np.ndarray, *, seed: int = 0, iterations: int = 2000) -> np.nd
 
     threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(ZS_N2N_THREADS)
-    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(execution.threads or ZS_N2N_THREADS)
+    torch.use_deterministic_algorithms(True, warn_only=device != "cpu")
+    autocast = (torch.autocast(torch.device(device).type,
+                               dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+                if precision != "fp32" else nullcontext())
     try:
         gen = torch.Generator().manual_seed(int(seed))
         torch.manual_seed(int(seed))
-        net = _network(c, ZS_N2N_CHANNELS)
-        noisy = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None]
+        net = _network(c, ZS_N2N_CHANNELS).to(device)
+        noisy = to_tensor(arr).to(device)
         opt = torch.optim.Adam(net.parameters(), lr=ZS_N2N_LR)
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, iterations // 2), gamma=0.5)
         ch, cw = min(h, ZS_N2N_TRAIN_CROP) // 2 * 2, min(w, ZS_N2N_TRAIN_CROP) // 2 * 2
@@ -102,17 +116,18 @@ def zs_n2n(image: np.ndarray, *, seed: int = 0, iterations: int = 2000) -> np.nd
             i = int(torch.randint(0, (h - ch) // 2 + 1, (1,), generator=gen)) * 2
             j = int(torch.randint(0, (w - cw) // 2 + 1, (1,), generator=gen)) * 2
             x = noisy[..., i : i + ch, j : j + cw]
-            n1, n2 = _pair_downsample(x)
-            p1, p2 = n1 - net(n1), n2 - net(n2)
-            loss_res = 0.5 * (F.mse_loss(n1, p2) + F.mse_loss(n2, p1))
-            d1, d2 = _pair_downsample(x - net(x))
-            loss_cons = 0.5 * (F.mse_loss(p1, d1) + F.mse_loss(p2, d2))
+            with autocast:
+                n1, n2 = _pair_downsample(x)
+                p1, p2 = n1 - net(n1), n2 - net(n2)
+                loss_res = 0.5 * (F.mse_loss(n1, p2) + F.mse_loss(n2, p1))
+                d1, d2 = _pair_downsample(x - net(x))
+                loss_cons = 0.5 * (F.mse_loss(p1, d1) + F.mse_loss(p2, d2))
             opt.zero_grad()
             (loss_res + loss_cons).backward()
             opt.step()
             sched.step()
-        with torch.no_grad():
-            out = torch.clamp(noisy - net(noisy), 0, 1)[0].permute(1, 2, 0).numpy()
+        with torch.no_grad(), autocast:
+            out = from_tensor(torch.clamp(noisy - net(noisy).float(), 0, 1))[0]
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)

@@ -55,7 +55,7 @@ def to_unit_float(image: np.ndarray, *, name: str = "image") -> np.ndarray:
     return out
 
 
-def _check_crop(crop_border: object) -> int:
+def check_crop(crop_border: object) -> int:
     if isinstance(crop_border, bool) or not isinstance(crop_border, (int, np.integer)):
         raise InvalidParameterError(
             f"crop_border must be a non-negative integer (pixels per edge); got {crop_border!r}"
@@ -77,7 +77,7 @@ def prepare_pair(
     metric: Literal["psnr", "ssim"],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shared preprocessing: [0, 255] float64 HWC planes, Y if asked, border cropped."""
-    crop = _check_crop(crop_border)
+    crop = check_crop(crop_border)
     if y_rounding and not y_channel:
         raise InvalidParameterError(
             f"{metric}: y_rounding=True only applies to the Y channel; "

@@ -41,8 +41,9 @@ from pathlib import Path
 import numpy as np
 
 from restora.color import rgb_to_ycbcr
+from restora.degrade import imresize
 from restora.errors import MissingDataError, ShapeError
-from restora.metrics.full_reference import _check_crop, to_unit_float
+from restora.metrics.full_reference import check_crop, to_unit_float
 
 BLOCK = 96
 PARAMS_ENV = "RESTORA_NIQE_PARAMS"
@@ -168,8 +169,6 @@ def niqe_features(
     """
     from scipy.ndimage import convolve
 
-    from restora.degrade import imresize
-
     _, _, window = load_pristine_model(params)
     nh, nw = luma.shape[0] // BLOCK, luma.shape[1] // BLOCK
     img = luma.astype(dtype)
@@ -212,7 +211,7 @@ def niqe(
     Needs at least two 96x96 blocks (e.g. 192x96) after cropping, else :class:`ShapeError`.
     Returns NaN if no block has usable statistics (e.g. a constant image).
     """
-    crop = _check_crop(crop_border)
+    crop = check_crop(crop_border)
     luma = _luma255(image, y_channel=y_channel)
     if crop:
         if 2 * crop >= min(luma.shape):

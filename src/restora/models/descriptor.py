@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from restora.errors import InvalidParameterError, ShapeError
+from restora.models.inference import InferenceRunner
 
 if TYPE_CHECKING:
     import torch
@@ -25,7 +27,8 @@ class ModelDescriptor:
     ``config``: the constructor arguments of our architectures (empty for spandrel);
     ``scale``: output size / input size; ``needs_sigma``: the network takes a noise-level map
     (pass ``sigma`` in 8-bit units); ``size_multiple``: H and W are padded to a multiple of
-    it; ``tile_hint``: a tile size that works well (``None``: do not tile);
+    it; ``tile_hint``: a tile size that works well (``None``: do not tile); ``halo``: pixels of
+    context each output pixel depends on (tiling overlap; -1: do not tile);
     ``supported_dtypes``: of ``"fp32"``, ``"fp16"``, ``"bf16"``. ``source`` and ``sha256``
     identify the weight file.
     """
@@ -43,15 +46,19 @@ class ModelDescriptor:
     licence: str | None
     source: Path
     sha256: str
+    halo: int = 32
     config: dict[str, Any] = field(default_factory=dict)
     call_fn: Any = field(default=None, repr=False, compare=False)
     """For spandrel models: the spandrel descriptor (it pads to its own size rules)."""
 
-    def run_tensor(self, x: torch.Tensor, *, sigma: float | None = None) -> torch.Tensor:
+    def run_tensor(self, x: torch.Tensor, *, sigma: float | None = None,
+                   grad: bool = False) -> torch.Tensor:
         """Run on an (N, C, H, W) float tensor in [0, 1]; pads to ``size_multiple`` and crops.
 
-        ``sigma`` (8-bit units) is required for ``needs_sigma`` models and refused otherwise.
-        Runs on the tensor's device and dtype, under ``torch.inference_mode``; not clipped.
+        ``sigma`` (8-bit units, finite, >= 0) is required for ``needs_sigma`` models and
+        refused otherwise. Runs on the tensor's device and dtype, under
+        ``torch.inference_mode`` unless ``grad``; not clipped. Device, precision and
+        channel adaptation are :class:`~restora.models.inference.InferenceRunner`'s job.
         """
         import torch
         import torch.nn.functional as F
@@ -62,8 +69,8 @@ class ModelDescriptor:
                     f"model {self.arch} from {self.source.name} takes a noise level: pass "
                     f"sigma (noise std in 8-bit units, e.g. sigma=25)"
                 )
-            if not 0 <= float(sigma) <= 255:
-                raise InvalidParameterError(f"sigma must be in [0, 255] (8-bit units), got {sigma}")
+            if not (math.isfinite(float(sigma)) and float(sigma) >= 0):
+                raise InvalidParameterError(f"sigma must be a finite number >= 0 (8-bit units), got {sigma}")
         elif sigma is not None:
             raise InvalidParameterError(
                 f"model {self.arch} from {self.source.name} has no noise-level input; "
@@ -75,7 +82,7 @@ class ModelDescriptor:
                 f"got {tuple(x.shape)}"
             )
         h, w = x.shape[-2:]
-        with torch.inference_mode():
+        with torch.enable_grad() if grad else torch.inference_mode():
             if self.call_fn is not None:
                 return self.call_fn(x)
             m = self.size_multiple
@@ -87,28 +94,40 @@ class ModelDescriptor:
             return y[..., : h * self.scale, : w * self.scale]
 
     def __call__(self, image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
-        """Run on one image: (H, W, C) or (H, W) float32 in [0, 1] -> same layout, clipped to [0, 1].
-
-        CPU, float32. ``sigma``: noise std in 8-bit units for ``needs_sigma`` models.
-        Raises :class:`ShapeError` when the channel count does not match ``in_channels``.
-        """
-        import torch
-
+        """Run on one image: (H, W, C) or (H, W) float32 in [0, 1] -> same layout, clipped to
+        [0, 1], on the CPU in float32 (an :class:`~restora.models.inference.InferenceRunner`
+        with its defaults there). ``sigma``: noise std in 8-bit units for ``needs_sigma``
+        models. Raises :class:`ShapeError` when the channel count does not match."""
         arr = np.asarray(image)
         if not np.issubdtype(arr.dtype, np.floating):
             raise InvalidParameterError(
                 f"model {self.arch} expects a float image in [0, 1], got dtype {arr.dtype}; "
                 f"convert first (e.g. uint8 / 255)"
             )
-        squeeze = arr.ndim == 2
-        if squeeze:
-            arr = arr[:, :, None]
-        if arr.ndim != 3 or arr.shape[2] != self.in_channels:
+        channels = arr.shape[2] if arr.ndim == 3 else 1
+        if arr.ndim not in (2, 3) or channels != self.in_channels:
             raise ShapeError(
                 f"model {self.arch} from {self.source.name} expects an (H, W, {self.in_channels}) "
                 f"image{' or (H, W)' if self.in_channels == 1 else ''}, got {np.shape(image)}"
             )
-        x = torch.from_numpy(np.array(arr.transpose(2, 0, 1), dtype=np.float32, copy=True))[None]
-        y = self.run_tensor(x, sigma=sigma)
-        out = y[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float32, copy=False)
-        return out[:, :, 0] if squeeze and out.shape[2] == 1 else out
+        return InferenceRunner(self, device="cpu", precision="fp32")(arr, sigma=sigma)
+
+    @classmethod
+    def from_module(cls, net: nn.Module, *, needs_sigma: bool = True,
+                    task: Task = "denoise") -> ModelDescriptor:
+        """Describe an in-memory network with ``forward(x, sigma)`` (sigma in [0, 1] units)
+        or ``forward(x)``, e.g. a freshly trained :class:`~restora.archs.edm.EDMPrecond`, so
+        that :class:`~restora.models.inference.InferenceRunner` can run it. Channels come
+        from its ``in_channels`` attribute or its first convolution."""
+        from torch import nn as torch_nn
+
+        channels = getattr(net, "in_channels", None)
+        if channels is None:
+            conv = next((m for m in net.modules() if isinstance(m, torch_nn.Conv2d)), None)
+            channels = conv.in_channels if conv is not None else 3
+        name = type(net).__name__
+        return cls(model=net.eval(), arch=f"module:{name}", task=task, scale=1,
+                   in_channels=int(channels), out_channels=int(channels),
+                   needs_sigma=needs_sigma, supported_dtypes=("fp32", "fp16", "bf16"),
+                   size_multiple=int(getattr(net, "size_multiple", 1)), tile_hint=512,
+                   halo=32, licence=None, source=Path(f"<{name}>"), sha256="")

@@ -1,14 +1,16 @@
-"""Run a loaded network on a device, in a precision, on batches of tiles.
+"""The one network runner: device, precision, channel adaptation, self-ensemble, batches.
 
 :class:`InferenceRunner` wraps a :class:`~restora.models.ModelDescriptor` with execution
 options: ``device`` (``cpu``, ``cuda[:N]``, ``mps``, ``auto``), ``precision`` (``fp32``,
-``fp16``, ``bf16``, ``auto``), ``channels_last``, ``ensemble`` (x8 self-ensemble) and
-``threads`` (CPU threads). It takes NHWC float32 stacks of tiles (what
-:func:`restora.pipeline.run_tiled` passes with ``batch=N``), converts them once to NCHW,
-sends them to the device, runs the network and brings the result back to host memory, so
-the full image never sits on the device. The network is copied to the device/dtype once,
-on first use; construction only validates the options (no allocation, no download) and the
-caller's descriptor is never modified. On CPU in fp32 (the default) the descriptor's own
+``fp16``, ``bf16``, ``auto``; reduced precision runs under ``torch.autocast`` with fp32
+weights, and fp16 falls back to fp32 where it overflows), ``channels_last``, ``ensemble``
+(x8 self-ensemble) and ``threads`` (CPU threads). It runs NHWC float32 stacks of tiles (what
+:func:`restora.pipeline.run_tiled` passes with ``batch=N``) and, through
+:meth:`InferenceRunner.as_denoiser`, serves as the tensor denoiser ``D(x, sigma)`` that
+plug-and-play, diffusion and evaluation use. Every array <-> tensor conversion goes through
+:mod:`restora.io.bridge`. The network is copied to the device once, on first use;
+construction only validates the options (no allocation, no download) and the caller's
+descriptor is never modified. On CPU in fp32 (the default there) the descriptor's own
 network is used, and the result is byte-identical to ``descriptor(image)``.
 """
 
@@ -17,14 +19,19 @@ from __future__ import annotations
 import copy
 import numbers
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from restora.color import rgb_to_ycbcr_jfif, ycbcr_jfif_to_rgb
 from restora.errors import InvalidParameterError, ShapeError
+from restora.io.bridge import from_tensor, to_tensor
+from restora.options import DEFAULT_MODEL_TILE, PRECISIONS, Execution, check_device
+from restora.pipeline.tiling import run_tiled, tile_grid
 
 if TYPE_CHECKING:
     import torch
@@ -32,21 +39,20 @@ if TYPE_CHECKING:
     from restora.models.descriptor import ModelDescriptor
 
 __all__ = [
-    "DEVICES",
-    "PRECISIONS",
+    "Denoise",
     "InferenceRunner",
+    "augment",
     "cpu_threads",
+    "deaugment",
+    "fit_tile",
     "resolve_device",
     "resolve_precision",
 ]
 
-DEVICES = ("cpu", "cuda", "mps", "auto")
-PRECISIONS = ("fp32", "fp16", "bf16", "auto")
-
-#: Largest tile side (input pixels) networks get by default. With DnCNN's 68-pixel overlap
-#: 512-pixel tiles cost 2x the work of one pass on 1024x768 (6 tiles); 1024 holds ~270 MB
-#: per 64-channel activation (benchmarks/model_inference.py). See :func:`fit_tile`.
-DEFAULT_MODEL_TILE = 1024
+#: The denoiser protocol of plug-and-play and diffusion solvers: ``denoise(x, sigma)`` with
+#: ``x`` an (N, C, H, W) float32 tensor and ``sigma`` the noise std in [0, 1] units (8-bit
+#: sigma / 255), returning the clean estimate of the same shape (not clipped).
+Denoise = Callable[["torch.Tensor", float], "torch.Tensor"]
 
 
 def fit_tile(height: int, width: int, *, max_tile: int, overlap: int, multiple: int = 1) -> int:
@@ -57,8 +63,6 @@ def fit_tile(height: int, width: int, *, max_tile: int, overlap: int, multiple: 
     size: 2000x1500 in 1024-pixel tiles with overlap 68 runs 6 tiles of 1024x1024 (2.1x the
     pixels of the image); 551-pixel tiles run 12 tiles (1.21x).
     """
-    from restora.pipeline import tile_grid
-
     if max(height, width) <= max_tile:
         return max_tile
     best_cost, best = None, max_tile
@@ -78,16 +82,8 @@ def resolve_device(device: str) -> str:
     ``auto``: CUDA if available, else MPS, else CPU. Raises :class:`InvalidParameterError`
     for an unknown name or a device this machine / torch build does not have.
     """
-    if not isinstance(device, str):
-        raise InvalidParameterError(
-            f"device must be a string ({', '.join(DEVICES)} or cuda:N); got {device!r}"
-        )
-    name = device.strip().lower()
+    name = check_device(device)
     base, _, index = name.partition(":")
-    if base not in DEVICES or (index and (base != "cuda" or not index.isdigit())):
-        raise InvalidParameterError(
-            f"device must be one of {', '.join(DEVICES)} or cuda:N; got {device!r}"
-        )
     if base == "cpu":
         return "cpu"
     import torch
@@ -184,13 +180,32 @@ def _dtype(name: str) -> torch.dtype:
     return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
 
 
+def augment(x: torch.Tensor, mode: int) -> torch.Tensor:
+    """One of the 8 flips/rotations of an (..., H, W) tensor (KAIR ``augment_img`` modes 0-7:
+    ``mode % 4`` quarter turns, after a vertical flip when ``mode >= 4``)."""
+    import torch
+
+    return torch.rot90(x.flip(-2) if mode >= 4 else x, mode % 4, (-2, -1))
+
+
+def deaugment(x: torch.Tensor, mode: int) -> torch.Tensor:
+    """The inverse of :func:`augment` with the same ``mode``."""
+    import torch
+
+    x = torch.rot90(x, -(mode % 4), (-2, -1))
+    return x.flip(-2) if mode >= 4 else x
+
+
 class InferenceRunner:
     """A network with execution options; callable on HW, HWC or NHWC float images in [0, 1].
 
     model: a loaded :class:`~restora.models.ModelDescriptor` (not modified).
-    device: ``cpu`` (default), ``cuda``, ``cuda:N``, ``mps`` or ``auto``.
-    precision: ``fp32``, ``fp16``, ``bf16`` or ``auto`` (see :func:`resolve_precision`).
-    channels_last: run in NHWC memory format (helps tensor cores on GPU).
+    device: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto`` (default: CUDA, then MPS, then
+        the CPU).
+    precision: ``fp32``, ``fp16``, ``bf16`` or ``auto`` (see :func:`resolve_precision`); fp16
+        and bf16 run under ``torch.autocast`` (weights stay fp32); an fp16 result with NaN or
+        inf (overflow) is computed again in fp32, with a warning.
+    channels_last: run in NHWC memory format (faster convolutions on GPUs and AMX CPUs).
     ensemble: x8 self-ensemble: the mean of the outputs for the 8 flips/rotations of the
         input, each transformed back (Timofte, Rothe, Van Gool, "Seven ways to improve
         example-based single image super resolution", CVPR 2016). The noise level of a
@@ -199,7 +214,9 @@ class InferenceRunner:
     luma: a 1-channel model also takes RGB input, run on its luma (JFIF Y, the plane a JPEG
         encoder quantises) with the chroma kept (JPEG deblocking of colour photos, as ARCNN
         and DnCNN-3 are applied).
-    A 3-channel (colour) model also takes gray input: run as R = G = B, returned as the mean.
+    Channel adaptation (also for :meth:`as_denoiser`): a 3-channel (colour) model takes gray
+    input as R = G = B and returns the mean; a 1-channel model without ``luma`` takes colour
+    input channel by channel.
     Raises :class:`InvalidParameterError` for an unavailable device or unsupported precision.
     """
 
@@ -207,7 +224,7 @@ class InferenceRunner:
         self,
         model: ModelDescriptor,
         *,
-        device: str = "cpu",
+        device: str = "auto",
         precision: str = "auto",
         channels_last: bool = False,
         ensemble: bool = False,
@@ -234,6 +251,17 @@ class InferenceRunner:
         self.threads = None if threads is None else int(threads)
         self.luma = luma and model.in_channels == 1 and model.out_channels == 1
         self._prepared: ModelDescriptor | None = None
+        self._warned = False
+
+    @classmethod
+    def for_execution(cls, model: ModelDescriptor, execution: Execution, *,
+                      luma: bool = False) -> InferenceRunner:
+        """A runner with the device, precision, ensemble and threads of an
+        :class:`~restora.options.Execution` (channels-last off the CPU)."""
+        device = resolve_device(execution.device)
+        return cls(model, device=device, precision=execution.precision,
+                   channels_last=device != "cpu", ensemble=execution.ensemble,
+                   threads=execution.threads, luma=luma)
 
     def __repr__(self) -> str:
         return (
@@ -245,7 +273,7 @@ class InferenceRunner:
     def tile_for(self, height: int, width: int, *, overlap: int) -> int | None:
         """Tile side for an image when the caller does not choose: ``None`` when the model
         must not be tiled, else :func:`fit_tile` up to the larger of the model's
-        ``tile_hint`` and :data:`DEFAULT_MODEL_TILE`."""
+        ``tile_hint`` and :data:`~restora.options.DEFAULT_MODEL_TILE`."""
         hint = self.model.tile_hint
         if hint is None:
             return None
@@ -254,50 +282,105 @@ class InferenceRunner:
                         multiple=self.model.size_multiple)
 
     def _on_device(self) -> ModelDescriptor:
-        """The descriptor with its network on the device/dtype (copied once, then cached)."""
+        """The descriptor with its network on the device (copied once, then cached)."""
         if self._prepared is not None:
             return self._prepared
         desc = self.model
-        if self.device == "cpu" and self.precision == "fp32" and not self.channels_last:
+        if self.device == "cpu" and not self.channels_last:
             self._prepared = desc  # loaded models are CPU fp32 already: use them as they are
             return desc
         import torch
 
-        kwargs: dict[str, Any] = {"device": self.device, "dtype": _dtype(self.precision)}
         fmt = {"memory_format": torch.channels_last} if self.channels_last else {}
         if desc.call_fn is not None:  # spandrel: its descriptor wraps (and pads for) the module
             call_fn = copy.deepcopy(desc.call_fn)
-            call_fn.model.to(**kwargs, **fmt)
+            call_fn.model.to(device=self.device, **fmt)
             net = call_fn.model
         else:
             call_fn = None
-            net = copy.deepcopy(desc.model).to(**kwargs, **fmt)
+            net = copy.deepcopy(desc.model).to(device=self.device, **fmt)
         net.eval()
         self._prepared = replace(desc, model=net, call_fn=call_fn)
         return self._prepared
 
-    def _forward(self, x: torch.Tensor, sigma: float | None) -> torch.Tensor:
-        """NCHW float32 host tensor -> NCHW float32 host tensor in [0, 1]."""
+    def _network(self, x: torch.Tensor, sigma: float | None, precision: str,
+                 grad: bool) -> torch.Tensor:
+        """The network (with the ensemble) on an NCHW float32 tensor already on the device."""
         import torch
 
         desc = self._on_device()
-        if self.device != "cpu" or self.precision != "fp32":
-            x = x.to(device=self.device, dtype=_dtype(self.precision))
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        if not self.ensemble:
-            y = desc.run_tensor(x, sigma=sigma).float()
-        else:
-            y = None
-            for k in range(4):
-                for flip in (False, True):
-                    t = torch.rot90(x.flip(-1) if flip else x, k, (-2, -1))
-                    r = torch.rot90(desc.run_tensor(t, sigma=sigma).float(), -k, (-2, -1))
-                    r = r.flip(-1) if flip else r
-                    y = r if y is None else y + r
-            assert y is not None
-            y = y / 8
-        return y.clamp(0, 1).cpu()
+        autocast = (torch.autocast(x.device.type, dtype=_dtype(precision))
+                    if precision != "fp32" else nullcontext())
+        with autocast:
+            if not self.ensemble:
+                return desc.run_tensor(x, sigma=sigma, grad=grad).float()
+            total = None
+            for mode in range(8):
+                y = deaugment(desc.run_tensor(augment(x, mode), sigma=sigma, grad=grad).float(), mode)
+                total = y if total is None else total + y
+        assert total is not None
+        return total / 8
+
+    def forward(self, x: torch.Tensor, sigma: float | None = None, *,
+                grad: bool = False) -> torch.Tensor:
+        """Run on an (N, C, H, W) float tensor in [0, 1] (any device); returns float32 on
+        ``x``'s device, not clipped. ``sigma``: noise std in 8-bit units (for, and only
+        for, ``needs_sigma`` models). Gray input to a colour model and colour input to a
+        gray one are adapted (see the class). grad: keep the autograd graph (DPS)."""
+        import torch
+
+        c, model_c = int(x.shape[1]), self.model.in_channels
+        if c == 1 and model_c == 3 == self.model.out_channels:
+            return self.forward(x.expand(-1, 3, -1, -1), sigma, grad=grad).mean(1, keepdim=True)
+        if c > 1 and model_c == 1 and self.model.out_channels == 1:
+            return torch.cat([self.forward(x[:, i : i + 1], sigma, grad=grad) for i in range(c)], 1)
+        if c != model_c:
+            raise ShapeError(
+                f"model {self.model.arch} from {self.model.source.name} takes {model_c} "
+                f"channel(s); the image has {c}"
+            )
+        home = x.device
+        x = x.to(device=self.device, dtype=torch.float32)
+        with cpu_threads(self.threads):
+            y = self._network(x, sigma, self.precision, grad)
+            if self.precision == "fp16" and not bool(torch.isfinite(y).all()):
+                if not self._warned:
+                    warnings.warn(f"{self.model.source.name}: fp16 overflowed (NaN/inf); "
+                                  "running in fp32 instead", RuntimeWarning, stacklevel=2)
+                    self._warned = True
+                y = self._network(x, sigma, "fp32", grad)
+        return y.to(home)
+
+    def as_denoiser(self, *, grad: bool = False, tile: int | None = None,
+                    overlap: int = 64) -> Denoise:
+        """This network as a :data:`Denoise` (``sigma`` in [0, 1] units), for plug-and-play
+        and diffusion solvers. tile / overlap: when ``tile`` is set (and ``grad`` is not),
+        images larger than it run in blended tiles, so memory stays bounded by the tile."""
+        if not self.model.needs_sigma or self.model.scale != 1:
+            raise InvalidParameterError(
+                f"model {self.model.arch} from {self.model.source.name} has no noise-level "
+                "input (or changes the size); a denoiser for plug-and-play or diffusion must "
+                "take sigma, e.g. FFDNet, DRUNet or restora's shipped denoisers"
+            )
+
+        def whole(x: torch.Tensor, sigma: float) -> torch.Tensor:
+            return self.forward(x, float(sigma) * 255.0, grad=grad)
+
+        if tile is None or grad:
+            return whole
+
+        def tiled(x: torch.Tensor, sigma: float) -> torch.Tensor:
+            if max(x.shape[-2:]) <= tile:
+                return whole(x, sigma)
+            frames = from_tensor(x)
+            out = [run_tiled(lambda t: from_tensor(whole(to_tensor(t), sigma))[0], frame,
+                             tile=tile, overlap=overlap, multiple=self.model.size_multiple)
+                   for frame in frames]
+            return to_tensor(np.stack(out)).to(x.device)
+
+        return tiled
 
     def run_batch(
         self, tiles: np.ndarray, *, sigma: float | None = None, scale: int | None = None
@@ -313,35 +396,24 @@ class InferenceRunner:
                 f"model {self.model.arch} expects float tiles in [0, 1], got dtype {arr.dtype}; "
                 "convert first (e.g. uint8 / 255)"
             )
-        if self.luma and arr.ndim == 4 and arr.shape[3] == 3:
-            from restora.color import rgb_to_ycbcr_jfif, ycbcr_jfif_to_rgb
-
-            ycc = rgb_to_ycbcr_jfif(arr)
-            y = self.run_batch(ycc[..., :1].astype(np.float32), sigma=sigma, scale=scale)
-            if y.shape[1:3] != arr.shape[1:3]:
-                raise ShapeError(f"luma mode needs a same-size model; {self.model.arch} upscales")
-            ycc[..., :1] = y
-            return np.clip(ycbcr_jfif_to_rgb(ycc), 0.0, 1.0).astype(np.float32)
-        if arr.ndim == 4 and arr.shape[3] == 1 and self.model.in_channels == 3 == self.model.out_channels:
-            # a gray image through a colour network: as R = G = B, back to gray by the mean
-            y = self.run_batch(np.repeat(arr, 3, axis=3), sigma=sigma, scale=scale)
-            return y.mean(axis=3, keepdims=True, dtype=np.float32)
-        if arr.ndim != 4 or arr.shape[3] != self.model.in_channels:
+        if arr.ndim != 4:
             raise ShapeError(
                 f"model {self.model.arch} from {self.model.source.name} expects an "
-                f"(N, H, W, {self.model.in_channels}) stack, got {arr.shape}"
+                f"(N, H, W, C) stack, got {arr.shape}"
             )
         if scale is not None and int(scale) != self.model.scale:
             raise InvalidParameterError(
                 f"model {self.model.arch} from {self.model.source.name} upscales "
                 f"x{self.model.scale}; got scale={scale}"
             )
-        import torch
-
-        x = torch.from_numpy(np.array(arr.transpose(0, 3, 1, 2), dtype=np.float32, copy=True))
-        with cpu_threads(self.threads):
-            y = self._forward(x, sigma)
-        return y.permute(0, 2, 3, 1).numpy().astype(np.float32, copy=False)
+        if self.luma and arr.shape[3] == 3:
+            ycc = rgb_to_ycbcr_jfif(arr)
+            y = self.run_batch(ycc[..., :1].astype(np.float32), sigma=sigma, scale=scale)
+            if y.shape[1:3] != arr.shape[1:3]:
+                raise ShapeError(f"luma mode needs a same-size model; {self.model.arch} upscales")
+            ycc[..., :1] = y
+            return np.clip(ycbcr_jfif_to_rgb(ycc), 0.0, 1.0).astype(np.float32)
+        return from_tensor(self.forward(to_tensor(arr), sigma).clamp(0, 1))
 
     def __call__(
         self, image: np.ndarray, *, sigma: float | None = None, scale: int | None = None

@@ -3,58 +3,31 @@
 Formats: safetensors; PyTorch zip or legacy files (``torch.load(weights_only=True)``, or for
 pickled whole modules the restricted unpickler of :mod:`restora.models.unpickler`, which
 never runs code from the file); MatConvNet ``.mat`` (DnCNN, FFDNet). The state dict is then
-matched to our architectures (:mod:`restora.models.detect`) or handed to spandrel.
+matched to our architectures (:mod:`restora.archs.registry`) or handed to spandrel.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
-from restora.errors import ModelLoadError, UnsafeModelError
+from restora.archs.registry import DEFAULT_HALO, ArchSpec, arch_names, detect, get_spec
+from restora.errors import InvalidParameterError, ModelLoadError, UnsafeModelError
+from restora.io.atomic import atomic_write, file_sha256
 from restora.models.descriptor import ModelDescriptor
+from restora.models.matconvnet import convert_simplenn, is_mat_file
+from restora.models.unpickler import restricted_torch_load, state_dict_from_object
 
 FORMAT_VERSION = "1"
 _DEFAULT_TILE = 512
 
-# Per-architecture calling contract of our own networks.
-_CONTRACT: dict[str, dict[str, Any]] = {
-    "dncnn": {"task": "denoise", "needs_sigma": False, "size_multiple": 1},
-    "ffdnet": {"task": "denoise", "needs_sigma": True, "size_multiple": 1},
-    "drunet": {"task": "denoise", "needs_sigma": True, "size_multiple": 8},
-    "nafnet": {"task": "restore", "needs_sigma": False, "size_multiple": 1},
-    "edsr": {"task": "upscale", "needs_sigma": False, "size_multiple": 1},
-    "edm": {"task": "denoise", "needs_sigma": True, "size_multiple": 8},
-}
-_RGB_DEFAULT = ("nafnet", "edsr", "edm")
-
-
-def calling_contract(arch: str, model: Any) -> dict[str, Any]:
-    """``task``, ``needs_sigma``, ``size_multiple`` and ``scale`` of one of our networks
-    (``model``: the built module, whose ``noise_map`` / ``scale`` attributes refine the
-    per-architecture defaults)."""
-    contract = dict(_CONTRACT[arch])
-    contract["needs_sigma"] = bool(getattr(model, "noise_map", contract["needs_sigma"]))
-    contract["scale"] = int(getattr(model, "scale", 1))
-    return contract
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def sniff_format(path: Path) -> str:
     """``"safetensors"``, ``"torch-zip"``, ``"torch-legacy"`` or ``"mat"`` from the first bytes."""
-    from restora.models.matconvnet import is_mat_file
-
     try:
         with open(path, "rb") as fh:
             head = fh.read(1024)
@@ -82,8 +55,6 @@ def sniff_format(path: Path) -> str:
 
 def _torch_state_dict(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     import torch
-
-    from restora.models.unpickler import restricted_torch_load, state_dict_from_object
 
     try:
         with warnings.catch_warnings():
@@ -117,15 +88,13 @@ def load_model(path: str | Path) -> ModelDescriptor:
 
     path = Path(path)
     kind = sniff_format(path)
-    digest = sha256_file(path)
+    digest = file_sha256(path)
     meta: dict[str, str] = {}
     info: dict[str, dict[str, Any]] = {}
     if kind == "mat":
-        from restora.models.matconvnet import convert_simplenn
-
         arch, config, state = convert_simplenn(path)
         task = "restore" if arch == "dncnn" and "dncnn3" in path.name.lower() else None
-        return _make(arch, config, state, path, digest, task=task, licence=None)
+        return _make(get_spec(arch), config, state, path, digest, task=task, licence=None)
     if kind == "safetensors":
         from safetensors import safe_open
         from safetensors.torch import load_file
@@ -137,31 +106,31 @@ def load_model(path: str | Path) -> ModelDescriptor:
         except Exception as exc:
             raise ModelLoadError(f"{path}: could not read the safetensors file ({exc})") from None
         arch = meta.get("restora_arch")
-        if arch in _CONTRACT:
+        if arch in arch_names():
             try:
                 config = json.loads(meta.get("restora_config", "{}"))
             except json.JSONDecodeError as exc:
                 raise ModelLoadError(f"{path}: bad 'restora_config' metadata ({exc})") from None
-            return _make(arch, config, state, path, digest, task=meta.get("restora_task"), licence=meta.get("restora_licence"))
+            return _make(get_spec(arch), config, state, path, digest,
+                         task=meta.get("restora_task"), licence=meta.get("restora_licence"))
     else:
         state, info = _torch_state_dict(path)
 
     state = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
-    from restora.models.detect import detect
-
     bn_eps = {p: float(i["eps"]) for p, i in info.items() if "eps" in i and "BatchNorm" in str(i.get("class"))}
     found = detect(state, bn_eps)
     if found is not None:
-        arch, config, our_state = found
+        spec, config, our_state = found
         try:
-            return _make(arch, config, our_state, path, digest, task=meta.get("restora_task"), licence=meta.get("restora_licence"))
+            return _make(spec, config, our_state, path, digest, task=meta.get("restora_task"),
+                         licence=meta.get("restora_licence"))
         except ModelLoadError:
             pass  # looked like ours but did not fit: let spandrel try
     return _spandrel(state, path, digest, meta)
 
 
 def _make(
-    arch: str,
+    spec: ArchSpec,
     config: dict[str, Any],
     state: dict[str, Any],
     path: Path,
@@ -170,23 +139,21 @@ def _make(
     task: str | None,
     licence: str | None,
 ) -> ModelDescriptor:
-    from restora.models.detect import build
-
     config = json.loads(json.dumps(config))  # JSON form (lists, not tuples), as saved
     try:
-        model = build(arch, config)
-    except (TypeError, ValueError) as exc:
-        raise ModelLoadError(f"{path}: bad {arch} configuration {config}: {exc}") from None
+        model = spec.build(config)
+    except InvalidParameterError as exc:
+        raise ModelLoadError(f"{path}: {exc}") from None
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ModelLoadError(f"{path}: weights do not fit a {arch} {config}: {str(exc)[:400]}") from None
+        raise ModelLoadError(f"{path}: weights do not fit a {spec.name} {config}: {str(exc)[:400]}") from None
     model.float().eval()
-    contract = calling_contract(arch, model)
-    in_ch = int(config.get("in_channels", 3 if arch in _RGB_DEFAULT else 1))
+    contract = spec.contract(model)
+    in_ch = spec.in_channels(config)
     return ModelDescriptor(
         model=model,
-        arch=arch,
+        arch=spec.name,
         task=task or contract["task"],  # type: ignore[arg-type]
         scale=contract["scale"],
         in_channels=in_ch,
@@ -195,6 +162,7 @@ def _make(
         supported_dtypes=("fp32", "fp16", "bf16"),
         size_multiple=contract["size_multiple"],
         tile_hint=_DEFAULT_TILE,
+        halo=spec.reach(config),
         licence=licence,
         source=path,
         sha256=digest,
@@ -205,8 +173,6 @@ def _make(
 def _spandrel(state: dict[str, Any], path: Path, digest: str, meta: dict[str, str]) -> ModelDescriptor:
     import spandrel
 
-    from restora.models.detect import ARCHS
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -216,7 +182,7 @@ def _spandrel(state: dict[str, Any], path: Path, digest: str, meta: dict[str, st
         shapes = ", ".join(f"{k} {tuple(state[k].shape)}" for k in keys)
         raise ModelLoadError(
             f"{path}: unknown architecture: the {len(state)} tensors match none of restora's "
-            f"architectures ({', '.join(ARCHS)}) nor spandrel's. First keys: {shapes}"
+            f"architectures ({', '.join(arch_names())}) nor spandrel's. First keys: {shapes}"
         ) from None
     except Exception as exc:
         raise ModelLoadError(f"{path}: spandrel recognised the weights but could not load them ({type(exc).__name__}: {exc})") from None
@@ -240,6 +206,7 @@ def _spandrel(state: dict[str, Any], path: Path, digest: str, meta: dict[str, st
         supported_dtypes=dtypes,
         size_multiple=int(sd.size_requirements.multiple_of),
         tile_hint=_DEFAULT_TILE if tiling == "SUPPORTED" else None,
+        halo=DEFAULT_HALO if tiling == "SUPPORTED" else -1,
         licence=meta.get("restora_licence"),
         source=path,
         sha256=digest,
@@ -254,8 +221,6 @@ def save_model(descriptor: ModelDescriptor, path: str | Path) -> Path:
     :func:`load_model` on the result rebuilds exactly the same network. Returns ``path``.
     """
     from safetensors.torch import save
-
-    from restora.io.atomic import atomic_write
 
     path = Path(path)
     state = {k: v.detach().cpu().contiguous() for k, v in descriptor.model.state_dict().items()}
@@ -283,3 +248,32 @@ def convert(in_path: str | Path, out_path: str | Path) -> ModelDescriptor:
         raise ModelLoadError(f"{out_path}: output is the input file; choose another output path")
     save_model(load_model(in_path), out_path)
     return load_model(out_path)
+
+
+_CACHE: dict[tuple[str, int, int], ModelDescriptor] = {}
+_CACHE_LOCK = threading.Lock()
+#: Loaded networks kept per process by :func:`load_model_cached` (least recently used go).
+CACHE_SIZE = 8
+
+
+def load_model_cached(path: str | Path) -> ModelDescriptor:
+    """:func:`load_model`, loading each file once per process (keyed by its resolved path,
+    size and modification time, so a changed file is loaded again). Batch workers, the web
+    server and repeated API calls share the descriptor; it is never modified by restora."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        return load_model(path)  # let load_model name the problem
+    with _CACHE_LOCK:
+        hit = _CACHE.pop(key, None)
+        if hit is not None:
+            _CACHE[key] = hit  # most recently used last
+            return hit
+    descriptor = load_model(path)
+    with _CACHE_LOCK:
+        _CACHE[key] = descriptor
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+    return descriptor

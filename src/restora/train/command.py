@@ -7,6 +7,9 @@ from typing import Annotated
 
 import typer
 
+from restora.train.config import load_config
+from restora.train.trainer import train
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``train`` command to ``app``."""
@@ -22,8 +25,6 @@ def register(app: typer.Typer) -> None:
         """Train a restoration network from a recipe; export OUTPUT/model.safetensors."""
         from rich.console import Console
 
-        from restora.train.config import load_config
-        from restora.train.trainer import train
 
         result = train(load_config(config), resume=resume, max_steps=max_steps, device=device, progress=progress)
         val = "-" if result.val_psnr is None else f"{result.val_psnr:.2f} dB"

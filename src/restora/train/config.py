@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from restora._optional import require
+from restora.archs.registry import arch_names
 from restora.errors import InvalidParameterError
 
 DEGRADATIONS = ("gaussian", "camera", "jpeg", "sr", "second_order")
 LOSSES = ("l1", "l2", "charbonnier", "edm")
-ARCHS = ("dncnn", "ffdnet", "drunet", "nafnet", "edsr", "edm")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -308,7 +309,7 @@ def validate(config: TrainConfig, *, source: str = "config") -> None:
     _check(d.patch_size >= 8, source, f"[data] 'patch_size' must be >= 8, got {d.patch_size}")
     _check(d.batch_size >= 1, source, f"[data] 'batch_size' must be >= 1, got {d.batch_size}")
     _check(g.kind in DEGRADATIONS, source, f"[degradation] 'kind' must be one of {DEGRADATIONS}, got {g.kind!r}")
-    top = 255 * 60 if m.arch == "edm" else 255
+    top = 255 * 60 if o.loss == "edm" else 255  # a diffusion prior learns every noise level
     _check(0 <= g.sigma_min <= g.sigma_max <= top, source,
            f"[degradation] need 0 <= sigma_min <= sigma_max <= {top}, got {g.sigma_min}, {g.sigma_max}")
     _check(g.sigma_sampling in ("uniform", "log_uniform"), source,
@@ -324,9 +325,8 @@ def validate(config: TrainConfig, *, source: str = "config") -> None:
     _check(g.scale >= 1, source, f"[degradation] 'scale' must be >= 1, got {g.scale}")
     _check(g.kind not in ("sr", "second_order") or d.patch_size % g.scale == 0, source,
            f"[data] 'patch_size' {d.patch_size} must be a multiple of [degradation] 'scale' {g.scale}")
-    _check(m.arch in ARCHS, source, f"[model] 'arch' must be one of {ARCHS}, got {m.arch!r}")
-    _check((o.loss == "edm") == (m.arch == "edm"), source,
-           "[optim] loss 'edm' (EDM weighting) goes with [model] arch 'edm', and only with it")
+    archs = arch_names()
+    _check(m.arch in archs, source, f"[model] 'arch' must be one of {archs}, got {m.arch!r}")
     _check(o.loss in LOSSES, source, f"[optim] 'loss' must be one of {LOSSES}, got {o.loss!r}")
     _check(len(o.betas) == 2, source, f"[optim] 'betas' must be two floats, got {o.betas}")
     _check(o.lr > 0 and o.min_lr >= 0, source, "[optim] need lr > 0 and min_lr >= 0")
@@ -343,8 +343,6 @@ def load_config(path: str | Path) -> TrainConfig:
         raise InvalidParameterError(f"{path}: no such config file") from None
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
-        from restora._optional import require
-
         yaml = require("yaml", extra="train", purpose="reading YAML training configs")
         try:
             values = yaml.safe_load(text) or {}

@@ -13,7 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
+from restora.color import linear_to_srgb, srgb_to_linear
+from restora.degrade import (
+    add_gaussian_noise,
+    add_poisson_gaussian_noise,
+    blur,
+    gaussian_kernel,
+    imresize,
+    jpeg_compress,
+)
 from restora.errors import DatasetError
+from restora.io import list_images as list_image_files
+from restora.io import read_image
 from restora.train.config import DataConfig, DegradationConfig
 
 _GRAY = np.array([0.2989, 0.5870, 0.1140])  # MATLAB rgb2gray
@@ -33,8 +44,6 @@ def to_channels(image: np.ndarray, channels: int) -> np.ndarray:
 
 def list_images(folder: str | Path) -> list[Path]:
     """Readable image files directly inside ``folder``, sorted by name."""
-    from restora.io import list_images as list_image_files
-
     return list_image_files(folder, role="training/validation")
 
 
@@ -42,8 +51,6 @@ def load_images(
     folders: list[str] | str, *, channels: int, max_images: int | None = None
 ) -> list[np.ndarray]:
     """Read every image of ``folders`` as HWC uint8 with ``channels`` channels (8-bit quantised)."""
-    from restora.io import read_image
-
     files = [f for folder in ([folders] if isinstance(folders, str) else folders) for f in list_images(folder)]
     files = files[:max_images]
     out = []
@@ -58,8 +65,6 @@ def load_images(
 
 def gaussian(clean: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
     """AWGN of std ``sigma`` (8-bit units), not clipped (as the papers train)."""
-    from restora.degrade import add_gaussian_noise
-
     return add_gaussian_noise(clean, sigma, seed=rng)
 
 
@@ -71,9 +76,6 @@ def camera(
     ``photons``: electrons at white level; ``read_sigma``: read noise, 8-bit units (linear
     domain); ``quality``: JPEG quality, or None for no JPEG. Result clipped to [0, 1].
     """
-    from restora.color import linear_to_srgb, srgb_to_linear
-    from restora.degrade import add_poisson_gaussian_noise, jpeg_compress
-
     linear = srgb_to_linear(clean).astype(np.float32)
     noisy = add_poisson_gaussian_noise(linear, photons=photons, read_sigma=read_sigma, seed=rng, clip=True)
     out = np.clip(linear_to_srgb(noisy), 0.0, 1.0).astype(np.float32)
@@ -86,8 +88,6 @@ def sr_pair(clean: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
 
     ``clean`` H and W must be multiples of ``scale``; lr is (H/scale, W/scale, C).
     """
-    from restora.degrade import imresize
-
     lr = imresize(clean, 1.0 / scale)
     up = imresize(lr, output_shape=clean.shape[:2])
     return lr.astype(np.float32), up.astype(np.float32)
@@ -103,8 +103,6 @@ def second_order(
     sigma_max]), JPEG (quality uniform in [quality_min, quality_max]); then a bicubic resize
     back to the input size. Returns float32 in [0, 1] of ``clean``'s shape.
     """
-    from restora.degrade import blur, gaussian_kernel, imresize, jpeg_compress
-
     h, w = clean.shape[:2]
     x = clean.astype(np.float32)
     for _ in range(2):
@@ -157,13 +155,9 @@ def degrade(
     if cfg.kind == "camera":
         out = _camera(clean, cfg, rng)
     elif cfg.kind == "jpeg":
-        from restora.degrade import jpeg_compress
-
         out = jpeg_compress(clean, int(rng.integers(cfg.quality_min, cfg.quality_max + 1)))
     elif cfg.kind == "sr":
         if lr_output:
-            from restora.degrade import imresize
-
             return imresize(clean, 1.0 / cfg.scale).astype(np.float32), 0.0
         out = sr_pair(clean, cfg.scale)[1]
     else:

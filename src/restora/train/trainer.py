@@ -22,8 +22,14 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
-from restora.errors import InvalidParameterError, OutputExistsError
+from restora.archs.registry import get_spec, specs
+from restora.errors import InvalidParameterError, ModelLoadError, OutputExistsError
+from restora.io.atomic import atomic_write
+from restora.metrics import psnr
+from restora.models import ModelDescriptor, load_model, save_model
 from restora.train.config import DEVICES, TrainConfig, config_json
+from restora.train.data import PatchSampler, validation_set
+from restora.train.plot import plot_history
 
 if TYPE_CHECKING:
     import torch
@@ -34,14 +40,6 @@ STATE = "checkpoint_state.pt"
 LOG = "log.jsonl"
 PLOT = "plot.png"
 EXPORT = "model.safetensors"
-_CLASSES = {
-    "dncnn": ("restora.archs.dncnn", "DnCNN"),
-    "ffdnet": ("restora.archs.ffdnet", "FFDNet"),
-    "drunet": ("restora.archs.drunet", "DRUNet"),
-    "nafnet": ("restora.archs.nafnet", "NAFNet"),
-    "edsr": ("restora.archs.edsr", "EDSR"),
-    "edm": ("restora.archs.edm", "EDMPrecond"),
-}
 # Keys that may change between a run and its resumption (they do not change the maths).
 _RESUMABLE_CHANGES = ("device", "threads", "val_every", "checkpoint_every", "log_every", "output", "amp",
                       "channels_last")
@@ -72,11 +70,7 @@ class TrainResult:
 
 def model_config(config: TrainConfig) -> dict[str, Any]:
     """Constructor arguments of the network: ``[model.options]`` with channels filled in."""
-    import importlib
-
-    module, name = _CLASSES[config.model.arch]
-    cls = getattr(importlib.import_module(module), name)
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(get_spec(config.model.arch).cls.__init__).parameters
     opts = dict(config.model.options)
     for key in ("in_channels", "out_channels"):
         if key in params and key not in opts:
@@ -86,12 +80,16 @@ def model_config(config: TrainConfig) -> dict[str, Any]:
 
 def build_model(config: TrainConfig) -> nn.Module:
     """The network of ``config.model``; raises InvalidParameterError for bad options."""
-    from restora.models.detect import build
-
+    spec = get_spec(config.model.arch)
+    bound = {s.train_loss for s in specs() if s.train_loss is not None}
+    if config.optim.loss != spec.train_loss and (spec.train_loss or config.optim.loss in bound):
+        raise InvalidParameterError(
+            f"[optim] loss {config.optim.loss!r} does not go with [model] arch {spec.name!r}"
+            + (f": it trains with loss {spec.train_loss!r}" if spec.train_loss else ""))
     opts = model_config(config)
     try:
-        model = build(config.model.arch, opts)
-    except (TypeError, ValueError) as exc:
+        model = spec.build(opts)
+    except InvalidParameterError as exc:
         raise InvalidParameterError(f"[model] options {opts} do not fit {config.model.arch}: {exc}") from None
     channels = opts.get("in_channels", 3)
     if channels != config.data.channels:
@@ -129,9 +127,7 @@ def _loss(name: str, out: torch.Tensor, target: torch.Tensor, sigma: torch.Tenso
 
 def needs_sigma(model: nn.Module, arch: str) -> bool:
     """Whether ``model`` (one of ours, built for ``arch``) takes a noise-level map."""
-    from restora.models.loading import calling_contract
-
-    return bool(calling_contract(arch, model)["needs_sigma"])
+    return bool(get_spec(arch).contract(model)["needs_sigma"])
 
 
 def _forward(model: nn.Module, x: torch.Tensor, sigma: torch.Tensor, arch: str) -> torch.Tensor:
@@ -156,7 +152,6 @@ def validate_psnr(
     """Mean PSNR (dB) of ``model`` on the validation triples, outputs quantised to uint8."""
     import torch
 
-    from restora.metrics import psnr
 
     was_training = model.training
     model.eval()
@@ -188,7 +183,6 @@ def _save_checkpoint(out: Path, step: int, model: nn.Module, ema: nn.Module, opt
     import torch
     from safetensors.torch import save
 
-    from restora.io.atomic import atomic_write
 
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()})
@@ -233,8 +227,6 @@ def _load_checkpoint(out: Path, model: nn.Module, ema: nn.Module, opt: Any, sche
 
 def _load_init(model: nn.Module, config: TrainConfig) -> None:
     """Load ``config.model.init`` (weights of the same network) into ``model``."""
-    from restora.errors import ModelLoadError
-    from restora.models import load_model
 
     desc = load_model(config.model.init)
     if desc.arch != config.model.arch:
@@ -261,13 +253,12 @@ def export_model(ema: nn.Module, config: TrainConfig, path: Path) -> Path:
     """Save ``ema`` with :func:`restora.models.save_model` (arch + config in the metadata)."""
     import torch
 
-    from restora.models import ModelDescriptor, save_model
-    from restora.models.loading import calling_contract
 
     opts = json.loads(json.dumps(model_config(config)))
     kind = config.degradation.kind
     model = copy.deepcopy(ema).float().cpu().eval().to(memory_format=torch.contiguous_format)
-    contract = calling_contract(config.model.arch, model)
+    spec = get_spec(config.model.arch)
+    contract = spec.contract(model)
     default_task = "upscale" if contract["scale"] > 1 else contract["task"]
     task = config.model.task or {"gaussian": "denoise", "camera": "denoise", "jpeg": "deblock"}.get(kind, default_task)
     channels = int(opts.get("in_channels", config.data.channels))
@@ -275,8 +266,8 @@ def export_model(ema: nn.Module, config: TrainConfig, path: Path) -> Path:
         model=model, arch=config.model.arch, task=task, scale=contract["scale"], in_channels=channels,
         out_channels=int(opts.get("out_channels") or channels),
         needs_sigma=contract["needs_sigma"], supported_dtypes=("fp32",),
-        size_multiple=contract["size_multiple"], tile_hint=None, licence=None, source=path, sha256="",
-        config=opts,
+        size_multiple=contract["size_multiple"], tile_hint=None, halo=spec.reach(opts),
+        licence=None, source=path, sha256="", config=opts,
     )
     return save_model(desc, path)
 
@@ -370,8 +361,6 @@ def _train(config: TrainConfig, dev: str, out: Path, stop: int, amp: bool, resum
            progress: bool) -> TrainResult:
     import torch
 
-    from restora.train.data import PatchSampler, validation_set
-    from restora.train.plot import plot_history
 
     arch, o = config.model.arch, config.optim
     model = build_model(config)

@@ -16,9 +16,12 @@ for bugs.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import secrets
+import typing
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -30,21 +33,21 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 import restora
+from restora.auto import NOISE_THRESHOLD
+from restora.defaults import pick, table_rows
 from restora.errors import (
     DecompressionBombError,
     ImageReadError,
+    InvalidParameterError,
     RestoraError,
     UnsupportedFormatError,
 )
-from restora.web.jobs import (
-    AUTO_SIGMA_THRESHOLD,
-    TASKS,
-    JobManager,
-    JobNotFoundError,
-    JobOptions,
-    ServerBusyError,
-)
-from restora.web.settings import OUTPUT_FORMATS, ServerSettings, is_loopback
+from restora.methods import list_methods
+from restora.options import FORMATS, GROUPS, TASKS
+from restora.options import Request as RestoreRequest
+from restora.weights import DEFAULT_WEIGHTS
+from restora.web.jobs import JobManager, JobNotFoundError, ServerBusyError
+from restora.web.settings import ServerSettings, is_loopback
 
 STATIC = Path(__file__).parent / "static"
 _MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".webp": "image/webp",
@@ -87,6 +90,7 @@ class JobOut(BaseModel):
 class MethodOut(BaseModel):
     name: str
     task: str
+    tasks: list[str]
     description: str
     needs_sigma: bool
     needs_kernel: bool
@@ -98,8 +102,9 @@ class MethodOut(BaseModel):
 
 class MethodsOut(BaseModel):
     tasks: list[str]
-    defaults: dict[str, str]
-    output_formats: list[str]
+    defaults: dict[str, dict[str, str]]
+    formats: list[str]
+    models: list[str]
     auto_sigma_threshold: float
     limits: dict[str, float]
     methods: list[MethodOut]
@@ -246,6 +251,39 @@ def _add_error_handlers(app: FastAPI) -> None:
                             status_code=500)
 
 
+def _default_name(task: str) -> str | None:
+    """The method the default table runs for colour images of ``task`` (or ``None``)."""
+    try:
+        chosen = pick(task, channels=3, scale=4 if task == "upscale" else None)
+    except InvalidParameterError:
+        return None
+    return chosen.method
+
+
+def _form_signature() -> inspect.Signature:
+    """The job form: ``files``, ``mask`` and one form field per web option of the request
+    (:mod:`restora.options` fields marked ``web``), with its help text."""
+    params = [
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+        inspect.Parameter("files", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[
+            list[UploadFile], File(description="One or more images (JPEG, PNG, TIFF, WebP, BMP, HEIC).")]),
+        inspect.Parameter("mask", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+            UploadFile | None, File(description="Inpainting mask image (white = pixels to fill).")]),
+    ]
+    for group in GROUPS:
+        hints = typing.get_type_hints(group)
+        for f in fields(group):
+            if not f.metadata["web"] or f.name == "mask":
+                continue
+            hint = hints[f.name]
+            kind = hint if hint in (int, float, str, bool) else (
+                next((t for t in typing.get_args(hint) if t in (int, float)), str) | None)
+            params.append(inspect.Parameter(
+                f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                annotation=Annotated[kind, Form(description=f.metadata["help"])]))
+    return inspect.Signature(params)
+
+
 def _add_routes(app: FastAPI, settings: ServerSettings) -> None:
     def jobs(request: Request) -> JobManager:
         return request.app.state.jobs
@@ -264,46 +302,53 @@ def _add_routes(app: FastAPI, settings: ServerSettings) -> None:
 
     @app.get("/api/methods", response_model=MethodsOut, tags=["server"])
     def methods() -> dict:
-        """Registered methods, the default per task, output formats and the server's limits."""
-        from restora.api import DEFAULT_METHODS
-        from restora.methods import list_methods
-
+        """Registered methods, the default per task (gray / colour), formats and limits."""
         return {
             "tasks": list(TASKS),
-            "defaults": dict(DEFAULT_METHODS),
-            "output_formats": list(OUTPUT_FORMATS),
-            "auto_sigma_threshold": AUTO_SIGMA_THRESHOLD,
+            "defaults": {task: {"gray": gray, "colour": colour}
+                         for task, gray, colour in table_rows()},
+            "formats": list(FORMATS),
+            "models": [card.name for card in DEFAULT_WEIGHTS],
+            "auto_sigma_threshold": NOISE_THRESHOLD,
             "limits": {"max_upload_mb": settings.max_upload_mb, "max_files": settings.max_files,
                        "max_pixels": settings.max_pixels, "result_ttl": settings.result_ttl},
             "methods": [
-                {"name": m.name, "task": m.task, "description": m.description,
-                 "needs_sigma": m.needs_sigma, "needs_kernel": m.needs_kernel,
-                 "scales": list(m.scales), "channels": list(m.channels), "citation": m.citation,
-                 "default": DEFAULT_METHODS.get(m.task) == m.name}
+                {"name": m.name, "task": m.task, "tasks": list(m.tasks),
+                 "description": m.description, "needs_sigma": m.needs_sigma,
+                 "needs_kernel": m.needs_kernel, "scales": list(m.scales),
+                 "channels": list(m.channels), "citation": m.citation,
+                 "default": any(_default_name(t) == m.name for t in m.tasks)}
                 for m in list_methods()
             ],
         }
 
-    @app.post("/api/jobs", status_code=202, response_model=JobOut, tags=["jobs"],
-              responses={400: {"description": "bad image or option"},
-                         413: {"description": "upload or image too large"},
-                         415: {"description": "unsupported image format"},
-                         503: {"description": "queue full; retry later"}})
-    def submit(
-        request: Request,
-        files: Annotated[list[UploadFile], File(description="One or more images (JPEG, PNG, TIFF, WebP, BMP, HEIC).")],
-        task: Annotated[str, Form(description="auto (estimate noise, denoise if needed) | denoise | upscale | deblur | deblock")] = "auto",
-        method: Annotated[str | None, Form(description="Registered method; default per task.")] = None,
-        sigma: Annotated[float | None, Form(description="Noise std in 8-bit units; omit to estimate.")] = None,
-        scale: Annotated[int | None, Form(description="Upscaling factor.")] = None,
-        kernel: Annotated[str | None, Form(description="Blur kernel for deblur: 'gauss:2.0' or 'motion:15,30'.")] = None,
-        output_format: Annotated[str, Form(description="png | jpeg | webp | tiff")] = "png",
-    ) -> dict:
-        """Upload images and start a job; poll ``GET /api/jobs/{id}`` for progress."""
-        options = JobOptions(task=task, method=method or None, sigma=sigma, scale=scale,
-                             kernel=kernel or None, output_format=output_format)
-        job = jobs(request).submit(((f.filename, f.file) for f in files), options)
+    def submit(request: Request, **form: Any) -> dict:
+        """Upload images and start a job; poll ``GET /api/jobs/{id}`` for progress.
+
+        The options are those of ``restora restore`` (same names and defaults; task ``auto``
+        inspects each photo). ``mask``: an inpainting mask (white = pixels to fill) for
+        every image of the job. Server file paths are never accepted: ``kernel`` is a spec,
+        ``model`` the name of a shipped weight set.
+        """
+        files, mask = form.pop("files"), form.pop("mask", None)
+        sent = getattr(request, "_form", None) or {}  # the parsed body: refuse unknown fields
+        unknown = sorted(set(sent.keys()) - set(form) - {"files", "mask"})
+        if unknown:
+            raise InvalidParameterError(
+                f"unknown option(s) {', '.join(unknown)}; a job takes: {', '.join(form)} "
+                "(how jobs run is the server's setting: restora serve --device ...)")
+        values = {k: v for k, v in form.items() if v not in (None, "")}
+        job_request = RestoreRequest.from_mapping(values, untrusted=True, source="job options")
+        upload = None if mask is None else (mask.filename, mask.file)
+        job = jobs(request).submit(((f.filename, f.file) for f in files), job_request, upload)
         return job.to_dict(settings)
+
+    submit.__signature__ = _form_signature()  # type: ignore[attr-defined]
+    app.post("/api/jobs", status_code=202, response_model=JobOut, tags=["jobs"],
+             responses={400: {"description": "bad image or option"},
+                        413: {"description": "upload or image too large"},
+                        415: {"description": "unsupported image format"},
+                        503: {"description": "queue full; retry later"}})(submit)
 
     @app.get("/api/jobs/{job_id}", response_model=JobOut, tags=["jobs"],
              responses={404: {"description": "no such job"}})

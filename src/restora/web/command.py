@@ -7,11 +7,16 @@ from typing import Annotated
 
 import typer
 
+from restora._optional import require
+from restora.cli_options import request_options
+from restora.options import Execution, Request
+from restora.web import create_app
 from restora.web.settings import TOKEN_ENV, ServerSettings
 
 _DEFAULTS = ServerSettings()
 
 
+@request_options(groups=(Execution,), exclude=("max_pixels",))
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; anything but loopback needs --token.")] = _DEFAULTS.host,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = _DEFAULTS.port,
@@ -24,20 +29,22 @@ def serve(
     max_pixels: Annotated[int, typer.Option(help="Largest image (width x height), checked before decoding.")] = _DEFAULTS.max_pixels,
     result_ttl: Annotated[float, typer.Option(help="Seconds results are kept after a job finishes.")] = _DEFAULTS.result_ttl,
     max_results_mb: Annotated[float, typer.Option(help="Total MiB of stored uploads and results.")] = _DEFAULTS.max_results_mb,
+    *,
+    request: Request,
 ) -> None:
-    """Serve a local web page and HTTP API for restoring photos (extra 'web')."""
-    from restora._optional import require
+    """Serve a local web page and HTTP API for restoring photos (extra 'web').
 
+    Jobs run through the same runner as `restora restore`; --device, --precision, --tile
+    and --threads set how.
+    """
     settings = ServerSettings(
         host=host, port=port, token=token, workers=workers, queue_size=queue_size,
         max_upload_mb=max_upload_mb, max_files=max_files, max_pixels=max_pixels,
-        result_ttl=result_ttl, max_results_mb=max_results_mb,
+        result_ttl=result_ttl, max_results_mb=max_results_mb, execution=request.execution,
     )
     for module in ("fastapi", "uvicorn", "multipart"):
         require(module, extra="web", purpose="restora serve")
     import uvicorn
-
-    from restora.web import create_app
 
     app = create_app(settings)
     shown = f"[{host}]" if ":" in host else host

@@ -19,19 +19,20 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from restora.auto import AUTO as AUTO_TASK
-from restora.auto import NOISE_THRESHOLD as AUTO_SIGMA_THRESHOLD  # noqa: F401 (used by web.app)
 from restora.errors import ImageError, InvalidParameterError, RestoraError
-from restora.web.settings import OUTPUT_FORMATS, ServerSettings
+from restora.io import read_image
+from restora.options import AUTO, Request
+from restora.run import Restorer
+from restora.web.settings import ServerSettings
 
-TASKS = (AUTO_TASK, "denoise", "upscale", "deblur", "deblock")
-
-_KERNEL_SPEC = re.compile(r"(?i)(gauss|gaussian|motion)\s*:\s*[0-9.]+(\s*,\s*-?[0-9.]+)?")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+#: The request fields a job reports back (what the web form may set).
+_SHOWN = ("task", "method", "model", "sigma", "scale", "kernel", "quality", "seed",
+          "format", "bit_depth", "jpeg_quality")
 
 
 class ServerBusyError(RestoraError):
@@ -40,47 +41,6 @@ class ServerBusyError(RestoraError):
 
 class JobNotFoundError(RestoraError):
     """No job with that id (never existed, expired, or deleted)."""
-
-
-@dataclass(frozen=True)
-class JobOptions:
-    """What a job asks for. ``task="auto"`` runs :mod:`restora.auto` (deblock, denoise as needed)."""
-
-    task: str = AUTO_TASK
-    method: str | None = None
-    sigma: float | None = None
-    scale: int | None = None
-    kernel: str | None = None
-    output_format: str = "png"
-
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise InvalidParameterError(
-                f"task must be one of {', '.join(TASKS)}; got {self.task!r}"
-            )
-        if self.output_format not in OUTPUT_FORMATS:
-            raise InvalidParameterError(
-                f"output_format must be one of {', '.join(OUTPUT_FORMATS)}; "
-                f"got {self.output_format!r}"
-            )
-        if self.sigma is not None and not 0 < self.sigma <= 255:
-            raise InvalidParameterError(
-                f"sigma is a noise std in 8-bit units and must be in (0, 255]; got {self.sigma}"
-            )
-        if self.scale is not None and not 2 <= self.scale <= 8:
-            raise InvalidParameterError(f"scale must be an integer in 2..8; got {self.scale}")
-        if self.kernel is not None and not _KERNEL_SPEC.fullmatch(self.kernel.strip()):
-            # parse_kernel would also accept a file path: never let one through from a request
-            raise InvalidParameterError(
-                f"kernel must be 'gauss:SIGMA' or 'motion:LENGTH,ANGLE' (e.g. 'gauss:2.0'); "
-                f"got {self.kernel!r}"
-            )
-        if self.task == AUTO_TASK and (self.method or self.sigma or self.scale or self.kernel):
-            raise InvalidParameterError(
-                "automatic mode (task 'auto') chooses the method and noise level itself; "
-                "pick a task (denoise, upscale, deblur, deblock) to set method, sigma, scale "
-                "or kernel"
-            )
 
 
 @dataclass
@@ -120,7 +80,7 @@ class Job:
 
     id: str
     folder: Path
-    options: JobOptions
+    request: Request
     images: list[ImageState]
     created: float = field(default_factory=time.time)
     finished: float | None = None
@@ -148,11 +108,8 @@ class Job:
         return {
             "id": self.id, "status": self.status, "created": self.created,
             "finished": self.finished, "expires": expires,
-            "options": {
-                "task": self.options.task, "method": self.options.method,
-                "sigma": self.options.sigma, "scale": self.options.scale,
-                "kernel": self.options.kernel, "output_format": self.options.output_format,
-            },
+            "options": {k: v for k, v in self.request.to_dict().items() if k in _SHOWN}
+            | {"mask": self.request.params.mask is not None},
             "progress": round(sum(im.progress for im in self.images) / len(self.images), 4),
             "images": [im.to_dict() for im in self.images],
         }
@@ -165,10 +122,10 @@ def display_name(client_name: str | None, index: int) -> str:
     return base or f"image-{index + 1}"
 
 
-def output_name(name: str, output_format: str) -> str:
-    """``holiday.jpg`` -> ``holiday_restored.png`` (the suffix of the output format)."""
+def output_name(name: str, suffix: str) -> str:
+    """``holiday.jpg`` -> ``holiday_restored.png`` (``suffix``: the output file's)."""
     stem = name.rsplit(".", 1)[0] if "." in name else name
-    return f"{stem}_restored{OUTPUT_FORMATS[output_format]}"
+    return f"{stem}_restored{suffix}"
 
 
 class JobManager:
@@ -201,8 +158,10 @@ class JobManager:
 
     # --- submission -------------------------------------------------------------------------
 
-    def submit(self, files: Iterable[tuple[str | None, IO[bytes]]], options: JobOptions) -> Job:
-        """Store, validate and queue the uploaded ``(client name, stream)`` pairs."""
+    def submit(self, files: Iterable[tuple[str | None, IO[bytes]]], request: Request,
+               mask: tuple[str | None, IO[bytes]] | None = None) -> Job:
+        """Store, validate and queue the uploaded ``(client name, stream)`` pairs; ``mask``:
+        an inpainting mask image for every image of the job (white = fill)."""
         files = list(files)
         if not files:
             raise InvalidParameterError("no image uploaded: send one or more files in 'files'")
@@ -211,7 +170,7 @@ class JobManager:
                 f"{len(files)} files in one job; the server takes at most "
                 f"{self.settings.max_files} (start restora serve with a higher --max-files)"
             )
-        self._check_method(options)
+        Restorer(request.choice, self.settings.execution).check()
         if self._queue.full():
             raise ServerBusyError(self._busy_message())
         with self._lock:
@@ -219,9 +178,12 @@ class JobManager:
             folder = self.root / f"{self._counter:08d}"
         folder.mkdir(mode=0o700)
         try:
-            images, size = self._store(folder, files, options)
+            if mask is not None:
+                request = replace(request, params=replace(
+                    request.params, mask=self._store_mask(folder, mask)))
+            images, size = self._store(folder, files, request)
             self._make_room(size)
-            job = Job(id=secrets.token_urlsafe(18), folder=folder, options=options,
+            job = Job(id=secrets.token_urlsafe(18), folder=folder, request=request,
                       images=images, input_bytes=size)
             with self._lock:
                 self._jobs[job.id] = job
@@ -242,31 +204,19 @@ class JobManager:
             "Try again in a few seconds."
         )
 
-    def _check_method(self, options: JobOptions) -> None:
-        """Refuse unknown methods or a method for another task before any upload is stored."""
-        if options.task == AUTO_TASK:
-            return
-        from restora.api import resolve_method
-
-        info = resolve_method(options.method, task=options.task)
-        if info.task == "upscale":
-            if options.scale is None:
-                raise InvalidParameterError(f"method {info.name!r} upscales: give scale (2, 3 or 4)")
-            if info.scales and options.scale not in info.scales:
-                raise InvalidParameterError(
-                    f"method {info.name!r} supports scale {', '.join(map(str, info.scales))}; "
-                    f"got {options.scale}"
-                )
-        if info.needs_kernel and options.kernel is None:
-            raise InvalidParameterError(
-                f"method {info.name!r} needs a blur kernel: give kernel, e.g. 'gauss:2.0' or "
-                "'motion:15,30'"
-            )
+    def _store_mask(self, folder: Path, mask: tuple[str | None, IO[bytes]]) -> Path:
+        path = folder / "mask"
+        with open(path, "wb") as fh:
+            shutil.copyfileobj(mask[1], fh, 1 << 20)
+        try:
+            with self._validating:
+                read_image(path, max_pixels=self.settings.max_pixels)
+        except ImageError as exc:
+            raise type(exc)(display_name(mask[0], 0), exc.problem) from None
+        return path
 
     def _store(self, folder: Path, files: list[tuple[str | None, IO[bytes]]],
-               options: JobOptions) -> tuple[list[ImageState], int]:
-        from restora.io import read_image
-
+               request: Request) -> tuple[list[ImageState], int]:
         images: list[ImageState] = []
         total = 0
         limit = self.settings.max_pixels
@@ -283,10 +233,11 @@ class JobManager:
                 # the message would name our private file: name the upload instead
                 raise type(exc)(name, exc.problem) from None
             height, width = photo.height, photo.width
-            out_pixels = width * height * (options.scale or 1) ** 2
-            if options.task == "upscale" and out_pixels > limit:
+            scale = request.params.scale or 1
+            out_pixels = width * height * scale**2
+            if request.choice.task in ("upscale", AUTO) and out_pixels > limit:
                 raise InvalidParameterError(
-                    f"{name}: upscaling {width}x{height} by {options.scale} gives {out_pixels} "
+                    f"{name}: upscaling {width}x{height} by {scale} gives {out_pixels} "
                     f"pixels, more than the server's limit of {limit} (--max-pixels)"
                 )
             images.append(ImageState(index=i, name=name, input_path=path,
@@ -354,33 +305,23 @@ class JobManager:
     # --- workers ----------------------------------------------------------------------------
 
     def _work(self) -> None:
-        methods: dict[tuple[str, str | None], Any] = {}  # resolved once per worker
         while not self._stop.is_set():
             try:
                 job = self._queue.get(timeout=0.25)
             except queue.Empty:
                 continue
+            restorer = Restorer(job.request.choice, self.settings.execution)  # networks: cached
             for image in job.images:
                 if job.cancelled or self._stop.is_set():
                     image.status = "cancelled"
                     continue
-                self._run_image(job, image, methods)
+                self._run_image(job, image, restorer)
             job.finished = time.time()
             job.version += 1
 
-    def _method(self, methods: dict, task: str, method: str | None) -> Any:
-        key = (task, method)
-        if key not in methods:
-            from restora.api import resolve_method
-
-            methods[key] = resolve_method(method, task=task)
-        return methods[key]
-
-    def _run_image(self, job: Job, image: ImageState, methods: dict) -> None:
-        from restora.api import restore
-        from restora.io import read_image, write_image
-
-        opts = job.options
+    def _run_image(self, job: Job, image: ImageState, restorer: Restorer) -> None:
+        """Restore one uploaded image through the runner, as ``restora restore`` does."""
+        request = job.request
         image.status = "running"
         job.version += 1
         start = time.perf_counter()
@@ -389,28 +330,21 @@ class JobManager:
             image.progress = 0.05 + 0.9 * done / max(total, 1)
             job.version += 1
 
-        try:
-            photo = read_image(image.input_path, max_pixels=self.settings.max_pixels)
-            image.progress = 0.05
-            if opts.task == AUTO_TASK:
-                from restora import auto
+        def on_plan(plan: Any) -> None:
+            image.detected = dict(plan.detected)
+            job.version += 1
 
-                plan = auto.plan(photo)
-                image.detected = dict(plan.detected)
-                image.decision = plan.summary
-                image.method = " -> ".join(step.runs for step in plan.steps) or None
-                job.version += 1
-                pixels = auto.run_plan(plan, photo, auto.RunOptions(progress=progress)) if plan.steps else photo.pixels
-            else:
-                info = self._method(methods, opts.task, opts.method)
-                image.method = info.name
-                image.decision = f"{opts.task} with {info.name} (options chosen by you)."
-                pixels = restore(photo.pixels, task=opts.task, method=info, sigma=opts.sigma,
-                                 scale=opts.scale, kernel=opts.kernel, progress=progress)
-            target = job.folder / f"out-{image.index}{OUTPUT_FORMATS[opts.output_format]}"
-            write_image(photo.with_pixels(pixels), target, quality=95)
+        try:
+            suffix = request.output.suffix_for(image.input_path, image.format)
+            target = job.folder / f"out-{image.index}{suffix}"
+            _, report = restorer.run_file(image.input_path, target, request.params,
+                                          request.output, progress=progress, on_plan=on_plan)
+            image.method = report.runs
+            image.decision = report.decision
+            if image.detected is None and report.sigma is not None:
+                image.detected = {"noise_sigma": report.sigma}
             image.output_path = target
-            image.output_name = output_name(image.name, opts.output_format)
+            image.output_name = output_name(image.name, suffix)
             image.output_bytes = target.stat().st_size
             image.progress = 1.0
             image.status = "done"

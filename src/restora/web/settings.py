@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from restora.errors import InvalidParameterError
-
-OUTPUT_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif"}
-"""Output formats a job may ask for, and the suffix (hence encoder) each one uses."""
+from restora.options import Execution
 
 TOKEN_ENV = "RESTORA_SERVE_TOKEN"
 """Environment variable read by ``restora serve`` when ``--token`` is not given."""
@@ -31,7 +29,8 @@ class ServerSettings:
 
     host / port: where uvicorn listens (loopback by default; any other host needs ``token``).
     token: bearer token required on every ``/api`` request except ``/api/health``.
-    workers: worker threads running restorations (each resolves a method once).
+    workers: worker threads running restorations (networks are loaded once per server).
+    execution: how restorations run (device, precision, threads; ``restora serve --device``).
     queue_size: jobs waiting for a worker; when full, new jobs get 503 and ``Retry-After``.
     max_upload_mb: limit on one request's body (all files of a job together), in MiB.
     max_files: images in one job.
@@ -51,6 +50,7 @@ class ServerSettings:
     max_pixels: int = 50_000_000
     result_ttl: float = 3600.0
     max_results_mb: float = 2048.0
+    execution: Execution = field(default_factory=Execution)
 
     def __post_init__(self) -> None:
         positive = {

@@ -2,12 +2,8 @@
 
 A shipped weight set lives in this folder as ``<name>.safetensors`` with its model card
 ``<name>.md`` beside it (architecture, data, degradation, recipe, steps, seed, hardware,
-wall time, validation and test PSNR). :data:`DEFAULT_WEIGHTS` lists them; the first card
-that fits a task, the image's channel count and the asked scale is the default:
-``restore(task=..., method=None)`` and the automatic pipeline (:mod:`restora.auto`) run it
-through :func:`restora.models.load_model`; a task with no fitting card falls back to the
-classical :data:`restora.api.DEFAULT_METHODS`. Cards that are not the default for anything
-(e.g. ``upscale_real_x4``) are chosen by name: ``--model upscale_real_x4``.
+wall time, validation and test PSNR). :data:`DEFAULT_WEIGHTS` lists them. They are named by the default table (:mod:`restora.defaults`), which decides per task and image
+which one runs; any card is also chosen by name: ``--model upscale_real_x4``.
 """
 
 from __future__ import annotations
@@ -16,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from restora.errors import ModelLoadError
+from restora.io.atomic import file_sha256
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
 
@@ -28,8 +25,7 @@ class WeightCard:
         or absolute. sha256: hex digest of the weight file (checked before first use).
     channels: channel counts of the images it serves (1 = gray, 3 = RGB). scale: output /
         input size (1 except for upscalers). luma: a 1-channel network that serves colour
-        images through their luma (JFIF Y; chroma kept). default: chosen when the caller
-        names only the task (False: only by name).
+        images through their luma (JFIF Y; chroma kept).
     """
 
     name: str
@@ -42,7 +38,6 @@ class WeightCard:
     licence: str = ""
     description: str = ""
     luma: bool = False
-    default: bool = True
 
     @property
     def path(self) -> Path:
@@ -88,13 +83,13 @@ DEFAULT_WEIGHTS: tuple[WeightCard, ...] = (
     WeightCard(
         name="upscale_real_x4", task="upscale", file="upscale_real_x4.safetensors",
         sha256="a8658b4ac323f2e86658b916059689df497de7346ce5c8db299b45eaf23d79d6",
-        card_path="upscale_real_x4.md", channels=(3,), scale=4, licence="Apache-2.0", default=False,
+        card_path="upscale_real_x4.md", channels=(3,), scale=4, licence="Apache-2.0",
         description="blind x4 upscaler for real photos: also removes blur, noise and JPEG (by name only)",
     ),
     WeightCard(
         name="diffusion_prior", task="denoise", file="diffusion_prior.safetensors",
         sha256="79d05313a40ea28dc3e4139b38b9a03d06b1bf33aa571a8ec3fd980448b0c120",
-        card_path="diffusion_prior.md", channels=(3,), licence="Apache-2.0", default=False,
+        card_path="diffusion_prior.md", channels=(3,), licence="Apache-2.0",
         description="EDM diffusion prior D(x; sigma), sigma 0.25-10200: the prior of the diffpir method",
     ),
 )
@@ -108,26 +103,16 @@ def find_card(name: str) -> WeightCard | None:
 
 
 #: Set to "off" to run the classical defaults instead of the shipped weights (named weight
-#: sets stay available with ``--model NAME``).
+#: sets stay available with ``--model NAME``); read by :mod:`restora.defaults`.
 ENV_SWITCH = "RESTORA_DEFAULT_WEIGHTS"
 
 
-def default_card(task: str, channels: int | None = None, scale: int | None = None) -> WeightCard | None:
-    """The first default card for ``task`` that serves ``channels`` and (upscale) ``scale``;
-    ``None`` when there is none or ``$RESTORA_DEFAULT_WEIGHTS`` is ``off``."""
-    import os
-
-    if os.environ.get(ENV_SWITCH, "").strip().lower() == "off":
-        return None
-    for card in DEFAULT_WEIGHTS:
-        if card.task != task or not card.default:
-            continue
-        if channels is not None and channels not in card.channels:
-            continue
-        if task == "upscale" and card.scale != (scale if scale is not None else card.scale):
-            continue
-        return card
-    return None
+def installed(name: str) -> bool:
+    """True when the shipped weight set ``name`` exists and its file is present (a slim
+    install may leave the files out; the default table then falls back to classical
+    methods)."""
+    card = find_card(name)
+    return card is not None and card.path.is_file()
 
 
 def verified_path(card: WeightCard) -> Path:
@@ -137,14 +122,12 @@ def verified_path(card: WeightCard) -> Path:
     """
     path = card.path
     if (path, card.sha256) not in _VERIFIED:
-        from restora.models.loading import sha256_file
-
         if not path.is_file():
             raise ModelLoadError(
                 f"default weights {card.name!r} for {card.task!r}: {path} is missing; reinstall "
                 "restora, or choose a method with --method"
             )
-        digest = sha256_file(path)
+        digest = file_sha256(path)
         if digest != card.sha256:
             raise ModelLoadError(
                 f"default weights {card.name!r} for {card.task!r}: {path} has sha256 {digest}, "
@@ -154,12 +137,8 @@ def verified_path(card: WeightCard) -> Path:
     return path
 
 
-def default_model(task: str, channels: int | None = None, scale: int | None = None) -> Path | None:
-    """The shipped weight file for ``task`` (checked against its sha256), or ``None``.
-
-    channels / scale: the image's channel count and the asked upscaling factor; when no
-    shipped set takes them the result is ``None`` (the caller falls back to a classical
-    method). Raises :class:`ModelLoadError` for a missing or altered file.
-    """
-    card = default_card(task, channels, scale)
-    return None if card is None else verified_path(card)
+def model_path(model: str | Path) -> Path:
+    """The file behind ``--model``: a shipped weight set's name (checked against its sha256)
+    or a path as given."""
+    card = find_card(str(model)) if not Path(model).exists() else None
+    return Path(model) if card is None else verified_path(card)

@@ -61,13 +61,14 @@
     const select = $("#opt-method");
     select.textContent = "";
     select.append(new Option("default", ""));
-    for (const m of methods.filter((m) => m.task === task)) {
+    for (const m of methods.filter((m) => m.tasks.includes(task))) {
       select.append(new Option(m.name + (m.default ? " (default)" : ""), m.name));
     }
     const auto = task === "auto";
-    for (const id of ["#opt-method", "#opt-sigma", "#opt-scale", "#opt-kernel"]) $(id).disabled = auto;
-    $("#opt-scale").disabled = task !== "upscale";
+    for (const id of ["#opt-method", "#opt-sigma", "#opt-kernel", "#opt-mask"]) $(id).disabled = auto;
+    $("#opt-scale").disabled = !(auto || task === "upscale");
     $("#opt-kernel").disabled = task !== "deblur";
+    $("#opt-mask").disabled = task !== "inpaint";
     if (task === "upscale" && !$("#opt-scale").value) $("#opt-scale").value = "2";
   }
   $("#opt-task").addEventListener("change", fillMethods);
@@ -76,12 +77,13 @@
     const data = new FormData();
     const task = $("#opt-task").value;
     data.append("task", task);
-    data.append("output_format", $("#opt-format").value);
+    data.append("format", $("#opt-format").value);
+    if ((task === "auto" || task === "upscale") && $("#opt-scale").value) data.append("scale", $("#opt-scale").value);
     if (task !== "auto") {
       if ($("#opt-method").value) data.append("method", $("#opt-method").value);
       if ($("#opt-sigma").value) data.append("sigma", $("#opt-sigma").value);
-      if (task === "upscale" && $("#opt-scale").value) data.append("scale", $("#opt-scale").value);
       if (task === "deblur" && $("#opt-kernel").value) data.append("kernel", $("#opt-kernel").value);
+      if (task === "inpaint" && $("#opt-mask").files.length) data.append("mask", $("#opt-mask").files[0]);
     }
     return data;
   }

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from restora.errors import ShapeError
-from restora.methods.noise_level import estimate_sigma
+from restora.estimate import estimate_sigma
 
 
 def _images() -> list[np.ndarray]:

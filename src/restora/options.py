@@ -1,0 +1,513 @@
+"""One request type: what to run, with which parameters, how, and where the result goes.
+
+Every entry point (``restora.restore``/``restore_file``, ``restora restore``, ``restora
+batch``, ``restora eval``, the web form) builds the same four frozen dataclasses and hands
+them to :class:`restora.run.Restorer`:
+
+* :class:`Choice`: *what* runs (a task, optionally a registered method or a weight file);
+* :class:`Params`: facts and settings of the restoration (noise level, scale, kernel, JPEG
+  quality of the input, seed, inpainting mask, the method's own options);
+* :class:`Execution`: *how* it runs (device, precision, tiles, threads, memory limits);
+* :class:`Output`: *where* it goes (bit depth, JPEG quality, format, file-name suffix).
+
+Each field is declared once, here, with its default, its range and its help text (the
+``help`` metadata the CLI options and the web form are built from, see
+:mod:`restora.cli_options`); each class checks its values when it is made. No heavy imports.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import math
+import numbers
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from restora.errors import InvalidParameterError
+from restora.io import SUPPORTED_WRITE_SUFFIXES
+from restora.io.atomic import file_sha256
+from restora.weights import find_card
+
+AUTO = "auto"
+#: Every task, ``auto`` first (the default of every entry point): ``auto`` inspects each
+#: photo (JPEG quality, noise) and runs only what it needs (:mod:`restora.auto`).
+TASKS = (AUTO, "denoise", "deblock", "upscale", "deblur", "inpaint", "demosaic")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+BIT_DEPTHS = (8, 16, 32)
+#: Output formats: the file suffix, and the bit depth the format forces (``None``: the
+#: input's). ``same`` keeps each input's format (camera RAW becomes 16-bit TIFF).
+FORMATS: dict[str, tuple[str | None, int | None]] = {
+    "same": (None, None),
+    "png": (".png", None),
+    "jpg": (".jpg", None),
+    "tiff": (".tif", None),
+    "tiff16": (".tif", 16),
+    "webp": (".webp", None),
+}
+#: Suffix for a decoded format name (``Photo.format``) when the output keeps the format.
+FORMAT_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp"}
+
+#: Tile side (pixels) for methods that are not networks; networks choose the least-work tile
+#: up to :data:`DEFAULT_MODEL_TILE`.
+DEFAULT_TILE = 512
+#: Largest tile side (input pixels) networks get by default. With DnCNN's 68-pixel overlap
+#: 512-pixel tiles cost 2x the work of one pass on 1024x768 (6 tiles); 1024 holds ~270 MB
+#: per 64-channel activation (benchmarks/model_inference.py). See
+#: :func:`restora.models.inference.fit_tile`.
+DEFAULT_MODEL_TILE = 1024
+#: Overlap (pixels) between neighbouring tiles; grows to four times a method's halo.
+DEFAULT_OVERLAP = 32
+#: Largest upscaling factor accepted.
+MAX_SCALE = 16
+#: Names a method may not use for its own options: they are the common parameters.
+COMMON_PARAMS = ("sigma", "scale", "kernel", "quality", "seed", "mask")
+#: Kernel specs accepted from untrusted callers (the web form): never a server file path.
+KERNEL_SPEC = re.compile(r"(?i)(gauss|gaussian|motion)\s*:\s*[0-9.]+(\s*,\s*-?[0-9.]+)?")
+
+TaskName = Literal["auto", "denoise", "deblock", "upscale", "deblur", "inpaint", "demosaic"]
+
+
+def _opt(default: Any = None, help: str = "", *, web: bool = False, flag: str | None = None,
+         factory: Any = None) -> Any:
+    """A dataclass field with its help text; ``web``: offered by the web form; ``flag``: the
+    CLI spelling when it is not ``--<name-with-dashes>``."""
+    meta = {"help": help, "web": web, "flag": flag}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _bad(name: str, expected: str, value: object) -> InvalidParameterError:
+    return InvalidParameterError(f"{name} must be {expected}; got {value!r}")
+
+
+def _int(name: str, value: object, lo: int, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise _bad(name, f"an integer in {lo}..{hi}" if hi else f"an integer >= {lo}", value)
+    if value < lo or (hi is not None and value > hi):
+        raise _bad(name, f"an integer in {lo}..{hi}" if hi else f"an integer >= {lo}", value)
+    return int(value)
+
+
+def _float(name: str, value: object, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise _bad(name, f"a number in [{lo:g}, {hi:g}]", value)
+    if not lo <= float(value) <= hi:
+        raise _bad(name, f"a number in [{lo:g}, {hi:g}]", value)
+    return float(value)
+
+
+def _one_of(name: str, value: object, choices: tuple[str, ...] | list[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise _bad(name, "one of " + ", ".join(choices), value)
+    return value
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+def check_device(device: object) -> str:
+    """A device name: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (lower-cased).
+
+    Only the spelling is checked here; whether this machine has it is checked when a
+    network is put on it (:func:`restora.models.inference.resolve_device`).
+    """
+    if not isinstance(device, str):
+        raise _bad("device", "one of auto, cpu, cuda, cuda:N, mps", device)
+    name = device.strip().lower()
+    base, _, index = name.partition(":")
+    if base not in DEVICES or (index and (base != "cuda" or not index.isdigit())):
+        raise _bad("device", "one of auto, cpu, cuda, cuda:N, mps", device)
+    return name
+
+
+def check_sigma(sigma: object, *, method: str, required: str = "") -> float:
+    """Validate a noise level in 8-bit units (finite, >= 0) and return it as a float.
+
+    ``required`` is appended to the message when ``sigma`` is missing (how to get one).
+    """
+    if sigma is None:
+        raise InvalidParameterError(
+            f"method {method!r}: sigma (noise std in 8-bit units, e.g. 25) is required{required}"
+        )
+    try:
+        value = float(sigma)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidParameterError(
+            f"method {method!r}: sigma must be a number (8-bit units, e.g. 25); got {sigma!r}"
+        ) from None
+    if not math.isfinite(value) or value < 0:
+        raise InvalidParameterError(
+            f"method {method!r}: sigma must be a finite number >= 0 (8-bit units); got {sigma!r}"
+        )
+    return value
+
+
+# --- the four parts of a request ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What runs.
+
+    task: ``auto`` (default) inspects each photo and chains deblock -> denoise -> upscale; a
+        named task runs the best default for each image's channels (:mod:`restora.defaults`)
+        unless ``method`` or ``model`` is given. With ``method``/``model`` and task ``auto``,
+        the method's own task runs.
+    method: a registered method (``restora methods``) or, from Python, a
+        :class:`~restora.methods.registry.MethodInfo` of your own. model: a weight file, the
+        name of a shipped weight set, or a loaded :class:`~restora.models.ModelDescriptor`.
+    """
+
+    task: str = _opt(AUTO, "auto: inspect each photo (deblock JPEGs, denoise when noisy, "
+                     "upscale with --scale) | denoise | deblock | upscale | deblur | inpaint | "
+                     "demosaic. With --method/--model: that method's task.", web=True)
+    method: str | None = _opt(None, "Registered method (see `restora methods`); default: the "
+                              "best one for the task and each image's channels.", web=True)
+    model: Any = _opt(None, "Weight file (.safetensors, .pth, .ckpt, MatConvNet .mat) to run "
+                      "instead of a method, or the name of a shipped weight set (see `restora "
+                      "methods`, e.g. upscale_real_x4).", web=True)
+
+    def __post_init__(self) -> None:
+        _one_of("task", self.task, TASKS)
+        if self.method is not None and not isinstance(self.method, str) \
+                and not callable(getattr(self.method, "fn", None)):
+            raise _bad("method", "a registered method name (or a MethodInfo)", self.method)
+        if self.method is not None and self.model is not None:
+            raise InvalidParameterError("give either a method or a model (weight file), not both")
+        if isinstance(self.model, str) and not self.model.strip():
+            raise _bad("model", "a weight file or a shipped weight-set name", self.model)
+
+
+@dataclass(frozen=True)
+class Params:
+    """Facts about the input and settings of the restoration (the same for every image).
+
+    sigma: noise std in 8-bit units (25 means 25/255), ``None`` = estimated per image (on
+        the luma of JPEGs); used by methods that take a noise level.
+    scale: upscaling factor (upscale; ``auto`` upscales only when it is given).
+    kernel: the blur: a 2-D array, ``"gauss:SIGMA"``, ``"motion:LENGTH,ANGLE"`` or a kernel
+        file (deblur; upscale with a kernel runs plug-and-play super-resolution).
+    quality: JPEG quality (1..100) the input was saved at; ``None`` = read from the file's
+        quantisation tables. Methods that do not need it ignore it.
+    seed: seed of stochastic methods (diffpir, zs_n2n); methods that are deterministic
+        ignore it.
+    mask: inpainting mask: an image file or an HW array of the image's size, white / nonzero
+        = pixels to fill.
+    options: the method's own options (``restora methods`` lists them), e.g.
+        ``{"iterations": 250}`` for ``zs_n2n``; unknown names are refused.
+    """
+
+    sigma: float | None = _opt(None, "Noise std in 8-bit units (25 = 25/255); omit to "
+                               "estimate per image.", web=True)
+    scale: int | None = _opt(None, "Upscaling factor (upscale; in auto mode, upscale by it).",
+                             web=True)
+    kernel: Any = _opt(None, "Blur kernel (deblur; upscale with a kernel): 'gauss:2.0', "
+                       "'motion:15,30' or a .npy/.png/.mat file.", web=True)
+    quality: int | None = _opt(None, "JPEG quality the input was saved at (deblock); default: "
+                               "read from the JPEG's quantisation tables.", web=True)
+    seed: int | None = _opt(None, "Seed for stochastic methods (diffpir, zs_n2n).", web=True)
+    mask: Any = _opt(None, "Inpainting mask image of the same size: white = pixels to fill.",
+                     web=True)
+    options: Mapping[str, Any] = _opt(
+        None, "A method's own option, KEY=VALUE, repeatable (e.g. -O iterations=250 for "
+        "zs_n2n, -O steps=50 for diffpir; `restora methods` lists them).", flag="--option",
+        factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.sigma is not None:
+            _set(self, "sigma", _float("sigma", self.sigma, 0.0, 255.0))
+        if self.scale is not None:
+            _set(self, "scale", _int("scale", self.scale, 1, MAX_SCALE))
+        if self.quality is not None:
+            _set(self, "quality", _int("quality", self.quality, 1, 100))
+        if self.seed is not None:
+            _set(self, "seed", _int("seed", self.seed, 0, 2**63 - 1))
+        if self.kernel is not None and not isinstance(self.kernel, (str, Path, np.ndarray)):
+            raise _bad("kernel", "a spec ('gauss:2.0', 'motion:15,30'), a file or a 2-D array",
+                       self.kernel)
+        if isinstance(self.kernel, str) and not self.kernel.strip():
+            raise _bad("kernel", "a spec ('gauss:2.0', 'motion:15,30'), a file or a 2-D array",
+                       self.kernel)
+        if self.mask is not None and not isinstance(self.mask, (str, Path, np.ndarray)):
+            raise _bad("mask", "an image file or an HW array", self.mask)
+        if not isinstance(self.options, Mapping):
+            raise _bad("options", "a mapping of the method's own options", self.options)
+        clash = sorted(k for k in self.options if k in COMMON_PARAMS)
+        if clash:
+            raise InvalidParameterError(
+                f"give {', '.join(clash)} as its own option (--{clash[0]} / {clash[0]}=...), "
+                "not as a method option"
+            )
+        bad = [k for k in self.options if not isinstance(k, str) or not k.isidentifier()]
+        if bad:
+            raise _bad("method option names", "identifiers", bad)
+        _set(self, "options", dict(self.options))
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How a restoration runs; never changes *what* the result is meant to be.
+
+    device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``;
+        used by every method that runs a network (learned models, plug-and-play with a
+        learned denoiser, diffusion, zero-shot); other methods run on the CPU.
+    precision: ``auto`` (fp32 on CPU, fp16/bf16 on a GPU), ``fp32``, ``fp16``, ``bf16``; fp16
+        falls back to fp32 where it overflows (NaN/inf).
+    tile: tile side in pixels; ``"auto"`` = 512 for classical methods, the least-work size up
+        to 1024 for networks; ``None`` = the whole image at once.
+    overlap: pixels shared by neighbouring tiles (grows to four times a method's reach).
+    batch: tiles per network call. ensemble: x8 self-ensemble of a network (8x slower).
+    threads: CPU threads for torch and OpenCV during a call (``None``: unchanged).
+    max_pixels: refuse inputs with more pixels (decompression-bomb limit; ``None``:
+        ``$RESTORA_MAX_PIXELS`` or 200 MP).
+    """
+
+    device: str = _opt("auto", "Where networks run: auto (CUDA, then MPS, then CPU) | cpu | "
+                       "cuda | cuda:N | mps.")
+    precision: str = _opt("auto", "Network precision: auto (fp32 on CPU, fp16/bf16 on a GPU) "
+                          "| fp32 | fp16 | bf16.")
+    tile: int | str | None = _opt("auto", "Tile side in pixels: auto (512; networks the "
+                                  "least-work size up to 1024) or a number; 0 = whole image.")
+    overlap: int = _opt(DEFAULT_OVERLAP, "Tile overlap in pixels.")
+    batch: int = _opt(1, "Tiles per network call.")
+    ensemble: bool = _opt(False, "x8 self-ensemble of a network (flips/rotations averaged; "
+                          "8x slower).")
+    threads: int | None = _opt(None, "CPU threads for torch and OpenCV (default: unchanged).")
+    max_pixels: int | None = _opt(None, "Refuse images with more pixels (decompression-bomb "
+                                  "limit; default $RESTORA_MAX_PIXELS or 200 MP).")
+
+    def __post_init__(self) -> None:
+        _set(self, "device", check_device(self.device))
+        _one_of("precision", self.precision, PRECISIONS)
+        tile = self.tile
+        if isinstance(tile, str):
+            text = tile.strip().lower()
+            if text != AUTO and not text.isdigit():
+                raise _bad("tile", "auto, 0 (whole image) or a tile side in pixels", tile)
+            tile = AUTO if text == AUTO else int(text)
+        if tile is not None and tile != AUTO:
+            tile = _int("tile", tile, 0) or None  # 0: the whole image
+        _set(self, "tile", tile)
+        _set(self, "overlap", _int("overlap", self.overlap, 0))
+        _set(self, "batch", _int("batch", self.batch, 1))
+        if not isinstance(self.ensemble, bool):
+            raise _bad("ensemble", "True or False", self.ensemble)
+        if self.threads is not None:
+            _set(self, "threads", _int("threads", self.threads, 1))
+        if self.max_pixels is not None:
+            _set(self, "max_pixels", _int("max_pixels", self.max_pixels, 1))
+
+
+@dataclass(frozen=True)
+class Output:
+    """How results are written.
+
+    bit_depth: 8, 16 or 32 (float TIFF); ``None`` = the input's. jpeg_quality: quality of
+    JPEG/WebP outputs. format: ``same`` (each input's format), png, jpg, tiff, tiff16, webp
+    (batch and web; a single ``restora restore`` output takes the format of its suffix).
+    suffix: added to each output file's stem (batch). overwrite: allow replacing an input.
+    """
+
+    bit_depth: int | None = _opt(None, "Output bits per channel (8, 16, 32); default: the "
+                                 "input's.", web=True)
+    jpeg_quality: int = _opt(95, "Quality of JPEG/WebP outputs.", web=True)
+    format: str = _opt("same", "Output format: same | png | jpg | tiff | tiff16 | webp.",
+                       web=True, flag="--format")
+    suffix: str = _opt("", "Added to each output's file stem, e.g. _restored.")
+    overwrite: bool = _opt(False, "Allow writing over an input file.")
+
+    def __post_init__(self) -> None:
+        if self.bit_depth is not None and self.bit_depth not in BIT_DEPTHS:
+            raise _bad("bit_depth", "8, 16 or 32", self.bit_depth)
+        _set(self, "jpeg_quality", _int("jpeg_quality", self.jpeg_quality, 1, 100))
+        _one_of("format", self.format, list(FORMATS))
+        forced = FORMATS[self.format][1]
+        if forced is not None and self.bit_depth not in (None, forced):
+            raise InvalidParameterError(
+                f"format {self.format!r} writes {forced}-bit files but bit_depth="
+                f"{self.bit_depth!r} was given; drop one of them"
+            )
+        if forced is not None:
+            _set(self, "bit_depth", forced)
+        if not isinstance(self.suffix, str) or "/" in self.suffix or "\\" in self.suffix \
+                or self.suffix.startswith("."):
+            raise InvalidParameterError(
+                f"suffix {self.suffix!r} is added to file names: it cannot contain '/' or "
+                "start with '.'"
+            )
+        if not isinstance(self.overwrite, bool):
+            raise _bad("overwrite", "True or False", self.overwrite)
+
+    def suffix_for(self, source: str | Path, photo_format: str | None = None) -> str:
+        """The output file suffix for an input: the format's, else the input's own suffix
+        (or, for a name without a writable one, the decoded format's; RAW -> ``.tif``)."""
+        forced = FORMATS[self.format][0]
+        if forced is not None:
+            return forced
+        own = Path(source).suffix.lower()
+        if own in SUPPORTED_WRITE_SUFFIXES:
+            return Path(source).suffix
+        return FORMAT_SUFFIX.get(photo_format or "", ".tif")
+
+
+GROUPS: tuple[type, ...] = (Choice, Params, Execution, Output)
+
+
+@dataclass(frozen=True)
+class Request:
+    """The whole request: the four parts above, each validated when made."""
+
+    choice: Choice = field(default_factory=Choice)
+    params: Params = field(default_factory=Params)
+    execution: Execution = field(default_factory=Execution)
+    output: Output = field(default_factory=Output)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], *, untrusted: bool = False,
+                     source: str = "options") -> Request:
+        """Build a request from flat ``name: value`` pairs (keyword arguments, a batch job, a
+        web form). Unknown names are refused, naming the known ones. ``untrusted``: the
+        values come from a network client, which may not name files on this machine (a
+        kernel must be a spec, a model a shipped name) nor set execution options."""
+        names = {f.name: group for group in GROUPS for f in fields(group)}
+        unknown = sorted(k for k in values if k not in names)
+        if unknown:
+            raise InvalidParameterError(
+                f"{source}: unknown option(s) {', '.join(unknown)}; known: "
+                f"{', '.join(names)}"
+            )
+        if untrusted:
+            _check_untrusted(values, source)
+        parts: dict[type, dict[str, Any]] = {group: {} for group in GROUPS}
+        for key, value in values.items():
+            parts[names[key]][key] = value
+        return cls(*(group(**parts[group]) for group in GROUPS))
+
+    def to_dict(self, *, changed_only: bool = False) -> dict[str, Any]:
+        """Flat ``name: value`` (JSON-ready: arrays as lists, paths as strings);
+        ``changed_only`` leaves out values equal to the defaults."""
+        out: dict[str, Any] = {}
+        for part in (self.choice, self.params, self.execution, self.output):
+            default = type(part)()
+            for f in fields(part):
+                value = getattr(part, f.name)
+                if changed_only and _jsonable(value) == _jsonable(getattr(default, f.name)):
+                    continue
+                out[f.name] = _jsonable(value)
+        return out
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What decides an output (choice, params, output; not execution), JSON-ready, with
+        the sha256 of every file it names (a weight, kernel or mask file), so that a change
+        of that file's content changes the fingerprint."""
+        values = {k: v for k, v in self.to_dict(changed_only=True).items()
+                  if k not in {f.name for f in fields(Execution)}}
+        for key in ("model", "kernel", "mask"):
+            value = getattr(self.choice if key == "model" else self.params, key)
+            if isinstance(value, (str, Path)) and Path(value).is_file():
+                values[f"{key}_sha256"] = file_sha256(value)
+        return values
+
+    def with_changes(self, **changes: Any) -> Request:
+        """A copy with some flat fields replaced (validated again)."""
+        values = self.to_dict()
+        values.update(changes)
+        for key in ("model", "kernel", "mask"):  # keep objects (arrays, descriptors) as given
+            if key not in changes:
+                values[key] = getattr(self.choice if key == "model" else self.params, key)
+        return Request.from_mapping(values)
+
+
+def _check_untrusted(values: Mapping[str, Any], source: str) -> None:
+    execution = {f.name for f in fields(Execution)} | {"overwrite", "suffix"}
+    given = sorted(k for k in values if k in execution)
+    if given:
+        raise InvalidParameterError(f"{source}: {', '.join(given)} cannot be set here")
+    kernel = values.get("kernel")
+    if kernel is not None and not (isinstance(kernel, str) and KERNEL_SPEC.fullmatch(kernel.strip())):
+        raise InvalidParameterError(
+            f"kernel must be 'gauss:SIGMA' or 'motion:LENGTH,ANGLE' (e.g. 'gauss:2.0'); got "
+            f"{kernel!r}"
+        )
+    model = values.get("model")
+    if model is not None:
+        if not isinstance(model, str) or find_card(model) is None:
+            raise InvalidParameterError(
+                f"model must be the name of a shipped weight set (see /api/methods); got {model!r}"
+            )
+    if values.get("options"):
+        raise InvalidParameterError(f"{source}: method options cannot be set here")
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in sorted(value.items())}
+    if isinstance(value, np.ndarray):
+        return {"array_sha256": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest(),
+                "shape": list(value.shape)}
+    if isinstance(value, np.generic):
+        return value.item()
+    name = getattr(value, "sha256", None) or getattr(value, "name", None)
+    return f"{type(value).__name__}:{name}" if name is not None else repr(value)
+
+
+def parse_method_options(items: list[str] | tuple[str, ...]) -> dict[str, object]:
+    """``["iterations=250", "mode=fast"]`` -> ``{"iterations": 250, "mode": "fast"}``: values
+    are Python literals (numbers, True/False, None, quoted strings) or else plain strings."""
+    parsed: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise InvalidParameterError(
+                f"--option {item!r}: expected KEY=VALUE, e.g. --option iterations=250")
+        try:
+            parsed[key] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            parsed[key] = text.strip()
+    return parsed
+
+
+def field_help(group: type, name: str) -> str:
+    """The help text of one option (for the CLI and the web form)."""
+    return next(f.metadata["help"] for f in fields(group) if f.name == name)
+
+
+def describe() -> list[dict[str, Any]]:
+    """Every option as ``{group, name, default, help, web}`` (the docs and ``/api/methods``)."""
+    rows = []
+    for group in GROUPS:
+        instance = group()
+        for f in fields(group):
+            rows.append({"group": group.__name__, "name": f.name,
+                         "default": _jsonable(getattr(instance, f.name)),
+                         "help": f.metadata["help"], "web": f.metadata["web"]})
+    return rows
+
+
+def request_json(request: Request) -> str:
+    """Sorted JSON of :meth:`Request.fingerprint` (what batch manifests hash)."""
+    return json.dumps(request.fingerprint(), sort_keys=True)
+
+
+__all__ = [
+    "AUTO", "COMMON_PARAMS", "DEFAULT_MODEL_TILE", "DEFAULT_OVERLAP", "DEFAULT_TILE", "FORMATS", "GROUPS", "TASKS",
+    "Choice", "Execution", "Output", "Params", "Request", "check_device", "describe",
+    "check_sigma", "field_help", "parse_method_options", "request_json",
+]
