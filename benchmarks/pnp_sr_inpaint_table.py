@@ -155,7 +155,7 @@ def methods(task: str, names: list[str]) -> dict[str, Method]:
                     boundary="circular")
             elif task == "demosaic":
                 table[name] = lambda y, _, d=den: pnp(
-                    y.astype(np.float32), task="demosaic", denoiser=d, pattern=BAYER)
+                    y.astype(np.float32), task="demosaic", denoiser=d, bayer=BAYER)
             else:  # m: 1 = observed
                 table[name] = lambda y, m, d=den: pnp(
                     y, task="inpaint", mask=m == 0, sigma=0.0, denoiser=d)

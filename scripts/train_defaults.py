@@ -6,7 +6,7 @@
 
 For each default (``DEFAULTS`` below) it runs ``restora train`` on its recipe in
 ``configs/`` (resuming an interrupted run in the same output folder), then, for the CPU
-profile, ``benchmarks/ship_weights.py`` to copy the EMA weights into ``src/restora/weights``
+profile, ``scripts/ship_weights.py`` to copy the EMA weights into ``src/restora/weights``
 with the card. The ``gpu`` profile keeps each recipe's data, model and degradation and
 changes only the budget: device cuda, bf16, ``--steps-factor`` x the steps (default 8) and
 ``--batch-factor`` x the batch (default 4), output ``runs/gpu/<name>``; it does not ship
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         result = train(config, resume=resume, progress=sys.stderr.isatty())
         print(f"   {result.steps} steps, val PSNR {result.val_psnr}, {result.seconds:.0f} s", flush=True)
         if not args.no_ship and args.profile == "cpu":
-            subprocess.run([sys.executable, str(REPO / "benchmarks" / "ship_weights.py"), name,
+            subprocess.run([sys.executable, str(REPO / "scripts" / "ship_weights.py"), name,
                             str(recipe.relative_to(REPO))], check=True, cwd=REPO)
     return 0
 

@@ -214,3 +214,44 @@ def test_eval_passes_method_options(tmp_path, capsys):
     ref30 = evaluate("richardson_lucy", folder, task="deblur", kernel="gauss:1.2", sigma=1)
     assert got["mean"]["psnr"] == pytest.approx(ref3.mean_psnr, abs=1e-9)
     assert abs(ref3.mean_psnr - ref30.mean_psnr) > 0.1
+
+
+# --- what the one-runner issue found broken, each end to end ----------------------------------
+
+
+def test_the_paths_that_failed_before_the_one_runner(noisy_pair, tmp_path, capsys):
+    """Colour photo with --task denoise (the gray model was picked), batch upscaling with a
+    scale ('give scale'), batch in the automatic mode (refused), deblocking with --quality
+    (refused): all run now, with the same options as `restora restore`."""
+    clean, _, path = noisy_pair
+    assert main(["restore", str(path), "-o", str(tmp_path / "d.png"), "--task", "denoise"]) == 0
+    restored = np.asarray(Image.open(tmp_path / "d.png"))
+    assert restored.shape == clean.shape and _psnr(clean, restored) > 30  # denoise_color
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(clean[:64, :64]).save(folder / "a.png")
+    assert main(["batch", str(folder), str(tmp_path / "up"), "--task", "upscale", "--scale", "2",
+                 "--method", "bicubic", "--workers", "1"]) == 0
+    assert Image.open(tmp_path / "up" / "a.png").size == (128, 128)
+    assert main(["batch", str(folder), str(tmp_path / "auto"), "--task", "auto", "--workers", "1"]) == 0
+    jpeg = tmp_path / "q30.jpg"
+    Image.fromarray(clean).save(jpeg, quality=30)
+    for extra in ([], ["--method", "jpeg_nlm"]):
+        out = tmp_path / f"deblocked{len(extra)}.png"
+        assert main(["restore", str(jpeg), "-o", str(out), "--task", "deblock", "--quality", "30",
+                     *extra]) == 0
+        assert _psnr(clean, np.asarray(Image.open(out))) > _psnr(clean, np.asarray(Image.open(jpeg)))
+
+
+def test_a_parameter_the_method_does_not_take_is_one_error_line(noisy_pair, tmp_path, capsys):
+    _, _, path = noisy_pair
+    out = tmp_path / "o.png"
+    assert main(["restore", str(path), "-o", str(out), "--task", "denoise", "--kernel", "gauss:1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "takes no blur kernel; drop --kernel" in err
+    assert main(["restore", str(path), "-o", str(out), "--task", "denoise", "-O", "steps=3"]) == 2
+    assert "has no option steps; its own options are: none" in capsys.readouterr().err
+    assert main(["restore", str(path), "-o", str(out), "--task", "deblur", "--kernel",
+                 "gauss:3000"]) == 2
+    assert "larger than the 255x255 restora accepts" in capsys.readouterr().err
+    assert not out.exists()

@@ -1,6 +1,7 @@
 """restora: restore and enhance photos, and measure restoration the way the papers do.
 
-The data path: decode (:mod:`restora.io`) -> float image -> method(s) (:mod:`restora.methods`,
+The data path: decode (:mod:`restora.io`) -> float image -> method(s) chosen per image
+(:mod:`restora.run`, from :mod:`restora.defaults` or the request of :mod:`restora.options`;
 tiled by :mod:`restora.pipeline`) -> encode. ``import restora`` is cheap; the names below are
 loaded on first use.
 """
@@ -17,6 +18,8 @@ _LAZY = {
     "Photo": "restora.io",
     "restore": "restora.api",
     "restore_file": "restora.api",
+    "Restorer": "restora.run",
+    "Request": "restora.options",
     "get_method": "restora.methods.registry",
     "list_methods": "restora.methods.registry",
     "evaluate": "restora.bench",

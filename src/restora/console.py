@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
+from rich import progress as rp
 from rich.console import Console
 from rich.text import Text
 
@@ -13,18 +15,13 @@ stdout = Console()
 
 
 def progress_bar(label: str) -> tuple[Any, Any]:
-    """A transient Rich progress bar and its ``progress(done, total)`` callback."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True)
+    """A transient Rich progress bar and its ``progress(done, total)`` callback (a silent
+    stand-in when stderr is not a terminal: logs get the result lines only)."""
+    if not console.is_terminal:
+        return nullcontext(), lambda done, total: None
+    bar = rp.Progress(rp.TextColumn("{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
+                      rp.TimeElapsedColumn(), rp.TimeRemainingColumn(), console=console,
+                      transient=True)
     task_id = bar.add_task(label, total=None)
 
     def update(done: int, total: int) -> None:

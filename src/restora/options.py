@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from restora.degrade.operators import BAYER_PATTERNS
 from restora.errors import InvalidParameterError
 from restora.io import SUPPORTED_WRITE_SUFFIXES
 from restora.io.atomic import file_sha256
@@ -67,8 +68,6 @@ DEFAULT_MODEL_TILE = 1024
 DEFAULT_OVERLAP = 32
 #: Largest upscaling factor accepted.
 MAX_SCALE = 16
-#: Names a method may not use for its own options: they are the common parameters.
-COMMON_PARAMS = ("sigma", "scale", "kernel", "quality", "seed", "mask")
 #: Kernel specs accepted from untrusted callers (the web form): never a server file path.
 KERNEL_SPEC = re.compile(r"(?i)(gauss|gaussian|motion)\s*:\s*[0-9.]+(\s*,\s*-?[0-9.]+)?")
 
@@ -203,6 +202,10 @@ class Params:
         ignore it.
     mask: inpainting mask: an image file or an HW array of the image's size, white / nonzero
         = pixels to fill.
+    bayer: the Bayer layout of a one-channel mosaic to demosaic (``None``: the method's
+        default, RGGB).
+    Any other field is handed to the methods that take a keyword of its name, and refused
+    for the others (so a new option is this field plus the method's keyword).
     options: the method's own options (``restora methods`` lists them), e.g.
         ``{"iterations": 250}`` for ``zs_n2n``; unknown names are refused.
     """
@@ -218,6 +221,8 @@ class Params:
     seed: int | None = _opt(None, "Seed for stochastic methods (diffpir, zs_n2n).", web=True)
     mask: Any = _opt(None, "Inpainting mask image of the same size: white = pixels to fill.",
                      web=True)
+    bayer: str | None = _opt(None, "Bayer layout of a one-channel mosaic to demosaic: RGGB "
+                             "(default) | BGGR | GRBG | GBRG.", web=True)
     options: Mapping[str, Any] = _opt(
         None, "A method's own option, KEY=VALUE, repeatable (e.g. -O iterations=250 for "
         "zs_n2n, -O steps=50 for diffpir; `restora methods` lists them).", flag="--option",
@@ -240,6 +245,8 @@ class Params:
                        self.kernel)
         if self.mask is not None and not isinstance(self.mask, (str, Path, np.ndarray)):
             raise _bad("mask", "an image file or an HW array", self.mask)
+        if self.bayer is not None:
+            _one_of("bayer", self.bayer, list(BAYER_PATTERNS))
         if not isinstance(self.options, Mapping):
             raise _bad("options", "a mapping of the method's own options", self.options)
         clash = sorted(k for k in self.options if k in COMMON_PARAMS)
@@ -361,6 +368,9 @@ class Output:
 
 
 GROUPS: tuple[type, ...] = (Choice, Params, Execution, Output)
+#: The common parameters (every :class:`Params` field but ``options``): a method taking one
+#: of these names gets it from ``--<name>``, not from ``--option``.
+COMMON_PARAMS: tuple[str, ...] = tuple(f.name for f in fields(Params) if f.name != "options")
 
 
 @dataclass(frozen=True)

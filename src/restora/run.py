@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,17 @@ from restora.methods.denoisers import load_network
 from restora.methods.learned import method_from_model, model_task
 from restora.methods.registry import METHOD_TASKS, SIGMA_TASKS, MethodInfo, run_method
 from restora.models.inference import cpu_threads
-from restora.options import AUTO, DEFAULT_TILE, Choice, Execution, Output, Params
+from restora.options import AUTO, COMMON_PARAMS, DEFAULT_TILE, Choice, Execution, Output, Params
 from restora.pipeline.tiling import run_tiled
 from restora.weights import find_card
 
 Progress = Callable[[int, int], None]
 OnPlan = Callable[[auto.Plan], None]
+
+#: The parameters :meth:`Restorer._kwargs` decides about one by one (estimated, loaded,
+#: checked against the task); every other :class:`Params` field goes as it is to the
+#: methods that take it.
+_DECIDED = ("sigma", "scale", "kernel", "quality", "seed", "mask")
 
 #: Floor of a noise level *estimated* on a photo to deblur (8-bit units). In-camera
 #: processing and JPEG smooth the noise the estimator sees, while deconvolution still
@@ -153,9 +158,11 @@ class Restorer:
 
     def _network_method(self, model: Any, task: str) -> MethodInfo:
         card = find_card(model.source.stem)
-        luma = (task == "deblock" and model.in_channels == 1) or bool(card and card.luma)
-        return method_from_model(model, task=task if task in METHOD_TASKS else None,
+        shipped = card is not None and card.path == model.source
+        luma = (task == "deblock" and model.in_channels == 1) or (shipped and card.luma)
+        info = method_from_model(model, task=task if task in METHOD_TASKS else None,
                                  execution=self.execution, luma=luma)
+        return replace(info, name=card.name) if shipped else info  # a shipped set by its name
 
     # --- running ----------------------------------------------------------------------------
 
@@ -264,6 +271,15 @@ class Restorer:
         elif task == "inpaint":
             raise InvalidParameterError(
                 "inpainting needs a mask: give --mask MASK.png (white = pixels to fill)")
+        # any other parameter: to the methods that take it, refused by the others
+        for name in COMMON_PARAMS:
+            value = getattr(params, name)
+            if name in _DECIDED or value is None:
+                continue
+            if name not in options:
+                raise InvalidParameterError(
+                    f"method {info.name!r} takes no {name}; drop --{name.replace('_', '-')}")
+            kwargs[name] = value
         # the method's own options
         unknown = sorted(k for k in params.options if k not in info.own_options)
         if unknown:
@@ -366,11 +382,7 @@ def _method(method: str | MethodInfo) -> MethodInfo:
 
 
 def _name(info: MethodInfo, extra: dict[str, Any]) -> str:
-    """What ran, for people: a shipped weight set by its name, a method with the options the
-    default table gave it."""
-    if info.runner is not None:
-        card = find_card(info.runner.model.source.stem)
-        return card.name if card is not None and card.path == info.runner.model.source else info.name
+    """What ran, for people: the method with the options the default table gave it."""
     return info.name + "".join(f" ({k} {v})" for k, v in extra.items())
 
 

@@ -368,7 +368,7 @@ def test_diffpir_method_tiled_matches_whole_for_a_local_prior() -> None:
     model = _LocalDenoiser()
     img = np.random.default_rng(0).random((40, 56, 3)).astype(np.float32)
     kernel = np.ones((3, 3)) / 9
-    options = dict(task="deblur", prior=model, kernel=kernel, sigma=2.0, steps=3)
+    options = dict(task="deblur", prior=model, kernel=kernel, sigma=2.0, steps=3, boundary="circular")
     whole = diffpir_method(img, **options, execution=Execution(device="cpu", tile=None))
     tiled = diffpir_method(img, **options, execution=Execution(device="cpu", tile=24, overlap=6))
     np.testing.assert_allclose(tiled, whole, atol=1e-4)

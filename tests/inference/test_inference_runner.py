@@ -319,3 +319,29 @@ def test_import_and_construction_have_no_side_effects(dncnn):
                           check=True).stdout.strip() == "False"
     runner = InferenceRunner(dncnn, precision="bf16") if "bf16" in dncnn.supported_dtypes else None
     assert runner is not None and runner._prepared is None  # nothing copied or moved yet
+
+
+class _Overflowing(torch.nn.Module):
+    """A 1x1 conv whose output is about 1e5: finite in fp32, inf in fp16 (max 65504)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 1, 1, bias=False)
+        torch.nn.init.constant_(self.conv.weight, 2e5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x) / 2e5
+
+
+def test_fp16_overflow_falls_back_to_fp32_with_a_warning():
+    from restora.models import ModelDescriptor
+
+    desc = ModelDescriptor.from_module(_Overflowing(), needs_sigma=False)
+    image = np.full((8, 8, 1), 0.5, np.float32)
+    runner = InferenceRunner(desc, device="cpu", precision="fp16")
+    try:
+        with pytest.warns(RuntimeWarning, match="fp16 overflowed .* running in fp32"):
+            out = runner(image)
+    except RuntimeError as exc:  # a torch build without CPU fp16 autocast
+        pytest.skip(f"no CPU fp16: {exc}")
+    np.testing.assert_allclose(out, 0.5, atol=1e-6)  # the fp32 result, not inf clipped to 1

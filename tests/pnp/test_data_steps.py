@@ -117,3 +117,52 @@ def test_data_step_errors() -> None:
         make_data_step(
             ComposeOperator(op, DownsampleOperator(2)), np.zeros((8, 8)), in_shape=(8, 8)
         )
+
+
+def test_unknown_boundary_step_matches_plain_conjugate_gradient_on_the_valid_model():
+    """The masked-circular (valid convolution) data step: the FFT-preconditioned solver gives
+    the normal-equation solution a plain operator-based CG finds, and the photo's window of
+    ``A x`` is exactly the valid convolution of ``x`` around it."""
+    from restora import degrade
+    from restora.degrade.data_steps import _cg_step
+
+    rng = np.random.default_rng(3)
+    k = rng.random((5, 7))
+    k /= k.sum()
+    y = rng.random((40, 36, 3))
+    problem = degrade.blur_problem(y, k)
+    rows, cols = problem.crop
+    assert problem.y.shape[0] >= 40 + 4 and problem.y.shape[1] >= 36 + 6
+    np.testing.assert_array_equal(problem.y[rows, cols], y)
+    z = rng.random(problem.y.shape)
+    fast = make_data_step(problem.operator, problem.y, cg_tol=1e-10)(z, 0.05)
+    aty = problem.operator.A_adjoint(problem.y, in_shape=problem.y.shape)
+    slow = _cg_step(problem.operator, aty, problem.y.shape, 1e-10, 3000)(z, 0.05)
+    np.testing.assert_allclose(fast, slow, atol=1e-7)
+    x = rng.random(problem.y.shape)
+    top, left = rows.start - (5 - 1 - 5 // 2), cols.start - (7 - 1 - 7 // 2)
+    valid = degrade.blur(x[top:top + 40 + 4, left:left + 36 + 6], k, boundary="valid")
+    np.testing.assert_allclose(problem.operator.A(x)[rows, cols], valid, atol=1e-10)
+
+
+def test_pnp_on_a_photo_blurred_with_its_own_borders():
+    """A real photo is not blurred periodically: the unknown-boundary model beats the
+    circular one (measured on this crop: blurred 24.2, circular model 14.4, unknown 32.5 dB)."""
+    from skimage import data
+
+    from restora import degrade
+    from restora.methods import get_method
+    from restora.metrics import psnr
+
+    clean = data.astronaut()[100:196, 150:246].astype(np.float64) / 255
+    k = degrade.motion_kernel(9, 30)
+    y = degrade.add_gaussian_noise(degrade.blur(clean, k, boundary="reflect"), 2.55, seed=0)
+    y = y.astype(np.float32)
+    pnp = get_method("pnp")
+
+    def score(a: np.ndarray) -> float:
+        return psnr(np.rint(clean * 255).astype(np.uint8), np.rint(np.clip(a, 0, 1) * 255).astype(np.uint8))
+
+    periodic = score(pnp(y, task="deblur", kernel=k, sigma=2.55, boundary="circular"))
+    photo = score(pnp(y, task="deblur", kernel=k, sigma=2.55))
+    assert photo > periodic + 10.0 and photo > score(y) + 7.0

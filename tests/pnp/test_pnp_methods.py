@@ -62,7 +62,7 @@ def test_pnp_tv_deblur_beats_wiener(crop: np.ndarray) -> None:
 def test_registered_pnp_serves_four_tasks() -> None:
     assert PNP.tasks == ("deblur", "upscale", "inpaint", "demosaic") and PNP.needs_sigma
     assert set(PNP.options) == {"kernel", "sigma", "scale", "mask", "denoiser", "iterations",
-                                "pattern", "boundary"}
+                                "bayer", "boundary"}
     assert set(PNP.context) == {"task", "execution"} and PNP.uses_network
 
 

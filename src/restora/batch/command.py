@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import progress as rp
 from rich.markup import escape
 
 from restora.batch.core import run_batch
@@ -67,19 +68,11 @@ class _ProgressBar:
     """Rich bar: inputs accounted for, images/s of the workers, failures so far, ETA."""
 
     def __init__(self, console: Any) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self._bar = Progress(
-            TextColumn("batch"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:.2f} img/s"),
-            TextColumn("[red]{task.fields[failed]} failed"),
-            TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"),
+        self._bar = rp.Progress(
+            rp.TextColumn("batch"), rp.BarColumn(), rp.MofNCompleteColumn(),
+            rp.TextColumn("{task.fields[rate]:.2f} img/s"),
+            rp.TextColumn("[red]{task.fields[failed]} failed"),
+            rp.TimeElapsedColumn(), rp.TextColumn("ETA {task.fields[eta]}"),
             console=console, transient=True,
         )
         self._task = self._bar.add_task("batch", total=None, rate=0.0, failed=0, eta="-")

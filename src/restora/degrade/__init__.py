@@ -24,6 +24,7 @@ from restora.degrade.operators import (
     MaskOperator,
     MosaicOperator,
     ResizeOperator,
+    blur_problem,
     task_operator,
 )
 from restora.degrade.resize import RESIZE_KERNELS, imresize, resize_matrix
@@ -46,6 +47,7 @@ __all__ = [
     "add_gaussian_noise",
     "add_poisson_gaussian_noise",
     "blur",
+    "blur_problem",
     "gaussian_kernel",
     "imresize",
     "jpeg_compress",

@@ -17,6 +17,7 @@ Arrays are float64 HW or HWC; ``mu > 0``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -93,16 +94,12 @@ def make_data_step(
 
     if isinstance(operator, BlurOperator) and operator.boundary == "circular":
         return _fourier_step(operator.kernel, y, shape)
-    if (
-        isinstance(operator, ComposeOperator)
-        and len(operator.ops) == 2
-        and isinstance(operator.ops[0], BlurOperator)
-        and operator.ops[0].boundary == "circular"
-        and isinstance(operator.ops[1], DownsampleOperator)
-        and shape[0] % operator.ops[1].factor == 0
-        and shape[1] % operator.ops[1].factor == 0
-    ):
-        return _sr_step(operator.ops[0].kernel, operator.ops[1].factor, aty)
+    down = _circular_blur_then(operator, DownsampleOperator)
+    if down is not None and shape[0] % down[1].factor == 0 and shape[1] % down[1].factor == 0:
+        return _sr_step(down[0], down[1].factor, aty)
+    masked = _circular_blur_then(operator, MaskOperator)
+    if masked is not None:
+        return _masked_fourier_step(masked[0], masked[1], aty, shape, cg_tol, cg_maxiter)
     if isinstance(operator, (MaskOperator, MosaicOperator)):
         ata = operator.A_adjoint(operator.A(np.ones(shape)), in_shape=shape)
 
@@ -112,6 +109,16 @@ def make_data_step(
 
         return diagonal
     return _cg_step(operator, aty, shape, cg_tol, cg_maxiter)
+
+
+def _circular_blur_then(operator: LinearOperator, kind: type) -> tuple[np.ndarray, Any] | None:
+    """(kernel, second operator) when ``operator`` is a circular blur followed by a ``kind``."""
+    ops = getattr(operator, "ops", ())
+    if (isinstance(operator, ComposeOperator) and len(ops) == 2
+            and isinstance(ops[0], BlurOperator) and ops[0].boundary == "circular"
+            and isinstance(ops[1], kind)):
+        return ops[0].kernel, ops[1]
+    return None
 
 
 def _fourier_step(kernel: np.ndarray, y: np.ndarray, shape: Shape) -> DataStep:
@@ -124,6 +131,44 @@ def _fourier_step(kernel: np.ndarray, y: np.ndarray, shape: Shape) -> DataStep:
     def step(z: np.ndarray, mu: float) -> np.ndarray:
         m = _check_mu(mu)
         return _ifft((num + m * _fft(_as_float(z, "z"))) / (den + m))
+
+    return step
+
+
+def _masked_fourier_step(kernel: np.ndarray, mask: MaskOperator, aty: np.ndarray,
+                         shape: Shape, tol: float, maxiter: int) -> DataStep:
+    """Circular blur seen through a mask (deblurring with unknown boundaries: the estimate
+    is larger than the photo by the kernel, and only the observed pixels constrain it).
+    Conjugate gradient with FFT blurs, preconditioned by the mask-free Fourier solution, so
+    it converges in a few iterations."""
+    from scipy import fft
+
+    h, w = shape[0], shape[1]
+    otf = psf2otf(kernel, (h, w))[:, : w // 2 + 1]  # the real FFT's half spectrum
+    if len(shape) == 3:
+        otf = otf[:, :, None]
+    weight = mask.A(np.ones(shape))
+    power = np.abs(otf) ** 2
+    share = float(weight.mean())
+
+    def rfft(a: np.ndarray) -> np.ndarray:
+        return fft.rfft2(a, axes=(0, 1), workers=-1)
+
+    def irfft(a: np.ndarray) -> np.ndarray:
+        return fft.irfft2(a, s=(h, w), axes=(0, 1), workers=-1)
+
+    def step(z: np.ndarray, mu: float) -> np.ndarray:
+        m = _check_mu(mu)
+        z = _as_float(z, "z")
+        b = aty + m * z
+
+        def normal(v: np.ndarray) -> np.ndarray:
+            return irfft(np.conj(otf) * rfft(weight * irfft(otf * rfft(v)))) + m * v
+
+        def precondition(r: np.ndarray) -> np.ndarray:
+            return irfft(rfft(r) / (share * power + m))
+
+        return conjugate_gradient(normal, b, z, tol=tol, maxiter=maxiter, precondition=precondition)
 
     return step
 
@@ -177,26 +222,32 @@ def conjugate_gradient(
     *,
     tol: float = 1e-6,
     maxiter: int = 300,
+    precondition: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Solve ``apply(x) = b`` for a symmetric positive definite ``apply`` (arrays any shape).
 
-    Stops when ``||b - apply(x)|| <= tol * ||b||`` or after ``maxiter`` iterations.
+    precondition: applies an approximate inverse of ``apply`` (symmetric positive definite),
+    e.g. a Fourier-domain division (preconditioned CG). Stops when
+    ``||b - apply(x)|| <= tol * ||b||`` or after ``maxiter`` iterations.
     """
+    solve = precondition if precondition is not None else (lambda r: r)
     x = np.array(x0, dtype=np.float64, copy=True)
     r = b - apply(x)
-    p = r.copy()
-    rr = float(np.vdot(r, r))
+    zr = solve(r)
+    p = zr.copy()
+    rz = float(np.vdot(r, zr))
     stop = (tol * float(np.linalg.norm(b))) ** 2
     for _ in range(int(maxiter)):
-        if rr <= stop:
+        if float(np.vdot(r, r)) <= stop:
             break
         ap = apply(p)
-        alpha = rr / float(np.vdot(p, ap))
+        alpha = rz / float(np.vdot(p, ap))
         x += alpha * p
         r -= alpha * ap
-        rr_new = float(np.vdot(r, r))
-        p = r + (rr_new / rr) * p
-        rr = rr_new
+        zr = solve(r)
+        rz_new = float(np.vdot(r, zr))
+        p = zr + (rz_new / rz) * p
+        rz = rz_new
     return x
 
 
@@ -217,8 +268,6 @@ def data_step(
 
 
 __all__ = [
-    "BAYER_PATTERNS",
-    "MosaicOperator",
     "conjugate_gradient",
     "data_step",
     "make_data_step",

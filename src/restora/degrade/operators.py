@@ -11,6 +11,7 @@ used (``out * factor``, ``out / scale``) and a ShapeError is raised if there is 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -380,23 +381,62 @@ def task_operator(
         f"no forward model for task {task!r}: use deblur, upscale, inpaint or demosaic")
 
 
-#: How a blur meets the image border when a photo is deblurred with a circular (FFT) model.
-BOUNDARIES = ("symmetric", "circular")
+#: How a blur meets the image border: ``unknown`` (a photo: the scene goes on beyond the
+#: frame) or ``circular`` (a periodic blur, the synthetic benchmark protocol).
+BOUNDARIES = ("unknown", "circular")
 
 
-def mirror_pad(y: np.ndarray, kernel: np.ndarray, *, scale: int = 1,
-               boundary: str = "symmetric") -> tuple[np.ndarray, int]:
-    """``(y padded, pad)``: a photo mirrored by the reach of ``kernel`` (in observed pixels,
-    ``scale`` for a blur before ``scale``-fold decimation), so that a circular blur model
-    (exact FFT data steps) does not wrap one border onto the other; crop ``pad * scale``
-    from the estimate afterwards. ``boundary="circular"`` returns ``y`` as is (``pad`` 0):
-    for observations that really are periodic (the synthetic benchmark protocol)."""
+@dataclass(frozen=True)
+class BlurProblem:
+    """A blurred observation set up for a circular (FFT) solver: ``y`` and ``operator`` to
+    solve with, an optional start ``init`` for ``x``, and ``crop`` (row and column slices)
+    that cut the estimate back to the photo's frame."""
+
+    y: np.ndarray
+    operator: LinearOperator
+    init: np.ndarray | None
+    crop: tuple[slice, slice]
+
+
+def blur_problem(y: np.ndarray, kernel: np.ndarray, *, scale: int = 1,
+                 boundary: str = "unknown") -> BlurProblem:
+    """Deblurring (``scale`` 1) or blur-then-decimate super-resolution of an HWC photo ``y``.
+
+    ``circular``: ``A`` is the circular blur (exact FFT data steps, as DPIR), for periodic
+    observations. ``unknown``: for deblurring, the estimate lives on a grid larger than the
+    photo by the kernel, ``A`` is the circular blur on that grid seen through a mask of the
+    photo's pixels (so nothing is assumed of the scene beyond the frame: the valid-convolution
+    model, solved by FFT-preconditioned conjugate gradient), and ``x`` starts as the photo
+    mirrored outwards; for super-resolution, the photo is mirrored by the kernel's reach
+    before the circular model (exact for the symmetric kernels SR uses).
+    """
     if boundary not in BOUNDARIES:
         raise InvalidParameterError(
             f"boundary must be one of {', '.join(BOUNDARIES)}; got {boundary!r}")
+    y = np.asarray(y, dtype=np.float64)
+    h, w = y.shape[:2]
+    if scale == 1:
+        if boundary == "circular":
+            return BlurProblem(y, BlurOperator(kernel), None, (slice(0, h), slice(0, w)))
+        from scipy.fft import next_fast_len
+
+        kh, kw = np.shape(kernel)
+        top, left = kh - 1 - kh // 2, kw - 1 - kw // 2  # where the valid outputs sit
+        # the grid: at least the valid-convolution support, rounded up to a fast FFT size
+        # (the extra rows and columns are unobserved too: the model is the same)
+        gh, gw = next_fast_len(h + kh - 1, real=True), next_fast_len(w + kw - 1, real=True)
+        widths = ((top, gh - h - top), (left, gw - w - left)) + ((0, 0),) * (y.ndim - 2)
+        frame = (slice(top, top + h), slice(left, left + w))
+        observed = np.zeros((gh, gw), bool)
+        observed[frame] = True
+        big = np.zeros(observed.shape + y.shape[2:])
+        big[frame] = y
+        operator = ComposeOperator(BlurOperator(kernel), MaskOperator(observed))
+        return BlurProblem(big, operator, np.pad(y, widths, mode="symmetric"), frame)
+    down = ComposeOperator(BlurOperator(kernel), DownsampleOperator(int(scale)))
     if boundary == "circular":
-        return y, 0
+        return BlurProblem(y, down, None, (slice(0, h * scale), slice(0, w * scale)))
     pad = -(-max(np.shape(kernel)) // int(scale)) + 1
-    y = np.asarray(y)
     widths = ((pad, pad), (pad, pad)) + ((0, 0),) * (y.ndim - 2)
-    return np.pad(y, widths, mode="symmetric"), pad
+    inner = (slice(pad * scale, (pad + h) * scale), slice(pad * scale, (pad + w) * scale))
+    return BlurProblem(np.pad(y, widths, mode="symmetric"), down, None, inner)

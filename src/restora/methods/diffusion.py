@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from restora.degrade.kernels import check_kernel, gaussian_kernel
-from restora.degrade.operators import mirror_pad, task_operator
+from restora.degrade.operators import BlurProblem, blur_problem, task_operator
 from restora.errors import InvalidParameterError, ShapeError
 from restora.methods.denoisers import as_denoiser
 from restora.methods.registry import register_method
@@ -51,10 +51,10 @@ def shipped_prior() -> Path:
 
 def _problem(task: str, image: np.ndarray, *, kernel: Any, sigma: float | None,
              scale: int | None, mask: np.ndarray | None, method: str, boundary: str
-             ) -> tuple[np.ndarray, Any, float, int]:
-    """(observation, forward model, noise std in 8-bit units, border to crop from the
-    estimate) for one task; blurred photos are mirrored first (see
-    :func:`~restora.degrade.operators.mirror_pad`)."""
+             ) -> tuple[BlurProblem, float]:
+    """The observation set up for the solver (deblurring and SR see photos with unknown
+    borders unless ``boundary`` is ``circular``, see
+    :func:`~restora.degrade.operators.blur_problem`) and its noise std in 8-bit units."""
     if task not in TASKS:
         raise InvalidParameterError(f"{method}: task must be one of {', '.join(TASKS)}; got {task!r}.")
     y = np.asarray(image, dtype=np.float64)
@@ -63,18 +63,13 @@ def _problem(task: str, image: np.ndarray, *, kernel: Any, sigma: float | None,
             raise InvalidParameterError(
                 f"{method}: task 'deblur' needs kernel (the 2-D blur kernel, summing to 1).")
         s = check_sigma(sigma, method=method, required=" for deblurring (e.g. 2.55).")
-        k = check_kernel(kernel, method=method)
-        y, pad = mirror_pad(y, k, boundary=boundary)
-        return y, task_operator("deblur", kernel=k), s, pad
+        return blur_problem(y, check_kernel(kernel, method=method), boundary=boundary), s
     s = 0.0 if sigma is None else check_sigma(sigma, method=method)
     if task == "upscale":
-        if scale is None:
-            raise InvalidParameterError(f"{method}: task 'upscale' needs scale, an integer >= 1.")
         if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
-            raise InvalidParameterError(f"{method}: scale must be an integer >= 1; got {scale!r}")
+            raise InvalidParameterError(f"{method}: task 'upscale' needs scale, an integer >= 1; got {scale!r}.")
         k = gaussian_kernel(0.5 * scale) if kernel is None else check_kernel(kernel, method=method)
-        y, pad = mirror_pad(y, k, scale=int(scale), boundary=boundary)
-        return y, task_operator("upscale", kernel=k, scale=scale), s, pad * int(scale)
+        return blur_problem(y, k, scale=int(scale), boundary=boundary), s
     if mask is None:
         raise InvalidParameterError(
             f"{method}: task 'inpaint' needs mask (HW, True / white = pixels to fill).")
@@ -85,12 +80,15 @@ def _problem(task: str, image: np.ndarray, *, kernel: Any, sigma: float | None,
             f"{method}: mask of shape {np.shape(mask)} does not match image of shape "
             f"{y.shape}; give an HW mask of the image's height and width.")
     missing = missing.astype(bool)
-    return y * ~missing[:, :, None], task_operator("inpaint", missing=missing), s, 0
+    frame = (slice(0, y.shape[0]), slice(0, y.shape[1]))
+    return BlurProblem(y * ~missing[:, :, None], task_operator("inpaint", missing=missing),
+                       None, frame), s
 
 
-def _crop(x: np.ndarray, pad: int) -> np.ndarray:
-    """The estimate without the mirrored border (``x`` HWC or a (k, H, W, C) stack)."""
-    return np.ascontiguousarray(x[..., pad:-pad, pad:-pad, :]) if pad else x
+def _crop(x: np.ndarray, problem: BlurProblem) -> np.ndarray:
+    """The estimate cut back to the photo's frame (``x`` HWC or a (k, H, W, C) stack)."""
+    rows, cols = problem.crop
+    return np.ascontiguousarray(x[..., rows, cols, :])
 
 
 @register_method(
@@ -115,7 +113,7 @@ def diffpir_method(
     lam: float | None = None,
     zeta: float | None = None,
     prior: Any = None,
-    boundary: str = "symmetric",
+    boundary: str = "unknown",
     execution: Execution | None = None,
 ) -> np.ndarray:
     """DiffPIR (:func:`restora.solvers.diffusion.diffpir`) for ``task`` on HWC float32 [0, 1].
@@ -125,23 +123,23 @@ def diffpir_method(
     std ``0.5 * scale``); inpaint: ``mask`` HW, True = pixels to fill. steps: denoiser calls;
     the same ``seed`` gives the same output; samples: ``k`` returns a (k, H, W, C) stack.
     lam / zeta: DiffPIR's data weight and noise share (default :data:`DIFFPIR_DEFAULTS`).
-    boundary: ``symmetric`` (photos) or ``circular`` (a periodic blur), as for ``pnp``.
+    boundary: ``unknown`` (photos) or ``circular`` (a periodic blur), as for ``pnp``.
     prior: the EDM prior (a weight file or name, a loaded model, a network or a
     :data:`~restora.models.inference.Denoise`; default :func:`shipped_prior`), run with
     ``execution``'s device and precision, in tiles of ``execution.tile`` pixels (``auto``:
     :data:`PRIOR_TILE`, overlap 64).
     """
-    y, operator, s, pad = _problem(task, image, kernel=kernel, sigma=sigma, scale=scale,
-                                   mask=mask, method="diffpir", boundary=boundary)
+    problem, s = _problem(task, image, kernel=kernel, sigma=sigma, scale=scale, mask=mask,
+                          method="diffpir", boundary=boundary)
     execution = Execution() if execution is None else execution
     tile = PRIOR_TILE if execution.tile == AUTO else execution.tile
     overlap = min(execution.overlap * 2, tile // 4) if tile else 0
     denoise = as_denoiser(shipped_prior() if prior is None else prior, execution=execution,
                           tile=tile, overlap=overlap)
     d_lam, d_zeta = DIFFPIR_DEFAULTS[task]
-    return _crop(diffpir(y, operator, denoise, sigma=s, steps=steps,
+    return _crop(diffpir(problem.y, problem.operator, denoise, sigma=s, steps=steps,
                          lam=d_lam if lam is None else lam, zeta=d_zeta if zeta is None else zeta,
-                         seed=0 if seed is None else seed, samples=samples), pad)
+                         seed=0 if seed is None else seed, samples=samples), problem)
 
 
 @register_method(
@@ -162,15 +160,15 @@ def dps_method(
     steps: int = 100,
     step_size: float = DPS_STEP_SIZE,
     prior: Any = None,
-    boundary: str = "symmetric",
+    boundary: str = "unknown",
     execution: Execution | None = None,
 ) -> np.ndarray:
     """DPS (:func:`restora.solvers.diffusion.dps`) for ``task``: as :func:`diffpir_method`,
     with the gradient of the measurement residual through the prior (each step also a
     backward pass; no tiling). The measurement noise needs no level."""
-    y, operator, _, pad = _problem(task, image, kernel=kernel, sigma=0.0, scale=scale, mask=mask,
-                                   method="dps", boundary=boundary)
+    problem, _ = _problem(task, image, kernel=kernel, sigma=0.0, scale=scale, mask=mask,
+                          method="dps", boundary=boundary)
     denoise = as_denoiser(shipped_prior() if prior is None else prior, execution=execution,
                           grad=True)
-    return _crop(dps(y, operator, denoise, steps=steps, step_size=step_size,
-                     seed=0 if seed is None else seed), pad)
+    return _crop(dps(problem.y, problem.operator, denoise, steps=steps, step_size=step_size,
+                     seed=0 if seed is None else seed), problem)

@@ -46,8 +46,8 @@ def pnp(
     mask: np.ndarray | None = None,
     denoiser: Any = None,
     iterations: int | None = None,
-    pattern: str = "RGGB",
-    boundary: str = "symmetric",
+    bayer: str = "RGGB",
+    boundary: str = "unknown",
     execution: Execution | None = None,
 ) -> np.ndarray:
     """Plug-and-play restoration of ``image`` (HWC float32 [0, 1]) for ``task``.
@@ -55,10 +55,10 @@ def pnp(
     deblur: ``kernel`` required, ``sigma`` the noise (estimated when not given); upscale:
     ``scale`` required, ``kernel`` the blur before decimation (default Gaussian std
     ``0.5 * scale``); inpaint: ``mask`` HW, True = pixels to fill; demosaic: a one-channel
-    Bayer mosaic of ``pattern`` -> RGB. denoiser: a method or weight-set name, a weight file
+    Bayer mosaic of layout ``bayer`` -> RGB. denoiser: a method or weight-set name, a weight file
     or a loaded model (default :func:`default_denoiser`); iterations: DPIR's per task when
-    ``None``; boundary: ``symmetric`` (photos: mirrored before the circular solver) or
-    ``circular`` (a periodic blur, the synthetic benchmark protocol). The network runs with ``execution``'s device and precision; its ``ensemble``
+    ``None``; boundary: ``unknown`` (photos: nothing assumed of the scene beyond the frame)
+    or ``circular`` (a periodic blur, the synthetic benchmark protocol). The network runs with ``execution``'s device and precision; its ``ensemble``
     turns on DPIR's x8 mode (one flip/rotation per iteration).
     """
     execution = Execution() if execution is None else execution
@@ -71,5 +71,5 @@ def pnp(
     prior = as_denoiser(default_denoiser(channels) if denoiser is None else denoiser,
                         execution=execution)
     return pnp_solve(task, image, prior, sigma=0.0 if sigma is None else sigma, kernel=kernel,
-                     scale=scale, missing=mask, pattern=pattern, iterations=iterations,
+                     scale=scale, missing=mask, pattern=bayer, iterations=iterations,
                      ensemble=execution.ensemble, boundary=boundary)

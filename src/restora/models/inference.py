@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import numbers
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -48,6 +49,11 @@ __all__ = [
     "resolve_device",
     "resolve_precision",
 ]
+
+_RUNNERS: dict[tuple[Any, ...], InferenceRunner] = {}
+_RUNNERS_LOCK = threading.Lock()
+#: Runners (with their device copies of the networks) kept per process.
+_RUNNERS_KEPT = 8
 
 #: The denoiser protocol of plug-and-play and diffusion solvers: ``denoise(x, sigma)`` with
 #: ``x`` an (N, C, H, W) float32 tensor and ``sigma`` the noise std in [0, 1] units (8-bit
@@ -205,7 +211,8 @@ class InferenceRunner:
     precision: ``fp32``, ``fp16``, ``bf16`` or ``auto`` (see :func:`resolve_precision`); fp16
         and bf16 run under ``torch.autocast`` (weights stay fp32); an fp16 result with NaN or
         inf (overflow) is computed again in fp32, with a warning.
-    channels_last: run in NHWC memory format (faster convolutions on GPUs and AMX CPUs).
+    channels_last: run in NHWC memory format (faster convolutions on GPUs and on CPUs with
+        AMX in bf16); ``None``: on a GPU, or in reduced precision.
     ensemble: x8 self-ensemble: the mean of the outputs for the 8 flips/rotations of the
         input, each transformed back (Timofte, Rothe, Van Gool, "Seven ways to improve
         example-based single image super resolution", CVPR 2016). The noise level of a
@@ -226,12 +233,12 @@ class InferenceRunner:
         *,
         device: str = "auto",
         precision: str = "auto",
-        channels_last: bool = False,
+        channels_last: bool | None = False,
         ensemble: bool = False,
         threads: int | None = None,
         luma: bool = False,
     ) -> None:
-        for flag, value in (("channels_last", channels_last), ("ensemble", ensemble), ("luma", luma)):
+        for flag, value in (("ensemble", ensemble), ("luma", luma)):
             if not isinstance(value, bool):
                 raise InvalidParameterError(f"{flag} must be True or False; got {value!r}")
         if threads is not None and (
@@ -246,6 +253,10 @@ class InferenceRunner:
             supported=tuple(model.supported_dtypes),
             model_name=f"model {model.arch} from {model.source.name}",
         )
+        if channels_last is None:
+            channels_last = self.device != "cpu" or self.precision != "fp32"
+        if not isinstance(channels_last, bool):
+            raise InvalidParameterError(f"channels_last must be True or False; got {channels_last!r}")
         self.channels_last = channels_last
         self.ensemble = ensemble
         self.threads = None if threads is None else int(threads)
@@ -256,12 +267,21 @@ class InferenceRunner:
     @classmethod
     def for_execution(cls, model: ModelDescriptor, execution: Execution, *,
                       luma: bool = False) -> InferenceRunner:
-        """A runner with the device, precision, ensemble and threads of an
-        :class:`~restora.options.Execution` (channels-last off the CPU)."""
-        device = resolve_device(execution.device)
-        return cls(model, device=device, precision=execution.precision,
-                   channels_last=device != "cpu", ensemble=execution.ensemble,
-                   threads=execution.threads, luma=luma)
+        """The runner with the device, precision, ensemble and threads of an
+        :class:`~restora.options.Execution` (channels-last on a GPU or in reduced precision),
+        shared per process: a web server or batch worker copies a network to its device once."""
+        key = (model, execution.device, execution.precision, execution.ensemble,
+               execution.threads, luma)
+        with _RUNNERS_LOCK:
+            runner = _RUNNERS.pop(key, None)
+            if runner is None:
+                runner = cls(model, device=execution.device, precision=execution.precision,
+                             channels_last=None, ensemble=execution.ensemble,
+                             threads=execution.threads, luma=luma)
+            _RUNNERS[key] = runner  # most recently used last
+            while len(_RUNNERS) > _RUNNERS_KEPT:
+                _RUNNERS.pop(next(iter(_RUNNERS)))
+        return runner
 
     def __repr__(self) -> str:
         return (

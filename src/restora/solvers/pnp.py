@@ -20,7 +20,12 @@ import numpy as np
 
 from restora.degrade.data_steps import make_data_step
 from restora.degrade.kernels import check_kernel, gaussian_kernel
-from restora.degrade.operators import LinearOperator, MosaicOperator, mirror_pad, task_operator
+from restora.degrade.operators import (
+    LinearOperator,
+    MosaicOperator,
+    blur_problem,
+    task_operator,
+)
 from restora.errors import InvalidParameterError, ShapeError
 from restora.io.bridge import from_tensor, to_tensor
 from restora.models.inference import Denoise, augment, deaugment
@@ -179,19 +184,18 @@ def pnp_solve(
     pattern: str = "RGGB",
     iterations: int | None = None,
     ensemble: bool = False,
-    boundary: str = "symmetric",
+    boundary: str = "unknown",
 ) -> np.ndarray:
     """Plug-and-play for one task with DPIR's settings (:data:`TASK_SETTINGS`).
 
     y: observation, HWC float32 [0, 1] (a one-channel Bayer mosaic for ``demosaic``);
     sigma: its noise std, 8-bit units; kernel: the blur (deblur: required; upscale: default
     a Gaussian of std ``0.5 * scale``); scale: upscaling factor; missing: HW bool, True =
-    pixels to fill (inpaint); pattern: Bayer cell (demosaic). boundary (deblur, upscale): the
-    solver's blur model is circular (exact FFT data steps, as DPIR); ``"symmetric"`` first
-    mirrors the observation by the kernel's size and crops the result, so a photo blurred
-    with its real (non-periodic) borders does not ring at the edges; ``"circular"`` takes
-    the observation as periodic (the synthetic benchmark protocol). Returns HWC float32
-    [0, 1] (``scale`` times larger for upscale, 3 channels for demosaic).
+    pixels to fill (inpaint); pattern: Bayer cell (demosaic). boundary (deblur, upscale):
+    ``"unknown"`` for photos (nothing assumed beyond the frame, see
+    :func:`~restora.degrade.operators.blur_problem`) or ``"circular"`` for a periodic blur
+    (the synthetic benchmark protocol, DPIR's exact FFT model). Returns HWC float32 [0, 1]
+    (``scale`` times larger for upscale, 3 channels for demosaic).
     """
     if task not in TASK_SETTINGS:
         raise InvalidParameterError(
@@ -210,24 +214,26 @@ def pnp_solve(
     if task == "demosaic" and y64.shape[2] != 1:
         raise ShapeError(
             f"pnp demosaic: expected a single-channel H x W mosaic, got shape {np.shape(y)}.")
-    operator = task_operator(task, kernel=kernel, scale=scale, missing=missing, pattern=pattern)
     if settings.floor is None:
         levels = None
     else:
         floor = float(scale) if task == "upscale" else settings.floor
         levels = (49.0, max(s, floor))
-    step = _scale(scale) if task == "upscale" else 1
-    pad = 0
-    if kernel is not None:
-        y64, pad = mirror_pad(y64, kernel, scale=step, boundary=boundary)
+    iterations = settings.iterations if iterations is None else iterations
+    if task in ("deblur", "upscale"):
+        problem = blur_problem(y64, kernel, scale=_scale(scale) if task == "upscale" else 1,
+                               boundary=boundary)
+        init = problem.init
+        if settings.init is not None:
+            init = settings.init(problem.y, scale=scale)
+        x = pnp_hqs(problem.y, problem.operator, denoise, sigma=s, iterations=iterations,
+                    sigma_range=levels, ensemble=ensemble, init=init)
+        return np.ascontiguousarray(x[problem.crop])
+    operator = task_operator(task, missing=missing, pattern=pattern)
     init = None if settings.init is None else settings.init(
         y64, scale=scale, missing=missing, pattern=pattern)
-    x = pnp_hqs(y64, operator, denoise, sigma=s,
-                iterations=settings.iterations if iterations is None else iterations,
-                sigma_range=levels, ensemble=ensemble, init=init)
-    if pad:
-        x = np.ascontiguousarray(x[pad * step:-pad * step, pad * step:-pad * step])
-    return x
+    return pnp_hqs(y64, operator, denoise, sigma=s, iterations=iterations,
+                   sigma_range=levels, ensemble=ensemble, init=init)
 
 
 def _scale(scale: object) -> int:

@@ -278,19 +278,12 @@ class _Bar:
     def __init__(self, enabled: bool, total: int, start: int) -> None:
         self.progress = None
         if enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
+            from rich import progress as rp
 
-            self.progress = Progress(
-                TextColumn("train"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                TimeRemainingColumn(),
+            self.progress = rp.Progress(
+                rp.TextColumn("train"), rp.BarColumn(), rp.MofNCompleteColumn(),
+                rp.TextColumn("{task.fields[info]}"), rp.TimeElapsedColumn(), rp.TextColumn("ETA"),
+                rp.TimeRemainingColumn(),
             )
             self.task = self.progress.add_task("train", total=total, completed=start, info="")
 

@@ -31,7 +31,7 @@ from restora.web.settings import ServerSettings
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 #: The request fields a job reports back (what the web form may set).
-_SHOWN = ("task", "method", "model", "sigma", "scale", "kernel", "quality", "seed",
+_SHOWN = ("task", "method", "model", "sigma", "scale", "kernel", "quality", "seed", "bayer",
           "format", "bit_depth", "jpeg_quality")
 
 

@@ -1,6 +1,6 @@
 """Copy a finished training run into the package as shipped default weights, with its card.
 
-    .venv/bin/python benchmarks/ship_weights.py denoise_gray configs/default_denoise_gray.toml \
+    .venv/bin/python scripts/ship_weights.py denoise_gray configs/default_denoise_gray.toml \
         --measured runs/bench/denoise_gray.md
 
 Writes ``src/restora/weights/<name>.safetensors`` (the run's exported EMA weights, stored as
@@ -99,7 +99,7 @@ used in any way. Reproduce with:
 
 ```bash
 restora train {args.config.as_posix()}
-.venv/bin/python benchmarks/ship_weights.py {args.name} {args.config.as_posix()}
+.venv/bin/python scripts/ship_weights.py {args.name} {args.config.as_posix()}
 ```
 
 ## Measured (paper protocols, `restora.bench.evaluate`)
