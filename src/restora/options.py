@@ -322,7 +322,9 @@ class Output:
     bit_depth: 8, 16 or 32 (float TIFF); ``None`` = the input's. jpeg_quality: quality of
     JPEG/WebP outputs. format: ``same`` (each input's format), png, jpg, tiff, tiff16, webp
     (batch and web; a single ``restora restore`` output takes the format of its suffix).
-    suffix: added to each output file's stem (batch). overwrite: allow replacing an input.
+    suffix: added to each output file's stem (batch). overwrite: replace existing files
+    (every entry point refuses to otherwise; ``restora batch`` replaces the outputs it wrote
+    itself when it redoes them).
     """
 
     bit_depth: int | None = _opt(None, "Output bits per channel (8, 16, 32); default: the "
@@ -331,7 +333,8 @@ class Output:
     format: str = _opt("same", "Output format: same | png | jpg | tiff | tiff16 | webp.",
                        web=True, flag="--format")
     suffix: str = _opt("", "Added to each output's file stem, e.g. _restored.")
-    overwrite: bool = _opt(False, "Allow writing over an input file.")
+    overwrite: bool = _opt(False, "Replace an existing output file (refused otherwise), even "
+                           "an input.")
 
     def __post_init__(self) -> None:
         if self.bit_depth is not None and self.bit_depth not in BIT_DEPTHS:
@@ -417,11 +420,12 @@ class Request:
         return out
 
     def fingerprint(self) -> dict[str, Any]:
-        """What decides an output (choice, params, output; not execution), JSON-ready, with
+        """What decides an output (choice, params, output; not execution nor overwrite),
+        JSON-ready, with
         the sha256 of every file it names (a weight, kernel or mask file), so that a change
         of that file's content changes the fingerprint."""
         values = {k: v for k, v in self.to_dict(changed_only=True).items()
-                  if k not in {f.name for f in fields(Execution)}}
+                  if k not in {f.name for f in fields(Execution)} | {"overwrite"}}
         for key in ("model", "kernel", "mask"):
             value = getattr(self.choice if key == "model" else self.params, key)
             if isinstance(value, (str, Path)) and Path(value).is_file():

@@ -27,7 +27,7 @@ import numpy as np
 from restora import auto
 from restora.defaults import pick
 from restora.degrade.kernels import check_kernel, parse_kernel
-from restora.errors import InvalidParameterError, ShapeError
+from restora.errors import InvalidParameterError, OutputExistsError, ShapeError
 from restora.estimate import estimate_sigma
 from restora.io import check_output_path, read_image, to_float32, write_image
 from restora.io.image import Photo
@@ -335,9 +335,14 @@ class Restorer:
                  on_plan: OnPlan | None = None) -> tuple[Path, Report]:
         """Decode ``source``, restore it and write ``target`` atomically (EXIF orientation
         reset, ICC and XMP kept where the format allows; the input's bit depth unless
-        ``output.bit_depth``). Refuses to overwrite the input unless ``output.overwrite``."""
+        ``output.bit_depth``). Refuses to replace an existing file (the input included)
+        unless ``output.overwrite``: the rule of every entry point."""
         output = Output() if output is None else output
         check_output_path(target, inputs=[source], overwrite=output.overwrite)
+        path = Path(target)
+        if not output.overwrite and (path.exists() or path.is_symlink()):
+            raise OutputExistsError(path, "already exists; pass --overwrite (overwrite=True) "
+                                          "to replace it")
         photo = read_image(source, max_pixels=self.execution.max_pixels)
         restored, report = self.run_photo(photo, params, progress=progress, on_plan=on_plan)
         path = write_image(restored, target, bit_depth=output.bit_depth,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -44,7 +46,9 @@ def test_bad_files_are_recorded_and_do_not_stop_the_batch(mixed, tmp_path, capsy
     assert sorted(p.name for p in out.iterdir() if p.name != ".restora") == sorted(p.name for p in good)
 
     records = read_manifest(manifest_path(out))[1]
-    assert len(records) == N_GOOD + len(bad)
+    started = [r for r in records if r.status == "started"]  # written before each image ran
+    records = [r for r in records if r.status != "started"]
+    assert len(records) == N_GOOD + len(bad) and {r.input for r in started} == {r.input for r in records}
     failed = {r.input: r for r in records if r.status == "failed"}
     assert set(failed) == set(bad)
     for name, reason in bad.items():
@@ -241,3 +245,41 @@ def test_torn_manifest_line_is_ignored_and_cut(tmp_path):
         writer.append(Record(**{**record.__dict__, "input": "c.png"}))
     assert [r.input for r in read_manifest(path)[1]] == ["a.png", "c.png"]
     assert path.read_bytes().count(b"\n") == 2
+
+
+def test_files_it_did_not_write_and_links_out_of_the_folder_are_left_alone(tmp_path):
+    """Outputs: a file the batch did not write is replaced only with --overwrite; a
+    sub-folder of OUT that links elsewhere is never written through."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src / "sub", 1, prefix="a")
+    make_images(src, 1, prefix="b")
+    foreign = out / "b000.png"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b"someone else's file")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "sub").symlink_to(elsewhere, target_is_directory=True)
+    summary = run_batch(src, out, OPTIONS, workers=1, recursive=True)
+    assert (summary.done, summary.failed) == (0, 2)
+    reasons = dict(summary.failures)
+    assert "not written by restora batch; pass --overwrite" in reasons["b000.png"]
+    assert "outside" in reasons["sub/a000.png"] and list(elsewhere.iterdir()) == []
+    assert foreign.read_bytes() == b"someone else's file"
+    again = run_batch(src, out, {**OPTIONS, "overwrite": True}, workers=1, recursive=True,
+                      retry_failed=True)
+    assert again.done == 1 and Image.open(foreign).size == (32, 32)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_an_image_in_flight_when_the_batch_was_killed_is_counted_and_redone(tmp_path):
+    from restora.batch.manifest import ManifestWriter
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_images(src, 2)
+    first = run_batch(src, out, OPTIONS, workers=1)
+    assert first.done == 2
+    latest, _ = read_manifest(manifest_path(out))
+    with ManifestWriter(out) as writer:  # as a kill after "started", before "done", leaves it
+        writer.append(dataclasses.replace(latest["img001.png"], status="started", error=None))
+    again = run_batch(src, out, OPTIONS, workers=1)
+    assert (again.done, again.skipped, again.interrupted) == (1, 1, 1)

@@ -103,6 +103,8 @@ def _print_summary(summary: Any, console: Any) -> None:
              f"{summary.failed} failed"]
     if summary.failed_before:
         parts.append(f"{summary.failed_before} failed earlier, not retried (--retry-failed)")
+    if summary.interrupted:
+        parts.append(f"{summary.interrupted} redone (in flight when an earlier run stopped)")
     console.print(
         f"batch {summary.in_dir} -> {summary.out_dir}: " + ", ".join(parts)
         + f" in {summary.seconds:.1f} s ({summary.images_per_second:.2f} img/s, "

@@ -50,7 +50,7 @@ ENGINES = ("local", "ray")
 #: Temp files of restora.io.atomic.atomic_write: ``.<name>.<8 random chars>.tmp``.
 _TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
-Action = Literal["new", "skip", "retry", "redo", "failed-before"]
+Action = Literal["new", "skip", "retry", "redo", "failed-before", "refused"]
 
 
 @dataclass
@@ -59,7 +59,8 @@ class BatchSummary:
 
     total: inputs found. done / failed: restored / failed in this run. skipped: already done
     with the same content and parameters. failed_before: failed in an earlier run with the
-    same content and parameters, not retried (pass ``retry_failed``). failures: (input
+    same content and parameters, not retried (pass ``retry_failed``). interrupted: inputs an
+    earlier run had handed to a worker when it was killed (redone in this run). failures: (input
     relative path, message) for this run's failures and the ones not retried. ignored:
     files in the folder that are not images (or do not match ``pattern``). plan: with
     ``dry_run``, (input, action, reason) for every input; action is new / redo / retry /
@@ -75,6 +76,7 @@ class BatchSummary:
     skipped: int = 0
     failed: int = 0
     failed_before: int = 0
+    interrupted: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     plan: list[tuple[str, str, str]] = field(default_factory=list)
@@ -174,6 +176,7 @@ def run_batch(
         )
 
     latest, records = read_manifest(manifest_path(out_dir))
+    written = {r.output for r in records}  # outputs earlier runs of this batch wrote
     inputs, ignored = walk_inputs(in_dir, recursive=recursive, pattern=pattern, exclude=out_dir)
     ours = _outputs_inside(records, out_dir, in_dir)
     if ours:  # the output folder is (inside) the input folder: never restore our outputs
@@ -198,6 +201,10 @@ def run_batch(
             job = Job(rel, str(source), str(out_dir / target), size, digest)
             action, reason = _action(latest.get(rel), job, target, phash, out_dir,
                                      retry_failed=retry_failed)
+            if action not in ("skip", "failed-before"):
+                refusal = _refusal(out_dir, target, written, overwrite=request.output.overwrite)
+                if refusal is not None:
+                    action, reason = "refused", refusal
             yield job, action, reason
 
     if dry_run:
@@ -215,6 +222,23 @@ def run_batch(
         remove_stale_temps(out_dir)
         notify()
 
+        def record(job: Job, status: str, seconds: float, error: str | None) -> None:
+            writer.append(Record(
+                input=job.rel, size=job.size, sha256=job.sha256, params_hash=phash,
+                params=params, status=status,  # type: ignore[arg-type]
+                output=Path(job.target).relative_to(out_dir).as_posix(),
+                seconds=round(seconds, 4), error=error, version=__version__,
+                finished=datetime.now(UTC).isoformat(timespec="seconds"),
+            ))
+            if status == "started":
+                return
+            if status == "done":
+                summary.done += 1
+            else:
+                summary.failed += 1
+                summary.failures.append((job.rel, error or "unknown error"))
+            notify()
+
         def jobs() -> Iterator[Job]:
             for job, action, reason in decide():
                 if action == "skip":
@@ -222,7 +246,12 @@ def run_batch(
                 elif action == "failed-before":
                     summary.failed_before += 1
                     summary.failures.append((job.rel, reason))
+                elif action == "refused":  # recorded, never handed to a worker
+                    record(job, "failed", 0.0, f"{job.target}: {reason}")
                 else:
+                    if action == "redo" and reason.startswith("it was in flight"):
+                        summary.interrupted += 1
+                    record(job, "started", 0.0, None)
                     yield job
                     continue
                 notify()
@@ -233,20 +262,7 @@ def run_batch(
             for job, result in runner.run(jobs()):
                 if result.status == "setup":
                     raise _setup_error(result)
-                writer.append(Record(
-                    input=job.rel, size=job.size, sha256=job.sha256, params_hash=phash,
-                    params=params, status="done" if result.status == "done" else "failed",
-                    output=Path(job.target).relative_to(out_dir).as_posix(),
-                    seconds=round(result.seconds, 4), error=result.error,
-                    version=__version__,
-                    finished=datetime.now(UTC).isoformat(timespec="seconds"),
-                ))
-                if result.status == "done":
-                    summary.done += 1
-                else:
-                    summary.failed += 1
-                    summary.failures.append((job.rel, result.error or "unknown error"))
-                notify()
+                record(job, result.status, result.seconds, result.error)
     summary.seconds = time.perf_counter() - summary.started
     summary.workers = getattr(runner, "workers", count) or count
     return summary
@@ -314,6 +330,8 @@ def _action(
         return "redo", "the input changed since it was restored"
     if record.params_hash != phash:
         return "redo", "the restore parameters changed"
+    if record.status == "started":
+        return "redo", "it was in flight when an earlier run stopped"
     if record.status == "failed":
         if retry_failed:
             return "retry", f"failed before: {record.error}"
@@ -321,6 +339,25 @@ def _action(
     if record.output != target or not (out_dir / target).is_file():
         return "redo", "the output is missing"
     return "skip", "already restored with these parameters"
+
+
+def _refusal(out_dir: Path, target: str, written: set[str], *, overwrite: bool) -> str | None:
+    """Why an output may not be written, or ``None``: it would land outside ``out_dir``
+    through a symbolic link, or a file this batch did not write is there (replaced only with
+    ``overwrite``; the batch's own earlier outputs are always replaced when redone)."""
+    path = out_dir / target
+    try:
+        inside = path.parent.resolve().is_relative_to(out_dir.resolve())
+    except (OSError, RuntimeError):
+        inside = False
+    if not inside:
+        return (f"the output would be written outside {out_dir} (a symbolic link in the "
+                "output folder points elsewhere); not written")
+    if path.is_dir():
+        return None  # the writer says it: "is a directory"
+    if (path.exists() or path.is_symlink()) and target not in written and not overwrite:
+        return "exists and was not written by restora batch; pass --overwrite to replace it"
+    return None
 
 
 def remove_stale_temps(out_dir: Path) -> list[Path]:

@@ -26,7 +26,10 @@ MANIFEST_DIR = ".restora"
 MANIFEST_NAME = "manifest.jsonl"
 LOCK_NAME = "lock"
 
-Status = Literal["done", "failed"]
+#: ``started``: handed to a worker (written before the work, so that a run killed with the
+#: image in flight knows on resume that the output, if any, is its own); then ``done`` or
+#: ``failed``.
+Status = Literal["started", "done", "failed"]
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,9 @@ class WorkerState:
         if threads is not None and execution.threads is None:
             execution = replace(execution, threads=threads)
         self.request = request
+        # the driver decided which outputs may be replaced (its own earlier ones, or all
+        # with --overwrite); the input is never the output (run_batch refuses that folder)
+        self.output = replace(request.output, overwrite=True)
         self.restorer = Restorer(request.choice, execution)
         self.setup_error: tuple[str, str] | None = None
         try:
@@ -57,7 +60,10 @@ class WorkerState:
             kind, message = self.setup_error
             return JobResult("setup", 0.0, message, kind)
         try:
-            self.restorer.run_file(source, target, self.request.params, self.request.output)
+            if os.path.realpath(source) == os.path.realpath(target):
+                return JobResult("failed", 0.0, f"{target}: is the input itself; not written",
+                                 "OutputExistsError")
+            self.restorer.run_file(source, target, self.request.params, self.output)
         except RestoraError as exc:
             return JobResult("failed", time.perf_counter() - start, str(exc), type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 (a bug, or a decoder error not wrapped yet)

@@ -6,7 +6,9 @@ Nothing here decodes pixels: it reads at most a few kilobytes of the file.
 from __future__ import annotations
 
 import os
+import stat
 import struct
+import zlib
 from pathlib import Path
 
 from restora.errors import (
@@ -89,8 +91,28 @@ def check_pixels(path: Path, width: int, height: int, limit: int) -> None:
         )
 
 
+def check_regular_file(path: Path) -> None:
+    """Raise ImageReadError unless ``path`` is a regular file (following links): a missing
+    file, a folder, a symlink loop, or a FIFO / device / socket (opening one could block)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ImageReadError(path, "file not found; check the path") from None
+    except PermissionError:
+        raise ImageReadError(path, "permission denied; check the file's read permission") from None
+    except OSError as exc:  # ELOOP (a symlink loop), ENAMETOOLONG, ...
+        raise ImageReadError(path, f"cannot open the file: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise ImageReadError(path, "is a directory, expected an image file")
+    if not stat.S_ISREG(mode):
+        raise ImageReadError(path, "is not a regular file (a pipe, device or socket); give an "
+                                   "image file")
+
+
 def read_head(path: Path, size: int = 64) -> bytes:
-    """First ``size`` bytes; missing, unreadable and empty files raise ImageReadError."""
+    """First ``size`` bytes; missing, unreadable, non-regular and empty files raise
+    ImageReadError."""
+    check_regular_file(path)
     try:
         with open(path, "rb") as fh:
             head = fh.read(size)
@@ -184,13 +206,28 @@ def png_header(path: Path) -> tuple[int, int, int, int]:
     return width, height, depth, colour
 
 
+#: Largest decompressed ICC profile or XMP packet read from a PNG (Pillow's limit for text
+#: chunks): a zlib bomb of a few hundred kilobytes cannot make restora allocate gigabytes.
+MAX_METADATA_BYTES = 1 << 20
+
+
+def inflate_limited(data: bytes, limit: int = MAX_METADATA_BYTES) -> bytes | None:
+    """zlib-decompress at most ``limit`` bytes; ``None`` when the data is damaged or would
+    inflate beyond the limit (the metadata is then left out, as Pillow does)."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, limit)
+    except zlib.error:
+        return None
+    return None if inflater.unconsumed_tail else out
+
+
 def png_metadata_chunks(path: Path) -> dict[str, bytes]:
     """ICC ('icc', decompressed), EXIF ('exif', raw TIFF bytes) and XMP ('xmp') of a PNG.
 
     Walks the chunk list, seeking over image data; stops at IEND or at a damaged chunk.
+    Compressed metadata inflating beyond :data:`MAX_METADATA_BYTES` is left out.
     """
-    import zlib
-
     found: dict[str, bytes] = {}
     with open(path, "rb") as fh:
         fh.seek(8)
@@ -206,10 +243,9 @@ def png_metadata_chunks(path: Path) -> dict[str, bytes]:
                     break
                 if tag == b"iCCP":
                     _, _, rest = payload.partition(b"\x00")
-                    try:
-                        found["icc"] = zlib.decompress(rest[1:])
-                    except zlib.error:
-                        pass
+                    icc = inflate_limited(rest[1:])
+                    if icc is not None:
+                        found["icc"] = icc
                 elif tag == b"eXIf":
                     found["exif"] = payload
                 else:
@@ -219,10 +255,9 @@ def png_metadata_chunks(path: Path) -> dict[str, bytes]:
                         # skip compression method, language tag and translated keyword
                         _, _, rest = rest[2:].partition(b"\x00")
                         _, _, text = rest.partition(b"\x00")
-                        try:
-                            found["xmp"] = zlib.decompress(text) if compressed else text
-                        except zlib.error:
-                            pass
+                        xmp = inflate_limited(text) if compressed else text
+                        if xmp is not None:
+                            found["xmp"] = xmp
             else:
                 fh.seek(length + 4, os.SEEK_CUR)
             if tag == b"IEND":

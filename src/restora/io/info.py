@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from restora._optional import require
 from restora.errors import ImageReadError, RestoraError, UnsupportedFormatError
 from restora.io import _meta
 from restora.io._sniff import png_header, png_metadata_chunks, sniff_format
-from restora.io.read import _one_line, open_pillow, tag_bytes, tiff_exif, tiff_orientation, xmp_from_info
+from restora.io.read import DECODE_ERRORS, _one_line, open_pillow, tag_bytes, tiff_exif, tiff_orientation, xmp_from_info
 
 _LAYOUTS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
@@ -32,8 +31,9 @@ def image_info(path: str | Path) -> dict[str, Any]:
         facts = _FACTS[fmt](path, fmt)
     except RestoraError:
         raise
-    except (OSError, ValueError, SyntaxError, EOFError, struct.error, KeyError,
-            RuntimeError) as exc:
+    except MemoryError:
+        raise ImageReadError(path, f"not enough memory to read this {fmt} header") from None
+    except DECODE_ERRORS as exc:
         raise ImageReadError(
             path, f"truncated or corrupt {fmt} header ({type(exc).__name__}: {_one_line(exc)})"
         ) from exc

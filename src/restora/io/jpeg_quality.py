@@ -67,19 +67,20 @@ def estimate_jpeg_quality(source: str | Path | Photo) -> int | None:
 
     source: a file path, or a decoded :class:`~restora.io.image.Photo` (its ``source`` file's
         header is re-read; a photo without a source file, or not a JPEG, gives ``None``).
-    Only the header is read (no pixel decoding). Exact for IJG-based encoders (Pillow,
-    libjpeg, OpenCV); the nearest IJG quality for others.
+    Only the header is read (no pixel decoding, so no pixel-count guard is needed: the JPEG
+    header parser is used directly, not ``Image.open``). Exact for IJG-based encoders
+    (Pillow, libjpeg, OpenCV); the nearest IJG quality for others.
     """
-    from PIL import Image
+    from PIL import JpegImagePlugin
 
     if isinstance(source, Photo):
         if source.source is None or (source.format or "").upper() not in ("JPEG", "MPO"):
             return None
         source = source.source
     try:
-        with Image.open(source) as im:
-            tables = getattr(im, "quantization", None) if im.format in ("JPEG", "MPO") else None
-    except (OSError, ValueError):  # not an image Pillow reads (RAW, HEIC without plugin...)
+        with open(source, "rb") as fh:
+            tables = getattr(JpegImagePlugin.JpegImageFile(fh), "quantization", None)
+    except Exception:  # noqa: BLE001  (not a JPEG, or a damaged header: no quality to read)
         return None
     if not tables or 0 not in tables:
         return None

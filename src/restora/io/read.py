@@ -40,9 +40,12 @@ from restora.io.image import Metadata, Photo
 
 RAW_OUTPUTS = ("srgb", "linear")
 
-# Errors the decoders raise on damaged data; converted to ImageReadError naming the file.
-_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error,
-                  IndexError, KeyError, RuntimeError)
+#: Errors the decoders (Pillow, tifffile, our header parsers) raise on damaged data;
+#: converted to one ImageReadError naming the file, by :func:`read_image` and
+#: :func:`restora.io.image_info` alike.
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error,
+                 IndexError, KeyError, RuntimeError, TypeError, ZeroDivisionError,
+                 OverflowError, AttributeError)
 
 
 @dataclass
@@ -107,7 +110,7 @@ def read_image(
         raise
     except MemoryError:
         raise ImageReadError(path, f"not enough memory to decode this {fmt} image") from None
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise ImageReadError(
             path, f"truncated or corrupt {fmt} data ({type(exc).__name__}: {_one_line(exc)})"
         ) from exc

@@ -105,6 +105,8 @@ def check_output_path(
 
     Raises UnsupportedFormatError (suffix not writable), OutputExistsError (``path`` is the
     same file as one of ``inputs``, unless ``overwrite``) or ImageWriteError (a folder).
+    Other existing files may be replaced (like ``cp``); the commands refuse that too unless
+    told (:meth:`restora.run.Restorer.run_file`).
     """
     path = Path(path)
     if path.suffix.lower() not in WRITE_FORMATS:
@@ -176,7 +178,10 @@ def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:
-        return a.resolve() == b.resolve()
+        try:
+            return a.resolve() == b.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: it cannot be the same file
+            return False
 
 
 # --- encoders: (file, samples HWC, quality, metadata, has_alpha) ------------------------------

@@ -129,6 +129,47 @@ def load_model(path: str | Path) -> ModelDescriptor:
     return _spandrel(state, path, digest, meta)
 
 
+#: Largest network restora builds from a weight file (parameters; 2 GB in float32).
+MAX_PARAMETERS = 500_000_000
+#: Largest value of any integer in an architecture's configuration (widths, depths): the
+#: field's networks stay far below it (widths up to ~1024, depths up to a few hundred).
+MAX_CONFIG_INT = 4096
+
+
+def _check_size(spec: ArchSpec, config: dict[str, Any], state: dict[str, Any], path: Path) -> None:
+    """Refuse, before anything is allocated, a configuration that is implausible or that
+    describes another network than the tensors in the file (a lying header asking for a
+    huge build): it is built on torch's ``meta`` device, which holds shapes, not data."""
+    import torch
+
+    def ints(value: Any) -> list[int]:
+        if isinstance(value, bool):
+            return []
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, (list, tuple)):
+            return [i for v in value for i in ints(v)]
+        return []
+
+    largest = max((i for v in config.values() for i in ints(v)), default=0)
+    present = sum(t.numel() for t in state.values() if hasattr(t, "numel"))
+    if largest > min(MAX_CONFIG_INT, present):  # no width or depth exceeds the weights held
+        raise ModelLoadError(f"{path}: implausible {spec.name} configuration {config} (a value "
+                             f"of {largest} for {present:,} weights in the file); not built")
+    try:
+        with torch.device("meta"):
+            shapes = spec.build(config).state_dict()
+    except InvalidParameterError as exc:
+        raise ModelLoadError(f"{path}: {exc}") from None
+    described = sum(t.numel() for t in shapes.values())
+    if described > MAX_PARAMETERS:
+        raise ModelLoadError(f"{path}: the {spec.name} configuration describes {described:,} "
+                             f"values, more than restora builds ({MAX_PARAMETERS:,}); not built")
+    if described != present:
+        raise ModelLoadError(f"{path}: the {spec.name} configuration {config} describes "
+                             f"{described:,} values but the file holds {present:,}; not built")
+
+
 def _make(
     spec: ArchSpec,
     config: dict[str, Any],
@@ -140,6 +181,7 @@ def _make(
     licence: str | None,
 ) -> ModelDescriptor:
     config = json.loads(json.dumps(config))  # JSON form (lists, not tuples), as saved
+    _check_size(spec, config, state, path)
     try:
         model = spec.build(config)
     except InvalidParameterError as exc:
