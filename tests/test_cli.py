@@ -255,3 +255,41 @@ def test_a_parameter_the_method_does_not_take_is_one_error_line(noisy_pair, tmp_
                  "gauss:3000"]) == 2
     assert "larger than the 255x255 restora accepts" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_readme_main_command_runs_and_can_run_again(tmp_path, monkeypatch):
+    """The README's first command: the automatic mode on the bundled example (twice, as a
+    user re-running it does; --overwrite replaces the first result)."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    text = (repo / "README.md").read_text()
+    command = re.search(r"<!-- main-command -->\s*```bash\n(.*?)\n```", text, re.S).group(1)
+    args = command.split("&& restora ", 1)[1].split()
+    monkeypatch.chdir(repo)
+    target = tmp_path / "restored.png"
+    args[args.index("-o") + 1] = str(target)
+    for _ in range(2):
+        assert main(args) == 0
+    assert Image.open(target).size == Image.open(repo / "examples" / "astronaut_noisy.png").size
+
+
+def test_library_warnings_stay_out_of_the_error_line(noisy_pair, tmp_path):
+    """In a real process (pytest would swallow the warning itself): a decoder's warning does
+    not print above the one error line."""
+    _, _, path = noisy_pair
+    script = f"""
+import warnings, restora.run, restora.cli
+real = restora.run.read_image
+def noisy(path, **kw):
+    warnings.warn("Possibly corrupt EXIF data", UserWarning)  # as Pillow does
+    return real(path, **kw)
+restora.run.read_image = noisy
+raise SystemExit(restora.cli.main(["restore", {str(path)!r}, "-o", {str(tmp_path / "o.png")!r},
+                                   "--task", "upscale"]))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "EXIF" not in out.stderr and out.stderr.startswith("error:")
+    assert out.stderr.count("\n") == 1

@@ -7,6 +7,8 @@ User errors (bad files, bad options) print one ``error:`` line and exit with sta
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -216,8 +218,20 @@ register_train(app)
 register_serve(app)
 
 
+def _quiet_library_warnings() -> None:
+    """Library warnings (Pillow, tifffile, torch) go to the ``py.warnings`` logger, which
+    prints nothing unless ``RESTORA_DEBUG=1``: the user sees restora's own lines, and an
+    error stays the one ``error:`` line."""
+    logging.captureWarnings(True)
+    log = logging.getLogger("py.warnings")
+    if os.environ.get("RESTORA_DEBUG", "").strip() in ("", "0"):
+        log.handlers = [logging.NullHandler()]
+        log.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning user errors into one line and exit status 2."""
+    _quiet_library_warnings()
     try:
         app(args=argv, prog_name="restora")  # standalone mode: always ends in SystemExit
     except SystemExit as exc:
