@@ -293,3 +293,18 @@ raise SystemExit(restora.cli.main(["restore", {str(path)!r}, "-o", {str(tmp_path
     assert out.returncode == 2
     assert "EXIF" not in out.stderr and out.stderr.startswith("error:")
     assert out.stderr.count("\n") == 1
+
+
+def test_inpaint_and_demosaic_inputs_that_do_not_fit(noisy_pair, tmp_path, capsys):
+    _, _, path = noisy_pair  # 256x256 RGB
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(mask)
+    out = tmp_path / "o.png"
+    assert main(["restore", str(path), "-o", str(out), "--task", "inpaint", "--mask", str(mask)]) == 2
+    err = capsys.readouterr().err
+    assert "the mask is 32x32 pixels but the image is 256x256" in err and err.count("\n") == 1
+    assert main(["restore", str(path), "-o", str(out), "--task", "inpaint"]) == 2
+    assert "inpainting needs a mask" in capsys.readouterr().err
+    assert main(["restore", str(path), "-o", str(out), "--task", "demosaic"]) == 2
+    assert "task 'demosaic' takes images with 1 channel(s); this image has 3" in capsys.readouterr().err
+    assert not out.exists()

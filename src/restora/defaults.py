@@ -86,7 +86,6 @@ class Pick:
     method: str | None
     weights: str | None
     options: Mapping[str, Any]
-    row: Default
 
     @property
     def name(self) -> str:
@@ -111,11 +110,11 @@ def pick(task: str, *, channels: int, scale: int | None = None,
             continue
         if row.method is not None and row.weights is None:  # a method choosing its own prior
             if _usable(DENOISERS[1 if channels == 1 and task != "demosaic" else 3].weights):
-                return Pick(row.method, None, dict(row.options), row)
+                return Pick(row.method, None, dict(row.options))
         elif row.weights is not None and _usable(row.weights):
-            return Pick(row.method, row.weights, dict(row.options), row)
+            return Pick(row.method, row.weights, dict(row.options))
         if row.fallback is not None:
-            return Pick(row.fallback, None, dict(row.fallback_options), row)
+            return Pick(row.fallback, None, dict(row.fallback_options))
     served = sorted({c for row in DEFAULTS if row.task == task for c in row.channels})
     if not served:
         raise InvalidParameterError(f"no default method for task {task!r}")
@@ -130,8 +129,8 @@ def denoiser_for(channels: int) -> Pick:
     one when usable, else TV."""
     row = DENOISERS[3 if channels != 1 else 1]
     if _usable(row.weights):
-        return Pick(None, row.weights, {}, row)
-    return Pick(row.fallback, None, {}, row)
+        return Pick(None, row.weights, {})
+    return Pick(row.fallback, None, {})
 
 
 def describe(task: str, channels: int, scale: int | None = None) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
 import math
 import numbers
 import re
@@ -432,15 +431,6 @@ class Request:
                 values[f"{key}_sha256"] = file_sha256(value)
         return values
 
-    def with_changes(self, **changes: Any) -> Request:
-        """A copy with some flat fields replaced (validated again)."""
-        values = self.to_dict()
-        values.update(changes)
-        for key in ("model", "kernel", "mask"):  # keep objects (arrays, descriptors) as given
-            if key not in changes:
-                values[key] = getattr(self.choice if key == "model" else self.params, key)
-        return Request.from_mapping(values)
-
 
 def _check_untrusted(values: Mapping[str, Any], source: str) -> None:
     execution = {f.name for f in fields(Execution)} | {"overwrite", "suffix"}
@@ -498,30 +488,8 @@ def parse_method_options(items: list[str] | tuple[str, ...]) -> dict[str, object
     return parsed
 
 
-def field_help(group: type, name: str) -> str:
-    """The help text of one option (for the CLI and the web form)."""
-    return next(f.metadata["help"] for f in fields(group) if f.name == name)
-
-
-def describe() -> list[dict[str, Any]]:
-    """Every option as ``{group, name, default, help, web}`` (the docs and ``/api/methods``)."""
-    rows = []
-    for group in GROUPS:
-        instance = group()
-        for f in fields(group):
-            rows.append({"group": group.__name__, "name": f.name,
-                         "default": _jsonable(getattr(instance, f.name)),
-                         "help": f.metadata["help"], "web": f.metadata["web"]})
-    return rows
-
-
-def request_json(request: Request) -> str:
-    """Sorted JSON of :meth:`Request.fingerprint` (what batch manifests hash)."""
-    return json.dumps(request.fingerprint(), sort_keys=True)
-
-
 __all__ = [
     "AUTO", "COMMON_PARAMS", "DEFAULT_MODEL_TILE", "DEFAULT_OVERLAP", "DEFAULT_TILE", "FORMATS", "GROUPS", "TASKS",
-    "Choice", "Execution", "Output", "Params", "Request", "check_device", "describe",
-    "check_sigma", "field_help", "parse_method_options", "request_json",
+    "Choice", "Execution", "Output", "Params", "Request", "check_device",
+    "check_sigma", "parse_method_options",
 ]

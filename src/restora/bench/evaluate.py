@@ -28,7 +28,7 @@ import restora
 from restora import degrade
 from restora.bench.published import published_for
 from restora.errors import InvalidParameterError
-from restora.io import from_float32, list_images, read_image
+from restora.io import from_float32, image_info, list_images, read_image
 from restora.io.atomic import atomic_write_text
 from restora.methods.registry import MethodInfo
 from restora.metrics import get_protocol, psnr, ssim
@@ -199,7 +199,7 @@ def evaluate_request(
         raise InvalidParameterError(
             "task 'auto' chooses its methods per image; to evaluate, name the task (--task "
             "denoise | upscale | deblock | deblur) and optionally a method or a model")
-    first = read_image(files[0]).pixels.shape[2] if files else 3
+    first = _colour_channels(files[0]) if files else 3
     info, task, _ = restorer.method_for(None if explicit else choice.task, channels=first,
                                         scale=params.scale)
     level = {"denoise": params.sigma, "deblur": params.sigma, "upscale": params.scale,
@@ -235,3 +235,9 @@ def evaluate_request(
         if progress is not None:
             progress(index + 1, len(files))
     return result
+
+
+def _colour_channels(path: Path) -> int:
+    """Colour channels of an image (alpha not counted), from its header alone."""
+    facts = image_info(path)
+    return int(facts["channels"]) - int(facts["has_alpha"])
