@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from restora._optional import require
-from restora.errors import ImageReadError, RestoraError, UnsupportedFormatError
 from restora.io import _meta
 from restora.io._sniff import png_header, png_metadata_chunks, sniff_format
-from restora.io.read import DECODE_ERRORS, _one_line, open_pillow, tag_bytes, tiff_exif, tiff_orientation, xmp_from_info
+from restora.io.read import decoder_errors, open_pillow, open_raw, tag_bytes, tiff_exif, tiff_orientation, xmp_from_info
 
 _LAYOUTS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
@@ -27,16 +26,8 @@ def image_info(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     fmt = sniff_format(path)
-    try:
+    with decoder_errors(path, damaged=f"{fmt} header", doing=f"read this {fmt} header"):
         facts = _FACTS[fmt](path, fmt)
-    except RestoraError:
-        raise
-    except MemoryError:
-        raise ImageReadError(path, f"not enough memory to read this {fmt} header") from None
-    except DECODE_ERRORS as exc:
-        raise ImageReadError(
-            path, f"truncated or corrupt {fmt} header ({type(exc).__name__}: {_one_line(exc)})"
-        ) from exc
     width, height, channels, depth, alpha, exif, icc, xmp, orientation, upright = facts
     exif = _meta.normalize_exif(exif)
     if orientation is None:
@@ -141,17 +132,8 @@ def _heif_facts(path: Path, fmt: str) -> tuple:
 
 
 def _raw_facts(path: Path, fmt: str) -> tuple:
-    rawpy = require("rawpy", extra="raw", purpose="reading camera RAW files")
-    raw = rawpy.RawPy()
+    _, raw = open_raw(path)
     try:
-        try:
-            raw.open_file(str(path))
-        except rawpy.LibRawFileUnsupportedError:
-            raise UnsupportedFormatError(
-                path, "camera RAW variant not supported by LibRaw (rawpy)"
-            ) from None
-        except rawpy.LibRawError as exc:
-            raise ImageReadError(path, f"corrupt camera RAW header ({exc})") from None
         sizes = raw.sizes
         width, height = int(sizes.width), int(sizes.height)
         if sizes.flip in (5, 6):  # LibRaw flips 5/6 turn the image by 90 degrees

@@ -13,6 +13,8 @@ import struct
 import threading
 import warnings
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,7 +97,7 @@ def read_image(
         )
     limit = resolve_max_pixels(max_pixels)
     fmt = sniff_format(path)
-    try:
+    with decoder_errors(path, damaged=f"{fmt} data", doing=f"decode this {fmt} image"):
         if fmt == "PNG":
             decoded = _read_png(path, limit)
         elif fmt == "TIFF":
@@ -106,15 +108,24 @@ def read_image(
             decoded = _read_raw(path, limit, raw_output)
         else:
             decoded = _read_pillow(path, fmt, limit)
+    return _to_photo(path, fmt, decoded)
+
+
+@contextmanager
+def decoder_errors(path: Path, *, damaged: str, doing: str) -> Iterator[None]:
+    """Turn what a decoder raises on a damaged file (:data:`DECODE_ERRORS`, or running out
+    of memory) into one ImageReadError naming the file: "truncated or corrupt <damaged>",
+    "not enough memory to <doing>"."""
+    try:
+        yield
     except RestoraError:
         raise
     except MemoryError:
-        raise ImageReadError(path, f"not enough memory to decode this {fmt} image") from None
+        raise ImageReadError(path, f"not enough memory to {doing}") from None
     except DECODE_ERRORS as exc:
         raise ImageReadError(
-            path, f"truncated or corrupt {fmt} data ({type(exc).__name__}: {_one_line(exc)})"
+            path, f"truncated or corrupt {damaged} ({type(exc).__name__}: {_one_line(exc)})"
         ) from exc
-    return _to_photo(path, fmt, decoded)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -424,16 +435,27 @@ def _read_heif(path: Path, limit: int) -> _Decoded:
 # --- RAW ------------------------------------------------------------------------------------
 
 
-def _read_raw(path: Path, limit: int, raw_output: str) -> _Decoded:
+def open_raw(path: Path) -> tuple[Any, Any]:
+    """(the rawpy module, a LibRaw handle with the file's header read); close the handle.
+    An unsupported or damaged header is one clear error naming the file."""
     rawpy = require("rawpy", extra="raw", purpose="reading camera RAW files")
     raw = rawpy.RawPy()
     try:
-        try:
-            raw.open_file(str(path))
-        except rawpy.LibRawFileUnsupportedError:
-            raise UnsupportedFormatError(
-                path, "camera RAW variant not supported by LibRaw (rawpy); convert it to DNG"
-            ) from None
+        raw.open_file(str(path))
+    except rawpy.LibRawFileUnsupportedError:
+        raw.close()
+        raise UnsupportedFormatError(
+            path, "camera RAW variant not supported by LibRaw (rawpy); convert it to DNG"
+        ) from None
+    except rawpy.LibRawError as exc:
+        raw.close()
+        raise ImageReadError(path, f"corrupt camera RAW header ({exc})") from None
+    return rawpy, raw
+
+
+def _read_raw(path: Path, limit: int, raw_output: str) -> _Decoded:
+    rawpy, raw = open_raw(path)
+    try:
         sizes = raw.sizes
         check_pixels(path, int(sizes.width), int(sizes.height), limit)
         raw.unpack()
