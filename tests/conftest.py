@@ -65,3 +65,21 @@ def _shipped_defaults_unless_marked(request, monkeypatch):
         monkeypatch.setenv("RESTORA_DEFAULT_WEIGHTS", "off")
     else:
         monkeypatch.delenv("RESTORA_DEFAULT_WEIGHTS", raising=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_model_cache(tmp_path_factory):
+    """The model zoo's cache is a fresh folder per test session (never the user's), and
+    nothing is downloaded from the internet: zoo tests serve files from 127.0.0.1."""
+    import os
+
+    cache = tmp_path_factory.mktemp("restora-cache")
+    old = {k: os.environ.get(k) for k in ("RESTORA_CACHE", "RESTORA_OFFLINE")}
+    os.environ["RESTORA_CACHE"] = str(cache)
+    os.environ["RESTORA_OFFLINE"] = "1"
+    yield cache
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "restora"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("restora", "restora._lazy", "restora._optional", "restora.errors"),
     ("restora.color", "restora.pipeline", "restora.io", "restora.estimate", "restora.degrade"),
-    ("restora.metrics", "restora.weights"),
+    ("restora.metrics", "restora.weights", "restora.zoo"),
     ("restora.options", "restora.archs"),
     ("restora.defaults", "restora.models"),
     ("restora.solvers", "restora.train"),
@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("restora.run",),
     ("restora.api", "restora.bench", "restora.cli_options", "restora.console"),
     ("restora.batch", "restora.web"),
-    ("restora.cli",),
+    ("restora.cli", "restora.cli_models"),
 )
 #: Third-party packages heavy enough to defer to the function that needs them.
 HEAVY = ("torch", "torchvision", "cv2", "fastapi", "uvicorn", "starlette", "ray", "matplotlib",

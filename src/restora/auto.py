@@ -21,6 +21,9 @@ from restora.io.bridge import to_float32
 from restora.io.image import Photo
 from restora.io.jpeg_quality import estimate_jpeg_quality
 
+#: Estimates are capped at the top of the 8-bit range (a 1-bit image reads about 267).
+SIGMA_MAX = 255.0
+
 NOISE_THRESHOLD = 3.0
 """Denoise when the estimated noise std (8-bit units) is at least this.
 
@@ -106,7 +109,7 @@ def plan(
     if sigma is not None:
         noise, noise_text = float(sigma), f"Noise level sigma = {float(sigma):.1f} (8-bit units, given)"
     else:
-        noise = round(estimate_sigma(pixels, luma_only=q is not None), 2)
+        noise = round(min(estimate_sigma(pixels, luma_only=q is not None), SIGMA_MAX), 2)
         noise_text = f"Estimated noise level sigma = {noise:.1f} (8-bit units)"
     if q is not None and q < DEBLOCK_BELOW:
         runs = pick("deblock", channels=channels).name

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -21,10 +22,16 @@ from restora import auto
 from restora.api import output_paths
 from restora.batch.command import register as register_batch
 from restora.bench.evaluate import evaluate_request
+from restora.cli_models import register as register_models
 from restora.cli_options import request_options
 from restora.console import console, print_error, progress_bar, stdout
 from restora.defaults import table_rows
-from restora.errors import InvalidParameterError, OutputExistsError, RestoraError
+from restora.errors import (
+    InvalidParameterError,
+    OutputExistsError,
+    RestoraError,
+    ZooWarning,
+)
 from restora.io import image_info, read_image
 from restora.io.jpeg_quality import estimate_jpeg_quality
 from restora.methods import list_methods
@@ -216,6 +223,7 @@ def info(
 register_batch(app)
 register_train(app)
 register_serve(app)
+register_models(app)
 
 
 def _quiet_library_warnings() -> None:
@@ -227,6 +235,15 @@ def _quiet_library_warnings() -> None:
     if os.environ.get("RESTORA_DEBUG", "").strip() in ("", "0"):
         log.handlers = [logging.NullHandler()]
         log.propagate = False
+    captured = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, ZooWarning):  # restora's own news for the user (a new pin)
+            console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
+        else:
+            captured(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from restora import zoo
 from restora.errors import InvalidParameterError
 from restora.weights import ENV_SWITCH, installed
 
@@ -104,7 +105,14 @@ def pick(task: str, *, channels: int, scale: int | None = None,
          has_kernel: bool = False) -> Pick:
     """The default for one image: the first row that fits, with its weights when they are
     usable, else its classical fallback. Raises :class:`InvalidParameterError` when no row
-    fits (e.g. a colour image for ``demosaic``, which takes a one-channel Bayer mosaic)."""
+    fits (e.g. a colour image for ``demosaic``, which takes a one-channel Bayer mosaic).
+
+    A zoo model the user pulled whose entry is ``prefer_for`` this task and channel count
+    comes first (:func:`restora.zoo.preferred`; off with ``RESTORA_ZOO_DEFAULTS=off``)."""
+    if not has_kernel:
+        entry = zoo.preferred(task, channels, scale or 1)
+        if entry is not None:
+            return Pick(None, entry.name, {})
     for row in DEFAULTS:
         if not row.fits(task, channels, scale, has_kernel):
             continue

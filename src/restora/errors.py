@@ -40,6 +40,10 @@ class DecompressionBombError(ImageError):
     """The image declares more pixels than the configured limit."""
 
 
+class DecodeBudgetError(DecompressionBombError):
+    """Decoding the image would allocate more memory than the decode budget allows."""
+
+
 class ImageWriteError(ImageError):
     """The output could not be written (nothing is left behind)."""
 
@@ -88,3 +92,22 @@ class MissingDataError(RestoraError):
 
 class DatasetError(RestoraError):
     """An evaluation dataset folder is missing, empty, or unreadable."""
+
+
+# --- the model zoo ---------------------------------------------------------------------------
+
+
+class ZooError(ModelLoadError):
+    """A zoo model could not be found, downloaded, verified or used (name, licence, network)."""
+
+
+class LicenceNotAcceptedError(ZooError):
+    """A non-commercial (or flagged) zoo model was asked for without ``--accept-licence``."""
+
+
+class IntegrityError(ZooError):
+    """A download's size or SHA-256 does not match the pin; the file was not kept."""
+
+
+class ZooWarning(UserWarning):
+    """Something a zoo user must know (a hash pinned on first download); the CLI shows it."""

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from restora import zoo
 from restora.degrade.operators import BAYER_PATTERNS
 from restora.errors import InvalidParameterError
 from restora.io import SUPPORTED_WRITE_SUFFIXES
@@ -173,7 +174,10 @@ class Choice:
                               "best one for the task and each image's channels.", web=True)
     model: Any = _opt(None, "Weight file (.safetensors, .pth, .ckpt, MatConvNet .mat) to run "
                       "instead of a method, or the name of a shipped weight set (see `restora "
-                      "methods`, e.g. upscale_real_x4).", web=True)
+                      "methods`, e.g. upscale_real_x4), or of a zoo model (see `restora "
+                      "models list`, e.g. drunet_color; downloaded once, verified).", web=True)
+    accept_licence: bool = _opt(False, "Allow a zoo model with non-commercial or flagged terms "
+                                "(`restora models info NAME` shows them) to download and run.")
 
     def __post_init__(self) -> None:
         _one_of("task", self.task, TASKS)
@@ -184,6 +188,8 @@ class Choice:
             raise InvalidParameterError("give either a method or a model (weight file), not both")
         if isinstance(self.model, str) and not self.model.strip():
             raise _bad("model", "a weight file or a shipped weight-set name", self.model)
+        if not isinstance(self.accept_licence, bool):
+            raise _bad("accept_licence", "true or false", self.accept_licence)
 
 
 @dataclass(frozen=True)
@@ -424,7 +430,7 @@ class Request:
         the sha256 of every file it names (a weight, kernel or mask file), so that a change
         of that file's content changes the fingerprint."""
         values = {k: v for k, v in self.to_dict(changed_only=True).items()
-                  if k not in {f.name for f in fields(Execution)} | {"overwrite"}}
+                  if k not in {f.name for f in fields(Execution)} | {"overwrite", "accept_licence"}}
         for key in ("model", "kernel", "mask"):
             value = getattr(self.choice if key == "model" else self.params, key)
             if isinstance(value, (str, Path)) and Path(value).is_file():
@@ -433,7 +439,7 @@ class Request:
 
 
 def _check_untrusted(values: Mapping[str, Any], source: str) -> None:
-    execution = {f.name for f in fields(Execution)} | {"overwrite", "suffix"}
+    execution = {f.name for f in fields(Execution)} | {"overwrite", "suffix", "accept_licence"}
     given = sorted(k for k in values if k in execution)
     if given:
         raise InvalidParameterError(f"{source}: {', '.join(given)} cannot be set here")
@@ -445,9 +451,12 @@ def _check_untrusted(values: Mapping[str, Any], source: str) -> None:
         )
     model = values.get("model")
     if model is not None:
-        if not isinstance(model, str) or find_card(model) is None:
+        entry = zoo.find(model) if isinstance(model, str) else None
+        pulled = entry is not None and zoo.is_pulled(entry) and not entry.needs_opt_in
+        if not isinstance(model, str) or (find_card(model) is None and not pulled):
             raise InvalidParameterError(
-                f"model must be the name of a shipped weight set (see /api/methods); got {model!r}"
+                f"model must be the name of a shipped weight set or of a zoo model pulled on "
+                f"this server (see /api/methods); got {model!r}"
             )
     if values.get("options"):
         raise InvalidParameterError(f"{source}: method options cannot be set here")

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from restora import auto
+from restora import auto, zoo
 from restora.defaults import pick
 from restora.degrade.kernels import check_kernel, parse_kernel
 from restora.errors import InvalidParameterError, OutputExistsError, ShapeError
@@ -37,7 +37,15 @@ from restora.methods.denoisers import load_network
 from restora.methods.learned import method_from_model, model_task
 from restora.methods.registry import METHOD_TASKS, SIGMA_TASKS, MethodInfo, run_method
 from restora.models.inference import cpu_threads
-from restora.options import AUTO, COMMON_PARAMS, DEFAULT_TILE, Choice, Execution, Output, Params
+from restora.options import (
+    AUTO,
+    COMMON_PARAMS,
+    DEFAULT_TILE,
+    Choice,
+    Execution,
+    Output,
+    Params,
+)
 from restora.pipeline.tiling import run_tiled
 from restora.weights import find_card
 
@@ -105,7 +113,8 @@ class Restorer:
         if choice.method is not None:
             self._task_of(_method(choice.method))
         elif choice.model is not None:
-            model_task(load_network(choice.model), None if choice.task == AUTO else choice.task)
+            model_task(load_network(choice.model, accept_licence=choice.accept_licence),
+                       None if choice.task == AUTO else choice.task)
 
     def _task_of(self, info: MethodInfo) -> str:
         task = self.choice.task
@@ -146,7 +155,7 @@ class Restorer:
             self._task_of(info)
             return info, {}
         if task is None and choice.model is not None:
-            model = load_network(choice.model)
+            model = load_network(choice.model, accept_licence=choice.accept_licence)
             use = None if choice.task == AUTO else choice.task
             return self._network_method(model, use or model.task), {}
         task = task or choice.task
@@ -162,7 +171,12 @@ class Restorer:
         luma = (task == "deblock" and model.in_channels == 1) or (shipped and card.luma)
         info = method_from_model(model, task=task if task in METHOD_TASKS else None,
                                  execution=self.execution, luma=luma)
-        return replace(info, name=card.name) if shipped else info  # a shipped set by its name
+        if shipped:
+            return replace(info, name=card.name)  # a shipped set by its name
+        entry = zoo.find(model.source.stem)
+        if entry is not None and zoo.path_of(entry) == model.source:
+            return replace(info, name=entry.name)  # a zoo model by its name
+        return info
 
     # --- running ----------------------------------------------------------------------------
 
@@ -229,10 +243,12 @@ class Restorer:
             kwargs["sigma"] = params.sigma
         elif info.needs_sigma and "sigma" in options and task in SIGMA_TASKS:
             jpeg = photo is not None and photo.format == "JPEG"
-            sigma = estimate_sigma(image, luma_only=jpeg)  # chroma may be subsampled
+            sigma = min(estimate_sigma(image, luma_only=jpeg), auto.SIGMA_MAX)  # chroma may be subsampled
             kwargs["sigma"] = max(sigma, DEBLUR_SIGMA_FLOOR) if task == "deblur" else sigma
         # scale: what the output size must be
         if task == "upscale":
+            if params.scale is None and len(info.scales) == 1:  # a network of one scale
+                params = replace(params, scale=info.scales[0])
             if params.scale is None:
                 raise InvalidParameterError(
                     f"method {info.name!r} upscales: give scale (e.g. --scale 2 or 4)")

@@ -6,6 +6,7 @@ gigabyte allocation or a silent overwrite).
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import tracemalloc
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from io_builders import png_header_only
 from PIL import Image
 
 from restora.cli import main
@@ -108,3 +110,139 @@ def test_header_readers_survive_damaged_and_huge_headers(tmp_path):
         with pytest.raises(ImageReadError) as info:
             reader(truncated)
         assert str(truncated) in str(info.value)
+
+
+# --- found by the fuzz harness (tests/fuzz, benchmarks/fuzz_inputs.py) -------------------------
+
+
+def _no_pixel_decoding(monkeypatch):
+    """Make any Pillow pixel decode fail the test: the checks must refuse first."""
+    from PIL import ImageFile
+
+    def load(self):
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+
+
+def test_a_tiny_jpeg_declaring_a_huge_frame_is_refused_before_decoding(tmp_path, monkeypatch):
+    path = tmp_path / "liar.jpg"
+    Image.new("L", (16, 16), 99).save(path, quality=50)
+    data = bytearray(path.read_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", 14000, 14000)  # 196 MP: under the pixel limit
+    path.write_bytes(bytes(data))
+    assert path.stat().st_size < 1000
+    _no_pixel_decoding(monkeypatch)
+    with pytest.raises(ImageReadError, match=r"liar.jpg: truncated .* cannot hold the 14000x14000"):
+        read_image(path)
+
+
+def test_a_png_whose_image_data_cannot_hold_its_header_size_is_refused(tmp_path, monkeypatch):
+    path = png_header_only(tmp_path / "liar.png", 12000, 12000)
+    _no_pixel_decoding(monkeypatch)
+    with pytest.raises(ImageReadError, match=r"liar.png: truncated .* cannot hold the 12000x12000"):
+        read_image(path)
+
+
+def _one_bit_png(path: Path, side: int) -> Path:
+    """A valid 1-bit PNG of side x side: a few kilobytes that decode to side^2 bytes."""
+    Image.new("1", (side, side), 1).save(path, optimize=True)
+    return path
+
+
+def test_decoding_is_budgeted_by_bytes_not_only_pixels(tmp_path, monkeypatch):
+    from restora.errors import DecodeBudgetError, DecompressionBombError
+    from restora.io._sniff import MAX_DECODE_BYTES_ENV, decode_bytes
+
+    path = _one_bit_png(tmp_path / "flat.png", 3000)  # 9 MP, far under 200 MP
+    assert path.stat().st_size < 10_000
+    need = decode_bytes(3000, 3000, 1, 1)
+    monkeypatch.setenv(MAX_DECODE_BYTES_ENV, str(need - 1))
+    _no_pixel_decoding(monkeypatch)
+    with pytest.raises(DecodeBudgetError) as excinfo:
+        read_image(path)
+    message = str(excinfo.value)
+    assert message.startswith(f"{path}: the header declares 3000x3000 pixels x 1 channel(s)")
+    assert MAX_DECODE_BYTES_ENV in message and "\n" not in message
+    assert isinstance(excinfo.value, DecompressionBombError)  # caught where bombs are
+    monkeypatch.undo()
+    monkeypatch.setenv(MAX_DECODE_BYTES_ENV, str(need))
+    assert read_image(path).pixels.shape == (3000, 3000, 1)
+
+
+def test_the_default_decode_budget_follows_the_address_space_limit(monkeypatch):
+    import resource
+
+    from restora.errors import InvalidParameterError
+    from restora.io import _sniff
+
+    monkeypatch.delenv(_sniff.MAX_DECODE_BYTES_ENV, raising=False)
+    mapped = _sniff._mapped_bytes()
+    monkeypatch.setattr(resource, "getrlimit", lambda kind: (mapped + (1 << 30), -1))
+    assert _sniff.memory_limit() <= 1 << 30
+    assert _sniff.resolve_max_decode_bytes() <= 1 << 29  # half of what is left
+    monkeypatch.setenv(_sniff.MAX_DECODE_BYTES_ENV, "lots")
+    with pytest.raises(InvalidParameterError, match="RESTORA_MAX_DECODE_BYTES"):
+        _sniff.resolve_max_decode_bytes()
+
+
+def test_running_out_of_memory_after_decoding_is_one_clear_error(tmp_path, monkeypatch):
+    from restora.io import read as read_module
+
+    path = tmp_path / "ok.png"
+    Image.new("RGB", (8, 8)).save(path)
+
+    def no_memory(array):
+        raise MemoryError("Unable to allocate 2.19 GiB for an array")
+
+    monkeypatch.setattr(read_module, "to_float32", no_memory)
+    with pytest.raises(ImageReadError, match=r"ok.png: not enough memory to decode this PNG"):
+        read_image(path)
+
+
+#: EXIF whose IFD0 holds one Orientation entry cut before its value.
+_CUT_ORIENTATION = b"II*\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00"
+
+
+@pytest.mark.parametrize("container", ["jpeg", "png", "webp"])
+def test_a_truncated_exif_orientation_entry_is_ignored(tmp_path, container):
+    from tests.fuzz.cases import (
+        jpeg_with_app1,
+        png_chunks,
+        png_from_chunks,
+        webp_with_exif,
+    )
+
+    buf = io.BytesIO()
+    rgb = Image.fromarray(np.full((6, 8, 3), 90, np.uint8))
+    if container == "jpeg":
+        rgb.save(buf, "JPEG")
+        data = jpeg_with_app1(buf.getvalue(), b"Exif\0\0" + _CUT_ORIENTATION)
+    elif container == "png":
+        rgb.save(buf, "PNG")
+        chunks = png_chunks(buf.getvalue())
+        data = png_from_chunks([chunks[0], (b"eXIf", _CUT_ORIENTATION), *chunks[1:]])
+    else:
+        rgb.save(buf, "WEBP", lossless=True)
+        data = webp_with_exif(buf.getvalue(), b"Exif\0\0" + _CUT_ORIENTATION)
+    path = tmp_path / f"cut.{container}"
+    path.write_bytes(data)
+    assert read_image(path).pixels.shape == (6, 8, 3)  # as stored: no orientation to apply
+    info = image_info(path)
+    assert (info["width"], info["height"], info["orientation"]) == (8, 6, 1)
+
+
+def test_a_damaged_quantisation_table_gives_no_quality(tmp_path, monkeypatch):
+    from PIL import JpegImagePlugin
+
+    path = tmp_path / "q.jpg"
+    Image.new("RGB", (16, 16)).save(path, quality=50)
+    real = JpegImagePlugin.JpegImageFile.__init__
+
+    def short_tables(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        self.quantization = {0: list(range(1, 30))}  # 29 entries, not 64
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "__init__", short_tables)
+    assert estimate_jpeg_quality(path) is None

@@ -5,6 +5,20 @@ units (``sigma=25`` means a standard deviation of 25/255).
 """
 
 from restora.degrade.blur import BLUR_BOUNDARIES, blur
+from restora.degrade.camera import (
+    CameraMeta,
+    add_camera_noise,
+    camera_pipeline,
+    correlated_gaussian_noise,
+    demosaic,
+    inverse_smoothstep,
+    mosaic,
+    process,
+    realistic_mix,
+    sample_noise_levels,
+    smoothstep,
+    unprocess,
+)
 from restora.degrade.data_steps import conjugate_gradient, data_step, make_data_step
 from restora.degrade.jpeg import jpeg_compress
 from restora.degrade.kernels import (
@@ -30,30 +44,42 @@ from restora.degrade.operators import (
 from restora.degrade.resize import RESIZE_KERNELS, imresize, resize_matrix
 
 __all__ = [
-    "MAX_KERNEL_SIZE",
-    "MosaicOperator",
-    "check_kernel",
-    "conjugate_gradient",
-    "data_step",
-    "make_data_step",
     "BLUR_BOUNDARIES",
+    "MAX_KERNEL_SIZE",
     "RESIZE_KERNELS",
     "BlurOperator",
+    "CameraMeta",
     "ComposeOperator",
     "DownsampleOperator",
     "LinearOperator",
     "MaskOperator",
+    "MosaicOperator",
     "ResizeOperator",
+    "add_camera_noise",
     "add_gaussian_noise",
     "add_poisson_gaussian_noise",
     "blur",
     "blur_problem",
+    "camera_pipeline",
+    "check_kernel",
+    "conjugate_gradient",
+    "correlated_gaussian_noise",
+    "data_step",
+    "demosaic",
     "gaussian_kernel",
     "imresize",
+    "inverse_smoothstep",
     "jpeg_compress",
     "load_kernel",
+    "make_data_step",
+    "mosaic",
     "motion_kernel",
     "parse_kernel",
+    "process",
+    "realistic_mix",
     "resize_matrix",
+    "sample_noise_levels",
+    "smoothstep",
     "task_operator",
+    "unprocess",
 ]

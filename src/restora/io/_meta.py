@@ -36,7 +36,8 @@ def exif_body(data: bytes) -> bytes:
 
 
 def _orientation_entry(data: bytes) -> tuple[int, str] | None:
-    """Byte offset (in ``data``) of the IFD0 Orientation SHORT value, and the byte order."""
+    """Byte offset (in ``data``) of the IFD0 Orientation SHORT value, and the byte order;
+    None when there is none or the block is cut before its two bytes."""
     base = 6 if data.startswith(EXIF_PREFIX) else 0
     tiff = data[base:]
     if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
@@ -49,7 +50,8 @@ def _orientation_entry(data: bytes) -> tuple[int, str] | None:
             entry = ifd + 2 + 12 * i
             tag, kind, n = struct.unpack(order + "HHI", tiff[entry : entry + 8])
             if tag == ORIENTATION_TAG and kind == 3 and n >= 1:  # SHORT
-                return base + entry + 8, order
+                # a block cut inside the entry has no value to read or patch
+                return (base + entry + 8, order) if entry + 10 <= len(tiff) else None
     except struct.error:
         return None
     return None

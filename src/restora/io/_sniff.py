@@ -12,6 +12,7 @@ import zlib
 from pathlib import Path
 
 from restora.errors import (
+    DecodeBudgetError,
     DecompressionBombError,
     ImageReadError,
     InvalidParameterError,
@@ -22,6 +23,16 @@ DEFAULT_MAX_PIXELS = 200_000_000
 """Largest image (width x height) decoded without an explicit override: 200 megapixels."""
 
 MAX_PIXELS_ENV = "RESTORA_MAX_PIXELS"
+
+MAX_DECODE_BYTES_ENV = "RESTORA_MAX_DECODE_BYTES"
+
+DECODE_MEMORY_FRACTION = 0.5
+"""Default decode budget: this fraction of the memory the process may use (the smallest of
+physical RAM, the cgroup limit and the address-space rlimit left)."""
+
+PIPELINE_FLOAT_COPIES = 4
+"""Whole-image float32 copies counted per decode: the photo's pixels and the copies the
+restoration pipeline makes of them (estimate, working copy, output)."""
 
 RAW_SUFFIXES = (".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".rw2", ".orf")
 
@@ -89,6 +100,93 @@ def check_pixels(path: Path, width: int, height: int, limit: int) -> None:
             f"If you trust this file, raise the limit with max_pixels=... or the environment "
             f"variable {MAX_PIXELS_ENV}.",
         )
+
+
+def decode_bytes(width: int, height: int, channels: int, sample_bytes: int) -> int:
+    """Peak bytes a decode allocates: the decoder's buffer and its copy into numpy
+    (2 x ``sample_bytes`` per sample) plus :data:`PIPELINE_FLOAT_COPIES` float32 copies."""
+    return width * height * channels * (2 * sample_bytes + 4 * PIPELINE_FLOAT_COPIES)
+
+
+def check_decode(path: Path, width: int, height: int, limit: int, *, channels: int,
+                 sample_bytes: int) -> None:
+    """The header checks before any pixel is decoded: not empty, at most ``limit`` pixels
+    (:func:`check_pixels`), and within the decode memory budget
+    (:func:`resolve_max_decode_bytes`). ``channels`` and ``sample_bytes`` describe what
+    the decoder produces (a palette counts as RGBA, 1-bit as one byte)."""
+    check_pixels(path, width, height, limit)
+    need = decode_bytes(width, height, max(channels, 1), max(sample_bytes, 1))
+    budget = resolve_max_decode_bytes()
+    if need > budget:
+        raise DecodeBudgetError(
+            path,
+            f"the header declares {width}x{height} pixels x {channels} channel(s) x "
+            f"{sample_bytes * 8} bits; decoding and restoring it needs about {_gib(need)} of "
+            f"memory, more than the decode budget of {_gib(budget)} (a guard against running "
+            f"out of memory). If you trust this file and have the memory, raise the budget "
+            f"with the environment variable {MAX_DECODE_BYTES_ENV} (bytes).",
+        )
+
+
+def _gib(value: int) -> str:
+    return f"{value / 2**30:.2f} GiB" if value >= 2**28 else f"{value / 2**20:.0f} MiB"
+
+
+def resolve_max_decode_bytes() -> int:
+    """The decode memory budget in bytes: ``$RESTORA_MAX_DECODE_BYTES``, else
+    :data:`DECODE_MEMORY_FRACTION` of :func:`memory_limit`."""
+    env = os.environ.get(MAX_DECODE_BYTES_ENV)
+    if env is None or not env.strip():
+        return int(memory_limit() * DECODE_MEMORY_FRACTION)
+    try:
+        value = int(env.strip())
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise InvalidParameterError(
+            f"environment variable {MAX_DECODE_BYTES_ENV}={env!r} is not a positive byte "
+            f"count; set it to e.g. 8000000000, or unset it (default: "
+            f"{DECODE_MEMORY_FRACTION:g} of the memory available to the process)"
+        )
+    return value
+
+
+def memory_limit() -> int:
+    """Bytes this process may use at most: the smallest of physical RAM, the cgroup memory
+    limit (containers) and, under an address-space rlimit, what is left of it."""
+    limits = []
+    try:
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        pass
+    for name in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(name).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 1 << 60:
+            limits.append(int(text))
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            limits.append(max(soft - _mapped_bytes(), 0))
+    except (ImportError, OSError, ValueError):
+        pass
+    return min(limits) if limits else 8 << 30
+
+
+def _mapped_bytes() -> int:
+    """This process's address space (VmSize), 0 where /proc is not available."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def check_regular_file(path: Path) -> None:
@@ -204,6 +302,93 @@ def png_header(path: Path) -> tuple[int, int, int, int]:
         raise ImageReadError(path, "truncated or corrupt PNG: no valid IHDR header chunk")
     width, height, depth, colour = struct.unpack(">IIBB", head[16:26])
     return width, height, depth, colour
+
+
+#: deflate emits at least 2 bits per 258-byte match: no zlib stream inflates more than
+#: about 1032 bytes per compressed byte (with slack for headers).
+_DEFLATE_MAX_RATIO = 1100
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+def check_png_data(path: Path, width: int, height: int, depth: int, colour: int) -> None:
+    """Raise when the PNG's image data (all IDAT chunks) is too short to inflate to the
+    size its header declares: the file is truncated or its header lies (a size bomb), and
+    decoding would allocate the whole image before failing."""
+    bits = depth * _PNG_CHANNELS.get(colour, 4)
+    raw = height * (1 + (width * bits + 7) // 8)  # filter byte + packed samples per row
+    idat = png_idat_bytes(path)
+    if idat * _DEFLATE_MAX_RATIO + (64 << 10) < raw:
+        raise ImageReadError(
+            path, f"truncated or corrupt PNG: {idat} bytes of image data cannot hold the "
+            f"{width}x{height} pixels the header declares")
+
+
+def png_idat_bytes(path: Path) -> int:
+    """Total length of the IDAT chunks of a PNG (walks the chunk headers only)."""
+    total = 0
+    with open(path, "rb") as fh:
+        fh.seek(8)
+        while True:
+            header = fh.read(8)
+            if len(header) < 8:
+                break
+            length, tag = struct.unpack(">I4s", header)
+            if tag == b"IDAT":
+                total += length
+            elif tag == b"IEND":
+                break
+            fh.seek(length + 4, os.SEEK_CUR)
+    return total
+
+
+#: SOF markers of Huffman-coded JPEG (baseline, extended, progressive, lossless); these
+#: code every 8x8 luma block in at least one bit. Arithmetic coding has no such floor.
+_JPEG_HUFFMAN_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7}
+
+
+def check_jpeg_data(path: Path) -> None:
+    """Raise when a Huffman-coded JPEG file is too short to hold the frame its SOF header
+    declares (at least one bit per 8x8 luma block, with a factor 2 of slack): it is
+    truncated or its header lies, and decoding would allocate the whole frame first."""
+    frame = jpeg_frame(path)
+    if frame is None:
+        return
+    marker, width, height = frame
+    blocks = -(-width // 8) * -(-height // 8)
+    size = path.stat().st_size
+    if marker in _JPEG_HUFFMAN_SOF and size * 16 < blocks:
+        raise ImageReadError(
+            path, f"truncated or corrupt JPEG: {size} bytes cannot hold the {width}x{height} "
+            f"pixels the header declares")
+
+
+def jpeg_frame(path: Path) -> tuple[int, int, int] | None:
+    """(SOF marker, width, height) of a JPEG from its marker segments, or None when no
+    frame header is found in the first 1 MiB."""
+    with open(path, "rb") as fh:
+        data = fh.read(1 << 20)
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if pos + 9 > len(data):
+                return None
+            height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
+            return marker, width, height
+        if marker == 0xDA or length < 2:  # scan data before any frame header
+            return None
+        pos += 2 + length
+    return None
 
 
 #: Largest decompressed ICC profile or XMP packet read from a PNG (Pillow's limit for text

@@ -9,7 +9,15 @@ from typing import Any
 from restora._optional import require
 from restora.io import _meta
 from restora.io._sniff import png_header, png_metadata_chunks, sniff_format
-from restora.io.read import decoder_errors, open_pillow, open_raw, tag_bytes, tiff_exif, tiff_orientation, xmp_from_info
+from restora.io.read import (
+    decoder_errors,
+    open_pillow,
+    open_raw,
+    tag_bytes,
+    tiff_exif,
+    tiff_orientation,
+    xmp_from_info,
+)
 
 _LAYOUTS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
@@ -27,7 +35,10 @@ def image_info(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     fmt = sniff_format(path)
     with decoder_errors(path, damaged=f"{fmt} header", doing=f"read this {fmt} header"):
-        facts = _FACTS[fmt](path, fmt)
+        return _describe(path, fmt, _FACTS[fmt](path, fmt))
+
+
+def _describe(path: Path, fmt: str, facts: tuple) -> dict[str, Any]:
     width, height, channels, depth, alpha, exif, icc, xmp, orientation, upright = facts
     exif = _meta.normalize_exif(exif)
     if orientation is None:

@@ -82,6 +82,6 @@ def estimate_jpeg_quality(source: str | Path | Photo) -> int | None:
             tables = getattr(JpegImagePlugin.JpegImageFile(fh), "quantization", None)
     except Exception:  # noqa: BLE001  (not a JPEG, or a damaged header: no quality to read)
         return None
-    if not tables or 0 not in tables:
-        return None
+    if not tables or 0 not in tables or any(len(tables[k]) != 64 for k in tables if k in (0, 1)):
+        return None  # no luminance table, or a damaged one: no quality to read
     return quality_from_tables(tables)

@@ -4,7 +4,8 @@ Formats are detected from content (magic bytes), never from the suffix alone. De
 Pillow (JPEG, 8-bit PNG, WebP, BMP, TIFF fallback), OpenCV (16-bit PNG colour/alpha),
 tifffile (TIFF: 8/16-bit, float), pillow-heif (HEIC/HEIF, extra ``heic``) and rawpy
 (camera RAW, extra ``raw``). The header is checked against the pixel limit before any
-pixel is decoded.
+pixel is decoded, and so is the memory the decode will need (pixels x channels x bytes
+per sample through the float32 pipeline) against the decode budget.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from restora.errors import (
 )
 from restora.io import _meta
 from restora.io._sniff import (
-    check_pixels,
+    check_decode,
+    check_jpeg_data,
+    check_png_data,
     png_header,
     png_metadata_chunks,
     resolve_max_pixels,
@@ -86,6 +89,11 @@ def read_image(
       gamma (1, 1), no auto-brightness.
     - Pixel limit: ``max_pixels`` (default ``$RESTORA_MAX_PIXELS`` or 200 megapixels) is
       checked on the header before decoding; larger images raise DecompressionBombError.
+    - Memory budget: the bytes the decode and the float32 pipeline will allocate
+      (:func:`restora.io._sniff.decode_bytes`) are checked on the header too, against
+      ``$RESTORA_MAX_DECODE_BYTES`` or half the memory the process may use; above it,
+      DecodeBudgetError (a DecompressionBombError). Running out of memory anyway is an
+      ImageReadError, never a bare MemoryError.
 
     Raises ImageReadError (missing, empty, truncated/corrupt, not an image),
     UnsupportedFormatError, DecompressionBombError, MissingExtraError, InvalidParameterError.
@@ -108,7 +116,7 @@ def read_image(
             decoded = _read_raw(path, limit, raw_output)
         else:
             decoded = _read_pillow(path, fmt, limit)
-    return _to_photo(path, fmt, decoded)
+        return _to_photo(path, fmt, decoded)
 
 
 @contextmanager
@@ -233,9 +241,30 @@ def _clean_float(array: np.ndarray) -> np.ndarray:
     return np.clip(array, 0.0, 1.0)
 
 
+def pillow_layout(mode: str) -> tuple[int, int]:
+    """(channels, bytes per sample) a Pillow mode decodes to; a palette counts as RGBA
+    (what it is converted to), 1-bit as one byte per pixel (Pillow's storage)."""
+    from PIL import Image
+
+    if mode in ("P", "PA"):
+        return 4, 1
+    if mode in ("I", "F"):
+        return 1, 4
+    if mode.startswith("I;16"):
+        return 1, 2
+    try:
+        return Image.getmodebands(mode), 1
+    except (KeyError, ValueError):
+        return 4, 4
+
+
 def _read_pillow(path: Path, fmt: str, limit: int) -> _Decoded:
     with open_pillow(path, fmt) as im:
-        check_pixels(path, im.size[0], im.size[1], limit)
+        channels, sample_bytes = pillow_layout(im.mode)
+        check_decode(path, im.size[0], im.size[1], limit, channels=channels,
+                     sample_bytes=sample_bytes)
+        if fmt == "JPEG":
+            check_jpeg_data(path)
         im.load()
         info = dict(im.info)
         try:
@@ -254,10 +283,15 @@ def _read_pillow(path: Path, fmt: str, limit: int) -> _Decoded:
 
 # --- PNG ------------------------------------------------------------------------------------
 
+#: Channels of the decoded array per PNG colour type (a palette becomes RGB or RGBA).
+_PNG_DECODED_CHANNELS = {0: 1, 2: 3, 3: 4, 4: 2, 6: 4}
+
 
 def _read_png(path: Path, limit: int) -> _Decoded:
     width, height, depth, colour = png_header(path)
-    check_pixels(path, width, height, limit)
+    check_decode(path, width, height, limit, channels=_PNG_DECODED_CHANNELS.get(colour, 4),
+                 sample_bytes=2 if depth == 16 else 1)
+    check_png_data(path, width, height, depth, colour)
     if depth != 16:
         return _read_pillow(path, "PNG", limit)
     # Pillow reduces 16-bit colour PNGs to 8 bits; OpenCV keeps 16 (BGR(A) order).
@@ -296,7 +330,9 @@ def _read_tiff(path: Path, limit: int) -> _Decoded:
 
     with tifffile.TiffFile(path) as tif:
         page = tif.pages.first
-        check_pixels(path, int(page.imagewidth), int(page.imagelength), limit)
+        channels, sample_bytes = tiff_layout(page)
+        check_decode(path, int(page.imagewidth), int(page.imagelength), limit,
+                     channels=channels, sample_bytes=sample_bytes)
         icc = tag_bytes(page, 34675)
         xmp = tag_bytes(page, 700)
         orientation = tiff_orientation(page)
@@ -315,6 +351,17 @@ def _read_tiff(path: Path, limit: int) -> _Decoded:
         xmp=xmp,
         orientation=orientation,
     )
+
+
+def tiff_layout(page: Any) -> tuple[int, int]:
+    """(samples per pixel x depth planes, bytes per sample) of a tifffile page; associated
+    alpha is un-premultiplied in float64, so it counts 8 bytes per sample."""
+    samples = max(int(page.samplesperpixel), 1) * max(int(getattr(page, "imagedepth", 1)), 1)
+    dtype = page.dtype
+    size = dtype.itemsize if dtype is not None else max(-(-int(page.bitspersample) // 8), 1)
+    if 1 in tuple(int(x) for x in (page.extrasamples or ())):
+        size = 8
+    return samples, max(size, 1)
 
 
 def tag_bytes(page: Any, code: int) -> bytes | None:
@@ -408,8 +455,10 @@ def _read_heif(path: Path, limit: int) -> _Decoded:
     pillow_heif = require("pillow_heif", extra="heic", purpose="reading HEIC/HEIF images")
     heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=False)
     width, height = heif.size
-    check_pixels(path, width, height, limit)
     mode = heif.mode
+    channels = {"L": 1, "LA": 2, "RGB": 3, "BGR": 3}.get(mode.split(";")[0], 4)
+    check_decode(path, width, height, limit, channels=channels,
+                 sample_bytes=2 if mode.endswith(";16") else 1)
     data = np.asarray(heif)
     if data.ndim == 2:
         data = data[..., None]
@@ -457,7 +506,8 @@ def _read_raw(path: Path, limit: int, raw_output: str) -> _Decoded:
     rawpy, raw = open_raw(path)
     try:
         sizes = raw.sizes
-        check_pixels(path, int(sizes.width), int(sizes.height), limit)
+        check_decode(path, int(sizes.width), int(sizes.height), limit, channels=3,
+                     sample_bytes=2)
         raw.unpack()
         if raw_output == "linear":
             rgb = raw.postprocess(

@@ -12,12 +12,14 @@ methods run on the CPU through :mod:`restora.io.bridge`.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from restora.errors import InvalidParameterError
+from restora import zoo
+from restora.errors import InvalidParameterError, ModelLoadError
 from restora.io.bridge import from_tensor, to_tensor
 from restora.methods.registry import REGISTRY, MethodInfo, run_method
 from restora.models.descriptor import ModelDescriptor
@@ -47,12 +49,24 @@ def method_denoiser(info: MethodInfo) -> Denoise:
     return denoise
 
 
-def load_network(model: str | Path | ModelDescriptor) -> ModelDescriptor:
-    """A loaded network: a descriptor as given, or a shipped weight set's name / a weight
-    file, loaded once per process (:func:`~restora.models.loading.load_model_cached`)."""
+def load_network(model: str | Path | ModelDescriptor, *,
+                 accept_licence: bool = False) -> ModelDescriptor:
+    """A loaded network: a descriptor as given, or a shipped weight set's name, a zoo
+    model's name (downloaded once; ``accept_licence`` for opt-in terms) or a weight file,
+    loaded once per process (:func:`~restora.models.loading.load_model_cached`). A zoo
+    model must load as the architecture its entry names and does its entry's task."""
     if isinstance(model, ModelDescriptor):
         return model
-    return load_model_cached(model_path(model))
+    loaded = load_model_cached(model_path(model, accept_licence=accept_licence))
+    entry = zoo.find(str(model)) if not Path(model).exists() else None
+    if entry is None:
+        return loaded
+    spandrel_id = getattr(getattr(loaded.call_fn, "architecture", None), "id", None)
+    arch = f"spandrel:{spandrel_id}" if spandrel_id else loaded.arch
+    if arch.lower() != entry.arch.lower():
+        raise ModelLoadError(f"zoo model {entry.name}: {loaded.source} loads as {loaded.arch}, "
+                             f"but the zoo lists it as {entry.arch}")
+    return replace(loaded, task=entry.task) if loaded.task != entry.task else loaded
 
 
 def as_denoiser(

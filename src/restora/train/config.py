@@ -21,7 +21,7 @@ from restora._optional import require
 from restora.archs.registry import arch_names
 from restora.errors import InvalidParameterError
 
-DEGRADATIONS = ("gaussian", "camera", "jpeg", "sr", "second_order")
+DEGRADATIONS = ("gaussian", "camera", "jpeg", "sr", "second_order", "camera_isp", "real_mix")
 LOSSES = ("l1", "l2", "charbonnier", "edm")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -62,7 +62,13 @@ class DegradationConfig:
         srgb_to_linear -> shot + read noise -> linear_to_srgb -> JPEG at a random quality),
         "jpeg" (JPEG at a random quality), "sr" (MATLAB bicubic downscale by ``scale`` then
         bicubic upscale back, the VDSR/DnCNN-3 input), "second_order" (blur, resize, noise,
-        JPEG, twice, then resize back: Real-ESRGAN / BSRGAN style blind degradation).
+        JPEG, twice, then resize back: Real-ESRGAN / BSRGAN style blind degradation),
+        "camera_isp" (:func:`restora.degrade.camera_pipeline`: unprocess to a raw Bayer
+        mosaic, shot + read noise at a random ISO, demosaic, colour, tone curve, optional
+        sharpening, JPEG; Brooks et al. 2019), "real_mix" (:func:`restora.degrade.realistic_mix`,
+        BSRGAN/SCUNet-style random-order blur, resize, correlated Gaussian noise, camera
+        noise, JPEG twice). Both are blind: the target is the clean patch, the returned sigma
+        is only the measured std of the residual (use a model without a noise map).
     sigma_min, sigma_max: AWGN std range, 8-bit units (gaussian; second_order noise). For
         a diffusion prior (arch "edm") the range is huge, e.g. [0.25, 10200] (EDM's
         0.002..80 for [-1, 1] data).

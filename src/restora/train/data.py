@@ -18,9 +18,11 @@ from restora.degrade import (
     add_gaussian_noise,
     add_poisson_gaussian_noise,
     blur,
+    camera_pipeline,
     gaussian_kernel,
     imresize,
     jpeg_compress,
+    realistic_mix,
 )
 from restora.errors import DatasetError
 from restora.io import list_images as list_image_files
@@ -154,6 +156,10 @@ def degrade(
         return gaussian(clean, s, rng), s
     if cfg.kind == "camera":
         out = _camera(clean, cfg, rng)
+    elif cfg.kind == "camera_isp":
+        out = camera_pipeline(clean, rng)
+    elif cfg.kind == "real_mix":
+        out = realistic_mix(clean, rng)
     elif cfg.kind == "jpeg":
         out = jpeg_compress(clean, int(rng.integers(cfg.quality_min, cfg.quality_max + 1)))
     elif cfg.kind == "sr":

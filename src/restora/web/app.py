@@ -33,6 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 import restora
+from restora import zoo
 from restora.auto import NOISE_THRESHOLD
 from restora.defaults import pick, table_rows
 from restora.errors import (
@@ -45,9 +46,9 @@ from restora.errors import (
 from restora.methods import list_methods
 from restora.options import FORMATS, GROUPS, TASKS
 from restora.options import Request as RestoreRequest
-from restora.weights import DEFAULT_WEIGHTS
 from restora.web.jobs import JobManager, JobNotFoundError, ServerBusyError
 from restora.web.settings import ServerSettings, is_loopback
+from restora.weights import DEFAULT_WEIGHTS
 
 STATIC = Path(__file__).parent / "static"
 _MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".webp": "image/webp",
@@ -308,7 +309,8 @@ def _add_routes(app: FastAPI, settings: ServerSettings) -> None:
             "defaults": {task: {"gray": gray, "colour": colour}
                          for task, gray, colour in table_rows()},
             "formats": list(FORMATS),
-            "models": [card.name for card in DEFAULT_WEIGHTS],
+            "models": [card.name for card in DEFAULT_WEIGHTS]
+                      + [e.name for e in zoo.pulled() if not e.needs_opt_in],  # no downloads here
             "auto_sigma_threshold": NOISE_THRESHOLD,
             "limits": {"max_upload_mb": settings.max_upload_mb, "max_files": settings.max_files,
                        "max_pixels": settings.max_pixels, "result_ttl": settings.result_ttl},

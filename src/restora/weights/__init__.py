@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from restora import zoo
 from restora.errors import ModelLoadError
 from restora.io.atomic import file_sha256
 
@@ -137,8 +138,15 @@ def verified_path(card: WeightCard) -> Path:
     return path
 
 
-def model_path(model: str | Path) -> Path:
-    """The file behind ``--model``: a shipped weight set's name (checked against its sha256)
-    or a path as given."""
-    card = find_card(str(model)) if not Path(model).exists() else None
-    return Path(model) if card is None else verified_path(card)
+def model_path(model: str | Path, *, accept_licence: bool = False) -> Path:
+    """The file behind ``--model``: a shipped weight set's name (checked against its sha256),
+    a zoo model's name (downloaded on first use, verified; :mod:`restora.zoo`) or a path as
+    given. ``accept_licence``: allow a zoo model with non-commercial or flagged terms."""
+    if Path(model).exists():
+        return Path(model)
+    card = find_card(str(model))
+    if card is not None:
+        return verified_path(card)
+    if zoo.find(str(model)) is not None:
+        return zoo.pull(str(model), accept_licence=accept_licence)
+    return Path(model)
