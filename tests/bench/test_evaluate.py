@@ -85,3 +85,21 @@ def test_bicubic_set5_reproduces_published_y_psnr(scale, published, protocol):
                       protocol=protocol)
     assert result.mean_psnr == pytest.approx(published, abs=0.02)
     assert result.published["bicubic"] == published
+
+
+def test_unreadable_dataset_files_are_skipped_counted_and_keep_the_seeds(gray_folder, tmp_path):
+    whole = evaluate(IDENTITY, gray_folder, task="denoise", sigma=25)
+    (gray_folder / "img1.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with pytest.warns(UserWarning, match="img1.png: skipped"):
+        result = evaluate(IDENTITY, gray_folder, task="denoise", sigma=25)
+    assert [s.name for s in result.images] == ["img0", "img2"]
+    assert list(result.skipped) == ["img1.png"]
+    # image i keeps seed + i: the two readable images score exactly as before
+    assert [s.psnr for s in result.images] == [whole.images[0].psnr, whole.images[2].psnr]
+    assert "skipped 1 unreadable file(s)" in result.to_markdown()
+    assert result.to_dict()["skipped"] == result.skipped
+    for name in ("img0.png", "img2.png"):
+        (gray_folder / name).write_bytes(b"not an image")
+    with pytest.raises(DatasetError, match="no readable images"):
+        with pytest.warns(UserWarning):
+            evaluate(IDENTITY, gray_folder, task="denoise", sigma=25)

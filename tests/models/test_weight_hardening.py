@@ -55,3 +55,45 @@ def test_a_lying_header_is_refused_without_building_the_network(tiny, tmp_path, 
         tracemalloc.stop()
     assert peak < 256 << 20
     assert load_model(tiny).config["num_features"] == 4  # the honest file loads
+
+
+def _mat_with(tmp_path, make):
+    import h5py
+
+    path = tmp_path / "net.mat"
+    with h5py.File(path, "w") as f:
+        make(f, tmp_path)
+    return path
+
+
+@pytest.mark.parametrize("case", ["external_storage", "external_link", "soft_link", "virtual", "huge"])
+def test_hdf5_weights_that_reach_outside_are_refused(case, tmp_path):
+    import h5py
+
+    from restora.errors import ModelLoadError
+    from restora.models.matconvnet import read_simplenn_layers
+
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"private bytes of another file" * 8)
+
+    def make(f, folder):
+        if case == "external_storage":
+            f.create_dataset("net/layers", shape=(32,), dtype="u1", external=[(str(secret), 0, 32)])
+        elif case == "external_link":
+            f["net"] = h5py.ExternalLink(str(folder / "other.h5"), "/net")
+        elif case == "soft_link":
+            f.create_group("real/layers")
+            f["net"] = h5py.SoftLink("/real")
+        elif case == "virtual":
+            layout = h5py.VirtualLayout(shape=(4,), dtype="f4")
+            layout[:] = h5py.VirtualSource(str(folder / "other.h5"), "data", shape=(4,))
+            f.create_virtual_dataset("net/layers", layout)
+        else:
+            f.create_dataset("net/layers", shape=(1 << 28,), dtype="f8", chunks=(1 << 16,),
+                             compression="gzip")  # 2 GiB of zeros in a few KB
+
+    path = _mat_with(tmp_path, make)
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(ModelLoadError, match="not self-contained or too large") as info:
+        read_simplenn_layers(path)
+    assert str(path) in str(info.value)

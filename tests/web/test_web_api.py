@@ -367,3 +367,16 @@ def test_cli_serve_passes_the_settings(monkeypatch, capsys):
     assert (settings.execution.device, settings.execution.threads) == ("cpu", 1)
     err = capsys.readouterr().err
     assert "serving on http://127.0.0.1:8123/" in err and "#token=" in err
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("can't start new thread"), MemoryError()])
+def test_out_of_threads_or_memory_is_503_not_500(photo, monkeypatch, failure):
+    def fail(self, *args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(JobManager, "submit", fail)
+    app = create_app(ServerSettings())
+    with TestClient(app, base_url=BASE, raise_server_exceptions=False) as c:
+        reply = submit(c, ("1.png", photo[2]))
+    assert reply.status_code == 503 and reply.headers["retry-after"] == "10"
+    assert "short of memory or threads" in reply.json()["detail"]

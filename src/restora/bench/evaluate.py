@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,7 +28,7 @@ import numpy as np
 import restora
 from restora import degrade
 from restora.bench.published import published_for
-from restora.errors import InvalidParameterError
+from restora.errors import DatasetError, ImageError, InvalidParameterError
 from restora.io import from_float32, image_info, list_images, read_image
 from restora.io.atomic import atomic_write_text
 from restora.methods.registry import MethodInfo
@@ -59,6 +60,7 @@ class Evaluation:
     seed: int
     images: list[ImageScore] = field(default_factory=list)
     published: dict[str, float] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # unreadable file -> the problem
 
     @property
     def mean_psnr(self) -> float:
@@ -86,6 +88,7 @@ class Evaluation:
             "level": self.level,
             "seed": self.seed,
             "published": self.published,
+            "skipped": self.skipped,
             "restora_version": restora.__version__,
         }
 
@@ -106,6 +109,9 @@ class Evaluation:
         else:
             lines += [f"mean PSNR {self.mean_psnr:.2f} dB, SSIM {self.mean_ssim:.4f}, "
                       f"{self.sec_per_mp:.3f} s/MP over {len(self.images)} images", ""]
+        if self.skipped:
+            problems = "; ".join(f"{k}: {v}" for k, v in self.skipped.items())
+            lines += [f"skipped {len(self.skipped)} unreadable file(s) (not in the mean): {problems}", ""]
         if self.published:
             lines += ["| published | PSNR (dB) | this run - published |", "|---|---|---|"]
             lines += [f"| {m} | {v:.2f} | {self.mean_psnr - v:+.2f} |"
@@ -199,7 +205,7 @@ def evaluate_request(
         raise InvalidParameterError(
             "task 'auto' chooses its methods per image; to evaluate, name the task (--task "
             "denoise | upscale | deblock | deblur) and optionally a method or a model")
-    first = _colour_channels(files[0]) if files else 3
+    first = _first_channels(files)
     info, task, _ = restorer.method_for(None if explicit else choice.task, channels=first,
                                         scale=params.scale)
     level = {"denoise": params.sigma, "deblur": params.sigma, "upscale": params.scale,
@@ -213,8 +219,13 @@ def evaluate_request(
     result = Evaluation(method=info.name, dataset=name, task=task, protocol=rule.name,
                         level=None if level is None else int(level), seed=seed,
                         published=published_for(name, task, int(level)) if level else {})
-    for index, path in enumerate(files):
-        photo = read_image(path)
+    for index, path in enumerate(files):  # image i keeps seed + i even when others are skipped
+        try:
+            photo = read_image(path)
+        except ImageError as exc:
+            result.skipped[path.name] = exc.problem
+            warnings.warn(f"{path}: skipped, {exc.problem}", stacklevel=2)
+            continue
         depth = np.uint16 if photo.bit_depth == 16 else np.uint8
         reference, degraded = degrade_for_protocol(
             photo.pixels, task=task, index=index, seed=seed, sigma=params.sigma,
@@ -234,7 +245,19 @@ def evaluate_request(
             seconds=seconds, megapixels=output.shape[0] * output.shape[1] / 1e6))
         if progress is not None:
             progress(index + 1, len(files))
+    if not result.images:
+        raise DatasetError(f"{dataset}: no readable images ({len(result.skipped)} unreadable)")
     return result
+
+
+def _first_channels(files: list[Path]) -> int:
+    """Colour channels of the first readable image (3 when none is)."""
+    for path in files:
+        try:
+            return _colour_channels(path)
+        except ImageError:
+            continue
+    return 3
 
 
 def _colour_channels(path: Path) -> int:

@@ -56,6 +56,7 @@ def _read_v73(path: Path) -> list[dict[str, Any]]:
 
     try:
         with h5py.File(path, "r") as f:
+            check_hdf5_self_contained(f, path)
             if "net" not in f or "layers" not in f["net"]:
                 raise ModelLoadError(
                     f"{path}: MAT-file has no 'net.layers' (found {sorted(f.keys())}); "
@@ -76,6 +77,44 @@ def _read_v73(path: Path) -> list[dict[str, Any]]:
         raise
     except Exception as exc:
         raise ModelLoadError(f"{path}: could not read the MATLAB v7.3 (HDF5) file: {exc}") from None
+
+
+#: Largest dataset a weight file may hold (uncompressed bytes): a few KB of gzip cannot
+#: inflate to gigabytes.
+MAX_DATASET_BYTES = 1 << 30
+
+
+def check_hdf5_self_contained(f: Any, path: Path) -> None:
+    """Refuse an HDF5 file that reaches outside itself or inflates without bound: external
+    links, soft links, datasets with external raw storage, virtual datasets (each could copy
+    another local file's bytes into the weights), datasets above :data:`MAX_DATASET_BYTES`."""
+    import h5py
+
+    problems: list[str] = []
+
+    def visit_link(name: str, link: Any) -> None:
+        if isinstance(link, h5py.ExternalLink):
+            problems.append(f"'{name}' is an external link to {link.filename}:{link.path}")
+        elif isinstance(link, h5py.SoftLink):
+            problems.append(f"'{name}' is a soft link to {link.path}")
+
+    def visit_item(name: str, item: Any) -> None:
+        if not isinstance(item, h5py.Dataset):
+            return
+        if item.external:
+            problems.append(f"dataset '{name}' keeps its data in external file(s) "
+                            f"{', '.join(str(e[0]) for e in item.external)}")
+        elif item.is_virtual:
+            problems.append(f"dataset '{name}' is a virtual dataset (data from other files)")
+        elif item.size * item.dtype.itemsize > MAX_DATASET_BYTES:
+            problems.append(f"dataset '{name}' would take {item.size * item.dtype.itemsize} bytes")
+
+    f.visititems_links(visit_link)
+    if not problems:
+        f.visititems(visit_item)
+    if problems:
+        raise ModelLoadError(f"{path}: refused, the HDF5 file is not self-contained or too large: "
+                             + "; ".join(problems[:3]))
 
 
 def _read_v5(path: Path) -> list[dict[str, Any]]:

@@ -248,8 +248,24 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        if out_of_resources(exc):  # the machine, not the request: the client may retry
+            return JSONResponse({"detail": "the server is short of memory or threads; retry "
+                                           "in a moment"}, status_code=503,
+                                headers={"Retry-After": "10"})
         return JSONResponse({"detail": f"internal server error ({type(exc).__name__})"},
                             status_code=500)
+
+
+def out_of_resources(exc: BaseException) -> bool:
+    """``MemoryError`` or "can't start new thread" (and OS errors for lack of memory or
+    processes): a temporary shortage, answered 503 + Retry-After rather than 500."""
+    import errno
+
+    if isinstance(exc, MemoryError):
+        return True
+    if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
+        return True
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOMEM, errno.EAGAIN)
 
 
 def _default_name(task: str) -> str | None:

@@ -128,6 +128,39 @@ def output_name(name: str, suffix: str) -> str:
     return f"{stem}_restored{suffix}"
 
 
+TEMP_PREFIX = "restora-web-"
+#: The server process that owns a temporary folder (its pid), written when the folder is made.
+OWNER_FILE = "server.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_folders(parent: str | Path | None = None) -> list[Path]:
+    """Delete the temporary folders (users' uploads and results) of servers that died
+    without cleaning up (SIGKILL, power loss): ours, with an owner pid that no longer runs.
+    Returns the folders removed."""
+    removed = []
+    for folder in Path(parent or tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
+        try:
+            if not folder.is_dir() or folder.is_symlink() or folder.stat().st_uid != os.getuid():
+                continue
+            pid = int((folder / OWNER_FILE).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 class JobManager:
     """Bounded job queue + worker threads + private storage with expiry.
 
@@ -138,8 +171,10 @@ class JobManager:
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
-        self.root = Path(tempfile.mkdtemp(prefix="restora-web-"))
+        self.removed_stale = remove_stale_folders()
+        self.root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
         os.chmod(self.root, 0o700)
+        (self.root / OWNER_FILE).write_text(f"{os.getpid()}\n")
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue[Job] = queue.Queue(maxsize=settings.queue_size)
