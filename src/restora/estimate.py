@@ -106,10 +106,6 @@ def estimate_sigma(image: np.ndarray, *, luma_only: bool = False) -> float:
     robust (MAD) estimate from neighbour differences, which is rough.
     Citations: Liu, Tanaka & Okutomi, IEEE TIP 2013; Chen, Zhu & Heng, ICCV 2015.
     """
-    from scipy.special import (
-        gammaincinv,  # gamma quantile without importing scipy.stats
-    )
-
     if luma_only and image.ndim == 3 and image.shape[2] == 3:
         luma = np.asarray(image, dtype=np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
         return estimate_sigma(luma[..., None]) / LUMA_NOISE_GAIN
@@ -122,50 +118,7 @@ def estimate_sigma(image: np.ndarray, *, luma_only: bool = False) -> float:
             f"estimate_sigma takes a non-empty HW or HWC image; got shape {np.shape(image)}"
         )
     arr = arr.astype(np.float64) * 255.0
-    h, w, c = arr.shape
-    # the largest patch (<= PATCH) that leaves enough patches for a stable covariance
-    p = next(
-        (q for q in range(PATCH, 2, -1) if (h - q + 1) * (w - q + 1) >= MIN_RATIO * c * q * q),
-        0,
-    )
-    if p == 0:
-        return _tiny(arr)
-
-    n_pos = (h - p + 1) * (w - p + 1)
-    stride = max(1, math.ceil(math.sqrt(n_pos / MAX_PATCHES)))
-
-    # texture strength of each patch: sum of squared central-difference gradients
-    gh = (arr[:, 2:] - arr[:, :-2]) / 2.0  # horizontal gradient at columns 1..w-2
-    gv = (arr[2:] - arr[:-2]) / 2.0  # vertical gradient at rows 1..h-2
-    energy = _box_sum((gh**2).sum(2), p, p - 2) + _box_sum((gv**2).sum(2), p - 2, p)
-    # (both sums are indexed by the patch's top-left corner; shapes are (h-p+1, w-p+1))
-    energy = energy[::stride, ::stride].ravel()
-
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    x = sliding_window_view(arr, (p, p), axis=(0, 1))[::stride, ::stride]
-    x = np.ascontiguousarray(x.reshape(-1, c * p * p))  # (N, d)
-    d = x.shape[1]
-
-    # gradient energy of pure noise of variance s2 is ~ s2 * Gamma(r/2, 2*tr/r)
-    k = np.array([[-0.5, 0.0, 0.5]])
-    dh, dv = _conv_matrix(k, p), _conv_matrix(k.T, p)
-    dd = dh.T @ dh + dv.T @ dv
-    rank = np.linalg.matrix_rank(dd) * c
-    trace = float(np.trace(dd)) * c
-    tau0 = float(2.0 * trace / rank * gammaincinv(rank / 2.0, CONFIDENCE))
-
-    if x.shape[0] < 2:
-        return 0.0
-    eig = _eigenvalues(x)
-    for _ in range(1, ROUNDS):
-        ratio = min(d / x.shape[1], 0.25)
-        keep = energy < eig[0] / (1.0 - math.sqrt(ratio)) ** 2 * tau0
-        if np.count_nonzero(keep) < d:
-            break
-        energy, x = energy[keep], x[keep]
-        eig = _eigenvalues(x)
-    return math.sqrt(_tail_mean(eig))
+    return math.sqrt(_tail_mean(_weak_texture_eigenvalues(arr)))
 
 
 # --- real camera noise -----------------------------------------------------------------------
