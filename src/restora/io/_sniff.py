@@ -9,7 +9,9 @@ import os
 import stat
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from restora.errors import (
     DecodeBudgetError,
@@ -324,22 +326,28 @@ def check_png_data(path: Path, width: int, height: int, depth: int, colour: int)
             f"{width}x{height} pixels the header declares")
 
 
+def _png_chunks(fh: BinaryIO) -> Iterator[tuple[bytes, int]]:
+    """(tag, payload length) of each chunk of an open PNG, in order, reading headers only.
+
+    When a chunk is yielded the file stands at its payload; the caller may read it (a short
+    read ends the walk). The walk stops at IEND or at a damaged chunk header."""
+    fh.seek(8)
+    while True:
+        header = fh.read(8)
+        if len(header) < 8:
+            return
+        length, tag = struct.unpack(">I4s", header)
+        start = fh.tell()
+        yield tag, length
+        if tag == b"IEND":
+            return
+        fh.seek(start + length + 4)  # payload and CRC
+
+
 def png_idat_bytes(path: Path) -> int:
     """Total length of the IDAT chunks of a PNG (walks the chunk headers only)."""
-    total = 0
     with open(path, "rb") as fh:
-        fh.seek(8)
-        while True:
-            header = fh.read(8)
-            if len(header) < 8:
-                break
-            length, tag = struct.unpack(">I4s", header)
-            if tag == b"IDAT":
-                total += length
-            elif tag == b"IEND":
-                break
-            fh.seek(length + 4, os.SEEK_CUR)
-    return total
+        return sum(length for tag, length in _png_chunks(fh) if tag == b"IDAT")
 
 
 #: SOF markers of Huffman-coded JPEG (baseline, extended, progressive, lossless); these
@@ -415,38 +423,29 @@ def png_metadata_chunks(path: Path) -> dict[str, bytes]:
     """
     found: dict[str, bytes] = {}
     with open(path, "rb") as fh:
-        fh.seek(8)
-        while True:
-            header = fh.read(8)
-            if len(header) < 8:
+        for tag, length in _png_chunks(fh):
+            if tag not in (b"iCCP", b"eXIf", b"iTXt") or length >= 64 * 2**20:
+                continue
+            payload = fh.read(length)
+            if len(payload) < length:
                 break
-            length, tag = struct.unpack(">I4s", header)
-            if tag in (b"iCCP", b"eXIf", b"iTXt") and length < 64 * 2**20:
-                payload = fh.read(length)
-                fh.seek(4, os.SEEK_CUR)
-                if len(payload) < length:
-                    break
-                if tag == b"iCCP":
-                    _, _, rest = payload.partition(b"\x00")
-                    icc = inflate_limited(rest[1:])
-                    if icc is not None:
-                        found["icc"] = icc
-                elif tag == b"eXIf":
-                    found["exif"] = payload
-                else:
-                    keyword, _, rest = payload.partition(b"\x00")
-                    if keyword == b"XML:com.adobe.xmp" and len(rest) >= 2:
-                        compressed = rest[0]
-                        # skip compression method, language tag and translated keyword
-                        _, _, rest = rest[2:].partition(b"\x00")
-                        _, _, text = rest.partition(b"\x00")
-                        xmp = inflate_limited(text) if compressed else text
-                        if xmp is not None:
-                            found["xmp"] = xmp
+            if tag == b"iCCP":
+                _, _, rest = payload.partition(b"\x00")
+                icc = inflate_limited(rest[1:])
+                if icc is not None:
+                    found["icc"] = icc
+            elif tag == b"eXIf":
+                found["exif"] = payload
             else:
-                fh.seek(length + 4, os.SEEK_CUR)
-            if tag == b"IEND":
-                break
+                keyword, _, rest = payload.partition(b"\x00")
+                if keyword == b"XML:com.adobe.xmp" and len(rest) >= 2:
+                    compressed = rest[0]
+                    # skip compression method, language tag and translated keyword
+                    _, _, rest = rest[2:].partition(b"\x00")
+                    _, _, text = rest.partition(b"\x00")
+                    xmp = inflate_limited(text) if compressed else text
+                    if xmp is not None:
+                        found["xmp"] = xmp
     return found
 
 
