@@ -1,5 +1,5 @@
 """Every zoo architecture, end to end: a small random network with the official key layout,
-saved the way its authors save it, served from 127.0.0.1, pulled by name through
+saved the way its authors save it, server from 127.0.0.1, pulled by name through
 ``restora restore --model NAME``, and run (shape, range; tiled equals whole image).
 """
 
@@ -15,7 +15,7 @@ from PIL import Image
 from restora import zoo
 from restora.api import restore
 from restora.cli import main as cli
-from tests.zoo.zoo_server import ZooServer, entry_for
+from tests.zoo.zoo_server import entry_for
 
 
 def _restora_drunet():
@@ -91,16 +91,6 @@ def _saved(module: torch.nn.Module, how: str) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture
-def served(tmp_path, monkeypatch):
-    monkeypatch.setenv("RESTORA_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("RESTORA_OFFLINE", raising=False)
-    server = ZooServer()
-    yield server
-    server.close()
-    zoo.use_registry(None)
-
-
 def _photo(h: int = 40, w: int = 48) -> np.ndarray:
     y, x = np.mgrid[0:h, 0:w] / max(h, w)
     rng = np.random.default_rng(0)
@@ -109,12 +99,12 @@ def _photo(h: int = 40, w: int = 48) -> np.ndarray:
 
 
 @pytest.mark.parametrize("key", sorted(ARCHS))
-def test_zoo_architecture_end_to_end(key, served, tmp_path):
+def test_zoo_architecture_end_to_end(key, server, tmp_path):
     build, arch, task, scale, how = ARCHS[key]
     torch.manual_seed(0)
     data = _saved(build().eval(), how)
     name = f"test_{key}"
-    zoo.use_registry({name: entry_for(name, [served.serve(f"/{name}.pth", data)], data,
+    zoo.use_registry({name: entry_for(name, [server.serve(f"/{name}.pth", data)], data,
                                       arch=arch, task=task, scale=scale)})
     photo = _photo(*SIZES.get(key, BIG))
     src, dst = tmp_path / "in.png", tmp_path / "out.png"
@@ -122,22 +112,22 @@ def test_zoo_architecture_end_to_end(key, served, tmp_path):
     assert cli(["restore", str(src), "-o", str(dst), "--model", name]) == 0
     out = np.asarray(Image.open(dst))
     assert out.shape == (photo.shape[0] * scale, photo.shape[1] * scale, 3)
-    assert served.hits[f"/{name}.pth"] == 1  # downloaded once, then from the cache
+    assert server.hits[f"/{name}.pth"] == 1  # downloaded once, then from the cache
     kwargs = {"sigma": 10} if arch in ("drunet", "ffdnet") else {}
     whole = restore(photo, model=name, tile=None, **kwargs)
     tiled = restore(photo, model=name, tile=TILES.get(key, BIG_TILE), overlap=16, **kwargs)
     assert whole.shape == out.shape and np.isfinite(whole).all()
     assert 0.0 <= whole.min() and whole.max() <= 1.0
     np.testing.assert_allclose(tiled, whole, atol=2e-3)
-    assert served.hits[f"/{name}.pth"] == 1
+    assert server.hits[f"/{name}.pth"] == 1
 
 
-def test_automatic_mode_prefers_a_pulled_zoo_model_and_says_so(served, monkeypatch):
+def test_automatic_mode_prefers_a_pulled_zoo_model_and_says_so(server, monkeypatch):
     from restora.options import Choice, Execution
     from restora.run import Restorer
 
     data = _saved(_restora_drunet().eval(), "plain")
-    entry = entry_for("test_prior", [served.serve("/p.pth", data)], data, arch="drunet",
+    entry = entry_for("test_prior", [server.serve("/p.pth", data)], data, arch="drunet",
                       prefer_for="denoise:3")
     zoo.use_registry({"test_prior": entry})
     noisy = _photo(64, 64)

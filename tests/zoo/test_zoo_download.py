@@ -5,6 +5,7 @@ Every byte comes from a server on 127.0.0.1 (tests/zoo/zoo_server.py)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import warnings
 
@@ -12,24 +13,9 @@ import pytest
 
 from restora import zoo
 from restora.errors import IntegrityError, LicenceNotAcceptedError, ZooError, ZooWarning
-from tests.zoo.zoo_server import ZooServer, entry_for
+from tests.zoo.zoo_server import entry_for
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
-
-
-@pytest.fixture
-def server():
-    srv = ZooServer()
-    yield srv
-    srv.close()
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("RESTORA_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("RESTORA_OFFLINE", raising=False)
-    yield tmp_path / "cache" / "models"
-    zoo.use_registry(None)
 
 
 def _use(*entries):
@@ -203,3 +189,24 @@ def test_web_requests_name_only_pulled_zoo_models(server, cache):
         Request.from_mapping({"model": "nc"}, untrusted=True)  # opt-in terms: not from the web
     with pytest.raises(InvalidParameterError, match="accept_licence cannot be set here"):
         Request.from_mapping({"model": "m", "accept_licence": True}, untrusted=True)
+
+
+def test_models_commands_report_bad_input_in_one_line(server, cache, capsys):
+    from restora.cli import main as cli
+
+    nc = entry_for("nc", [server.serve("/nc.pth", PAYLOAD)], PAYLOAD, non_commercial=True,
+                   licence="CC BY-NC-SA 4.0")
+    _use(entry_for("m", [server.serve("/m.pth", PAYLOAD)], PAYLOAD), nc)
+    assert cli(["models", "info", "mm"]) == 2
+    assert "error: 'mm' is not a model in the zoo; did you mean m" in capsys.readouterr().err
+    assert cli(["models", "pull", "nc"]) == 2  # the licence is shown, then refused
+    err = capsys.readouterr().err
+    assert "CC BY-NC-SA 4.0" in err and "--accept-licence" in err and err.count("error:") == 1
+    assert _leftovers(cache) == [] and server.hits["/nc.pth"] == 0
+    assert cli(["models", "pull", "m"]) == 0
+    (cache / "m.pth").write_bytes(b"damaged")
+    assert cli(["models", "verify"]) == 2
+    assert "1 of 1 failed" in capsys.readouterr().err
+    assert cli(["models", "list", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["m"]["pulled"] and not rows["nc"]["pulled"] and rows["nc"]["non_commercial"]

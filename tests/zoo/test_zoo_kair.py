@@ -13,21 +13,10 @@ from restora import degrade, zoo
 from restora.api import restore
 from restora.metrics import psnr
 from tests.conftest import shared_weight
-from tests.zoo.zoo_server import ZooServer
 
 pytestmark = pytest.mark.shared
 
 KAIR = ["dncnn_25", "dncnn_color_blind", "dncnn_gray_blind", "ffdnet_gray", "ffdnet_color"]
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    monkeypatch.setenv("RESTORA_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("RESTORA_OFFLINE", raising=False)
-    srv = ZooServer()
-    yield srv
-    srv.close()
-    zoo.use_registry(None)
 
 
 @pytest.mark.parametrize("name", KAIR)

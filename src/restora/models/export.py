@@ -126,8 +126,7 @@ def check_spandrel(model: ModelDescriptor, path: Path) -> float:
     import spandrel
     import torch
 
-    spec_name = get_spec(model.arch).spandrel if not model.arch.startswith("spandrel:") else None
-    if spec_name is None and not model.arch.startswith("spandrel:"):
+    if not model.arch.startswith("spandrel:") and get_spec(model.arch).spandrel is None:
         raise ModelLoadError(
             f"{model.source.name}: architecture {model.arch!r} has no spandrel equivalent; "
             "export it with --format onnx"

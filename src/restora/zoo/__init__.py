@@ -195,6 +195,13 @@ def _local_pins() -> dict[str, dict[str, Any]]:
         return {}
 
 
+def _write_pins(pins: dict[str, dict[str, Any]]) -> None:
+    """Replace ``pins.json`` atomically (a temporary file beside it, then rename)."""
+    tmp = _pins_file().with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(pins, indent=1, sort_keys=True))
+    os.replace(tmp, _pins_file())
+
+
 def expected(entry: ZooModel) -> tuple[str, int]:
     """(sha256, size) a file must have: the table's pin, else the one recorded on this
     machine at the first download ("", 0 when neither exists)."""
@@ -337,6 +344,7 @@ def _download_from_urls(entry: ZooModel, target: Path,
 
     sha256, size = expected(entry)
     failures: list[str] = []
+    integrity = False  # some URL served the wrong bytes (not only network failures)
     for url in entry.urls:
         fetcher = pooch.create(path=target.parent, base_url="", retry_if_failed=RETRIES - 1,
                                registry={target.name: f"sha256:{sha256}" if sha256 else None},
@@ -346,6 +354,7 @@ def _download_from_urls(entry: ZooModel, target: Path,
                 fetcher.fetch(target.name, downloader=_checking_downloader(entry, sha256, size, progress))
         except IntegrityError as exc:
             failures.append(str(exc))
+            integrity = True
             continue
         except (requests.RequestException, OSError, ValueError) as exc:
             failures.append(f"{url}: {type(exc).__name__}: {_short(exc)}")
@@ -353,7 +362,7 @@ def _download_from_urls(entry: ZooModel, target: Path,
         if not sha256:
             _record_pin(entry, target)
         return target
-    if any("sha256" in f or "bytes, expected" in f for f in failures):
+    if integrity:
         raise IntegrityError("; ".join(failures))
     raise ZooError(f"{entry.name}: could not download from any of {len(entry.urls)} URL(s): "
                    + "; ".join(failures))
@@ -379,9 +388,7 @@ def _record_pin(entry: ZooModel, target: Path) -> None:
     digest, size = file_sha256(target), target.stat().st_size
     pins = _local_pins()
     pins[entry.name] = {"sha256": digest, "size": size, "url": entry.urls[0]}
-    tmp = _pins_file().with_suffix(".tmp")
-    tmp.write_text(json.dumps(pins, indent=1, sort_keys=True))
-    os.replace(tmp, _pins_file())
+    _write_pins(pins)
     warnings.warn(
         f"{entry.name}: no published record of this file's hash exists; pinned it on this first "
         f"download as sha256 {digest} ({size} bytes): later downloads must match",
@@ -430,7 +437,7 @@ def remove(name: str) -> bool:
     Path(str(target) + ".lock").unlink(missing_ok=True)
     pins = _local_pins()
     if pins.pop(entry.name, None) is not None:
-        _pins_file().write_text(json.dumps(pins, indent=1, sort_keys=True))
+        _write_pins(pins)
     return existed
 
 
