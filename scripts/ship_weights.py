@@ -30,6 +30,10 @@ def _cpu_name() -> str:
     return name
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
+
+
 def _same_tensors(a: dict, b: dict) -> bool:
     import torch
 
@@ -48,9 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     from safetensors import safe_open
     from safetensors.torch import load_file, save
 
-    from restora.io.atomic import atomic_write, atomic_write_text
+    from restora.io.atomic import atomic_write, atomic_write_text, file_sha256
     from restora.models import load_model
-    from restora.io.atomic import file_sha256
     from restora.train.config import load_config
 
     config = load_config(args.config)
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
 | | |
 |---|---|
-| file | `{dest.name}` ({dest.stat().st_size / 1e6:.1f} MB, float16 storage, loaded as float32) |
+| file | `{dest.name}` ({_size(dest.stat().st_size)}, float16 storage, loaded as float32) |
 | sha256 | `{digest}` |
 | architecture | `{desc.arch}` {json.dumps(desc.config, sort_keys=True)} ({params / 1e6:.2f} M parameters) |
 | task | {desc.task}, x{desc.scale}, {desc.in_channels} -> {desc.out_channels} channels, noise-level input: {desc.needs_sigma} |

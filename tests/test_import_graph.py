@@ -18,7 +18,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "restora"
 #: import may go down or stay level, never up.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("restora", "restora._lazy", "restora._optional", "restora.errors"),
-    ("restora.color", "restora.pipeline", "restora.io", "restora.estimate", "restora.degrade"),
+    ("restora.color", "restora.pipeline", "restora.io", "restora.estimate", "restora.degrade",
+     "restora.frames"),
     ("restora.metrics", "restora.weights", "restora.zoo"),
     ("restora.options", "restora.archs"),
     ("restora.defaults", "restora.models"),
@@ -28,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("restora.run",),
     ("restora.api", "restora.bench", "restora.cli_options", "restora.console"),
     ("restora.batch", "restora.web"),
-    ("restora.cli", "restora.cli_models"),
+    ("restora.cli", "restora.cli_models", "restora.cli_frames"),
 )
 #: Third-party packages heavy enough to defer to the function that needs them.
 HEAVY = ("torch", "torchvision", "cv2", "fastapi", "uvicorn", "starlette", "ray", "matplotlib",

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from restora.cli import app
 from restora.errors import InvalidParameterError
 from restora.options import (
+    ALL_GROUPS,
     COMMON_PARAMS,
     GROUPS,
     TASKS,
@@ -61,7 +62,7 @@ def test_the_web_form_has_exactly_the_web_fields():
     body = schema["paths"]["/api/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]
     ref = body["schema"]["$ref"].rsplit("/", 1)[-1]
     properties = schema["components"]["schemas"][ref]["properties"]
-    web = {f.name for g in GROUPS for f in dataclasses.fields(g) if f.metadata["web"]}
+    web = {f.name for g in ALL_GROUPS for f in dataclasses.fields(g) if f.metadata["web"]}
     assert set(properties) == web | {"files"}
     assert properties["sigma"]["description"] == dataclasses.fields(Params)[0].metadata["help"]
 
@@ -70,7 +71,8 @@ def test_defaults_are_the_same_everywhere():
     assert Choice().task == "auto" == TASKS[0]
     assert (Execution().device, Execution().precision, Execution().tile) == ("auto", "auto", "auto")
     assert Output().format == "same" and Output().jpeg_quality == 95
-    assert COMMON_PARAMS == ("sigma", "scale", "kernel", "quality", "seed", "mask", "bayer")
+    assert COMMON_PARAMS == ("sigma", "scale", "kernel", "quality", "seed", "mask", "bayer",
+                             "strength")
 
 
 def test_from_mapping_routes_fields_and_refuses_unknown_ones():

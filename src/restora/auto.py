@@ -1,8 +1,9 @@
 """The automatic mode: look at a photo, decide what it needs, and say why.
 
-:func:`plan` inspects an image (JPEG quality from the file's quantisation tables, blind noise
-estimate, on the luma of JPEGs) and returns a :class:`Plan`: the steps to run, deblock ->
-denoise -> upscale, each with the reason it was chosen, plus notes on what was left alone.
+:func:`plan` inspects an image (JPEG quality from the file's quantisation tables, exposure,
+blind noise estimate, on the luma of JPEGs) and returns a :class:`Plan`: the steps to run,
+deblock -> lowlight -> denoise -> upscale, each with the reason it was chosen, plus notes on
+what was left alone.
 Each step names what will run: the default for its task and the image's channels from the
 one default table (:mod:`restora.defaults`). :class:`restora.run.Restorer` runs the plans;
 this module only decides.
@@ -20,6 +21,9 @@ from restora.estimate import estimate_sigma
 from restora.io.bridge import to_float32
 from restora.io.image import Photo
 from restora.io.jpeg_quality import estimate_jpeg_quality
+from restora.methods.denoisers import load_network
+from restora.models.inference import InferenceRunner
+from restora.options import Execution
 
 #: Estimates are capped at the top of the 8-bit range (a 1-bit image reads about 267).
 SIGMA_MAX = 255.0
@@ -31,8 +35,170 @@ Clean photos estimate at about 0.5-1 (scikit-image's astronaut: 0.46); visible s
 starts around 3-5.
 """
 
+CAMERA_THRESHOLD = 1.7
+"""Denoise with the blind real-photo model when what it removes from the flat parts of the
+probe crops reaches this RMS (8-bit units; :func:`camera_noise`). On nam_real_noise (real
+camera noise) the reading is 1.2-4.4 (median 1.95); on clean photos saved as quality-95
+JPEGs 0.7-1.7 for most, higher on grainy scans (docs/benchmarks.md)."""
+
+CAMERA_FULL = 2.5
+"""The camera-noise step runs at full strength from this reading on; between
+CAMERA_THRESHOLD and here its result is blended with the input in proportion (grainy but
+clean photos near the threshold keep most of their texture)."""
+
+#: A probe block (8x8 px) is flat when the model's output varies less than this there (std,
+#: 8-bit units, mean over channels); the reading needs at least MIN_FLAT_BLOCKS of them.
+FLAT_STD, MIN_FLAT_BLOCKS, BLOCK = 4.0, 16, 8
+
+WHITE_SHARE = 0.6
+"""White-noise test: when the finest-scale estimate (:func:`estimate_sigma`) reaches this
+share of the camera reading, the noise is white (synthetic, AWGN-like) and the noise-map
+model runs at the estimated sigma; camera noise, correlated by demosaicking and JPEG,
+reads far lower at the finest scale (0.4 vs 3.6 on nam_real_noise)."""
+
+#: Probe of :func:`read_noise`: up to PROBE_CROPS squares of PROBE_SIZE px, evenly spread.
+PROBE_SIZE, PROBE_CROPS = 160, 4
+#: Pixels at each probe crop's edge left out of the reading (the network's border effects).
+PROBE_MARGIN = 8
+
 DEBLOCK_BELOW = 90
 """Deblock JPEGs saved at a quality below this (at 90 and above blocking is not visible)."""
+
+CAMERA_JPEG_MIN = 50
+"""With camera noise, JPEGs of quality CAMERA_JPEG_MIN..DEBLOCK_BELOW-1 go to the blind
+real-photo model alone (it was trained on in-camera JPEGs and removes both); below it they
+are deblocked first."""
+
+DARK_MEAN_BELOW = 0.15
+"""Brighten (task ``lowlight``) when the mean luma (0..1) is below this and ..."""
+DARK_HIGH_BELOW = 0.30
+"""... the 95th percentile of the luma is below this (the bright parts are dim too: a night
+scene with a lit sky or a lamp over 5 % of the frame is left alone). Chosen on the 400
+bsd400_color training photos (darkest: mean 0.131 with 95th percentile 0.396); no photo of
+bsd400_color, val20, B100, Set5, Set14, LIVE1 or Sun-Hays80 (648 in all) is flagged, while
+photos darkened by 3 stops or more mostly are (docs/benchmarks.md, low-light section)."""
+
+#: Largest number of pixels :func:`exposure` reads (a strided subsample of larger photos).
+EXPOSURE_PIXELS = 1_000_000
+
+
+def exposure(pixels: np.ndarray) -> tuple[float, float]:
+    """``(mean, 95th percentile)`` of the luma of HWC ``pixels`` (BT.601 for colour; float
+    in [0, 1] or 8/16-bit samples), read on a strided subsample of at most
+    :data:`EXPOSURE_PIXELS` pixels."""
+    h, w = pixels.shape[:2]
+    step = max(1, int(np.ceil(np.sqrt(h * w / EXPOSURE_PIXELS))))
+    x = to_float32(np.ascontiguousarray(pixels[::step, ::step]))
+    y = x[:, :, 0] if x.shape[2] == 1 else x[:, :, :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    return round(float(y.mean()), 4), round(float(np.percentile(y, 95)), 4)
+
+
+@dataclass(frozen=True)
+class NoiseReading:
+    """What :func:`read_noise` measured (8-bit units) and decided.
+
+    white: the finest-scale AWGN estimate (:func:`restora.estimate.estimate_sigma`).
+    camera: RMS of what the blind real-photo model removes from the flat parts of the probe
+        crops (``None``: not measured: gray image, model switched off or not installed,
+        sigma given, or too few flat blocks).
+    kind: ``"camera"`` (real camera noise: the blind model runs), ``"white"`` (white noise
+        at ``white``: the noise-map model runs at that sigma) or ``"clean"``.
+    """
+
+    white: float
+    camera: float | None
+    kind: str
+
+    @property
+    def text(self) -> str:
+        """The measurement, for people."""
+        cam = "" if self.camera is None else f", camera-noise reading {self.camera:.1f} RMS"
+        return f"noise: finest-scale sigma {self.white:.1f}{cam} (8-bit units)"
+
+
+#: Largest centre crop (px per side) the white-noise estimate of :func:`read_noise` reads.
+ESTIMATE_CROP = 1024
+
+
+def _centre(pixels: np.ndarray) -> np.ndarray:
+    """The centre ESTIMATE_CROP square (or all) of HWC ``pixels``, as float32 in [0, 1]."""
+    h, w = pixels.shape[:2]
+    top, left = max(0, (h - ESTIMATE_CROP) // 2), max(0, (w - ESTIMATE_CROP) // 2)
+    return to_float32(pixels[top : top + ESTIMATE_CROP, left : left + ESTIMATE_CROP])
+
+
+def _probe_crops(pixels: np.ndarray) -> list[np.ndarray]:
+    """Up to PROBE_CROPS float32 squares of PROBE_SIZE px, one per quadrant's centre."""
+    h, w = pixels.shape[:2]
+    size = min(PROBE_SIZE, h, w)
+    if h * w <= PROBE_CROPS * size * size:
+        return [to_float32(pixels)]
+    rows = [max(0, min(h - size, round(h * f - size / 2))) for f in (0.25, 0.75)]
+    cols = [max(0, min(w - size, round(w * f - size / 2))) for f in (0.25, 0.75)]
+    return [to_float32(pixels[r : r + size, c : c + size]) for r in rows for c in cols]
+
+
+def camera_noise(pixels: np.ndarray, weights: str) -> float | None:
+    """RMS (8-bit units) of what the blind real-photo network ``weights`` removes from the
+    flat parts of a few crops of ``pixels`` (HWC colour, float in [0, 1] or 8/16-bit
+    samples): a learned camera-noise reading. ``None``: too few flat blocks to tell (a busy
+    photo is left alone).
+
+    Real camera noise is correlated by demosaicking, sharpening and JPEG, so the
+    finest-scale patch estimator sees a fraction of it (0.4 of 3.6 on nam_real_noise); the
+    blind model, trained on a camera pipeline, removes it. On texture it also removes
+    detail, so only blocks where its output is flat (std below ``FLAT_STD``) are read.
+    ``PROBE_MARGIN`` px of each crop are skipped.
+    """
+    runner = InferenceRunner.for_execution(load_network(weights), Execution(device="cpu"))
+    energies = []
+    for crop in _probe_crops(pixels):
+        out = runner(np.ascontiguousarray(crop, dtype=np.float32)).astype(np.float64)
+        m = PROBE_MARGIN if min(crop.shape[:2]) > 4 * PROBE_MARGIN else 0
+        r = (crop.astype(np.float64) - out)[m : crop.shape[0] - m, m : crop.shape[1] - m] * 255
+        y = out[m : crop.shape[0] - m, m : crop.shape[1] - m] * 255
+        h, w = (r.shape[0] // BLOCK) * BLOCK, (r.shape[1] // BLOCK) * BLOCK
+        shape = (h // BLOCK, BLOCK, w // BLOCK, BLOCK, r.shape[2])
+        flat = y[:h, :w].reshape(shape).std(axis=(1, 3)).mean(axis=-1) < FLAT_STD
+        energies.append((r[:h, :w].reshape(shape) ** 2).mean(axis=(1, 3, 4))[flat])
+    flat_energy = np.concatenate(energies) if energies else np.zeros(0)
+    if flat_energy.size < MIN_FLAT_BLOCKS:
+        return None
+    return round(float(np.sqrt(flat_energy.mean())), 2)
+
+
+def camera_strength(reading: float) -> float:
+    """Blend weight (0..1) of the camera-noise step for a reading (8-bit units): a ramp
+    from CAMERA_THRESHOLD (0.5) to CAMERA_FULL (1)."""
+    t = (reading - CAMERA_THRESHOLD) / (CAMERA_FULL - CAMERA_THRESHOLD)
+    return round(float(np.clip(0.5 + 0.5 * t, 0.5, 1.0)), 2)
+
+
+def read_noise(pixels: np.ndarray, *, jpeg: bool = False) -> NoiseReading:
+    """Measure the noise of HWC ``pixels`` (float in [0, 1] or 8/16-bit samples; read on
+    the centre 1024 px square and on four probe crops, so the cost is bounded) and say
+    which kind it is.
+
+    jpeg: the photo is a JPEG (the white estimate reads its luma: chroma may be
+    subsampled). Colour photos also get the camera-noise reading of the default blind
+    real-photo model (:func:`camera_noise`) when one is usable: at or above
+    ``CAMERA_THRESHOLD`` it is camera noise unless the white estimate reaches
+    ``WHITE_SHARE`` of it (white noise). Otherwise white noise at or above
+    ``NOISE_THRESHOLD``, else clean.
+    """
+    white = round(min(estimate_sigma(_centre(pixels), luma_only=jpeg), SIGMA_MAX), 2)
+    camera = None
+    if pixels.shape[2] == 3:
+        blind = pick("denoise", channels=3, noise="camera")
+        if blind.method is None and blind.weights != pick("denoise", channels=3).weights:
+            camera = camera_noise(pixels, blind.weights)  # type: ignore[arg-type]
+    if camera is not None and camera >= CAMERA_THRESHOLD and white < WHITE_SHARE * camera:
+        kind = "camera"
+    elif white >= NOISE_THRESHOLD:
+        kind = "white"
+    else:
+        kind = "clean"
+    return NoiseReading(white, camera, kind)
 
 
 @dataclass(frozen=True)
@@ -47,6 +213,8 @@ class Step:
     sigma: float | None = None
     scale: int | None = None
     quality: int | None = None
+    noise: str = "white"
+    strength: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -55,7 +223,7 @@ class Plan:
 
     steps: in execution order. decisions: every reason, steps and things left alone, in the
     order they were decided. detected: the measurements (``noise_sigma`` in 8-bit units,
-    ``threshold``, ``jpeg_quality`` or ``None``).
+    ``threshold``, ``jpeg_quality`` or ``None``, ``luma_mean`` and ``luma_p95`` in 0..1).
     """
 
     steps: tuple[Step, ...]
@@ -106,12 +274,20 @@ def plan(
         q, where = estimate_jpeg_quality(photo), "from the quantisation tables"
     else:
         q, where = None, ""
+    reading: NoiseReading | None = None
     if sigma is not None:
         noise, noise_text = float(sigma), f"Noise level sigma = {float(sigma):.1f} (8-bit units, given)"
     else:
-        noise = round(min(estimate_sigma(pixels, luma_only=q is not None), SIGMA_MAX), 2)
+        reading = read_noise(pixels, jpeg=q is not None)
+        noise = reading.white
         noise_text = f"Estimated noise level sigma = {noise:.1f} (8-bit units)"
-    if q is not None and q < DEBLOCK_BELOW:
+        if reading.camera is not None:
+            noise_text += f", camera-noise reading {reading.camera:.1f}"
+    luma_mean, luma_high = exposure(pixels)
+    dark = luma_mean < DARK_MEAN_BELOW and luma_high < DARK_HIGH_BELOW
+    camera = reading is not None and reading.kind == "camera"
+    together = camera and not dark and q is not None and CAMERA_JPEG_MIN <= q < DEBLOCK_BELOW
+    if q is not None and q < DEBLOCK_BELOW and not together:
         runs = pick("deblock", channels=channels).name
         steps.append(Step("deblock", "deblock", f"JPEG quality {q} {where} (below "
                           f"{DEBLOCK_BELOW}): deblocked with {runs}.", runs, quality=q))
@@ -124,8 +300,40 @@ def plan(
     else:
         decisions.append("An array has no JPEG tables: no deblocking (give quality to deblock).")
 
-    # 2. noise
-    if noise >= NOISE_THRESHOLD:
+    # 2. exposure
+    if dark:
+        runs = pick("lowlight", channels=channels).name
+        reason = (f"Under-exposed: mean luma {luma_mean:.3f} (below {DARK_MEAN_BELOW:g}) and 95th "
+                  f"percentile {luma_high:.3f} (below {DARK_HIGH_BELOW:g}): brightened with "
+                  f"{runs}, colours kept.")
+        steps.append(Step("lowlight", "lowlight", reason, runs))
+        decisions.append(reason)
+
+    # 3. noise
+    if dark:
+        denoiser = pick("denoise", channels=channels, noise="camera").name
+        decisions.append(f"{noise_text} on the dark photo; brightening amplifies it, so the "
+                         f"lowlight step measures it again afterwards and removes it with "
+                         f"{denoiser} (no separate denoising).")
+    elif camera:
+        assert reading is not None and reading.camera is not None
+        runs = pick("denoise", channels=channels, noise="camera").name
+        reason = (f"Camera noise: the blind real-photo model removes {reading.camera:.1f} RMS "
+                  f"(8-bit units) from the flat parts of probe crops (at least "
+                  f"{CAMERA_THRESHOLD:g}) while the "
+                  f"finest-scale estimate reads {reading.white:.1f} (correlated by "
+                  f"demosaicking and JPEG, not white): denoised with {runs}")
+        if together:
+            reason += (f", which also removes the artefacts of JPEG quality {q} {where} "
+                       "(trained on in-camera JPEGs), so no separate deblocking")
+        strength = camera_strength(reading.camera)
+        if strength < 1.0:
+            reason += (f", blended at strength {strength:.2f} (readings from {CAMERA_FULL:g} "
+                       "on get the full result; a photo near the threshold keeps its grain)")
+        steps.append(Step("denoise", "denoise", reason + ".", runs, noise="camera",
+                          strength=strength))
+        decisions.append(steps[-1].reason)
+    elif noise >= NOISE_THRESHOLD:
         runs = pick("denoise", channels=channels).name
         reason = (f"{noise_text}, at least {NOISE_THRESHOLD:g}: denoised with {runs} at "
                   f"sigma {noise:.1f}.")
@@ -137,7 +345,7 @@ def plan(
     else:
         decisions.append(f"{noise_text} is below {NOISE_THRESHOLD:g}: no denoising.")
 
-    # 3. size
+    # 4. size
     if scale is not None:
         runs = pick("upscale", channels=channels, scale=int(scale)).name
         reason = f"Upscale x{int(scale)} asked (scale={int(scale)}): upscaled with {runs}."
@@ -145,8 +353,13 @@ def plan(
         decisions.append(reason)
     else:
         decisions.append("No upscale asked.")
-    detected = {"noise_sigma": noise, "threshold": NOISE_THRESHOLD, "jpeg_quality": q}
+    detected = {"noise_sigma": noise, "threshold": NOISE_THRESHOLD, "jpeg_quality": q,
+                "luma_mean": luma_mean, "luma_p95": luma_high,
+                "camera_noise": None if reading is None else reading.camera,
+                "camera_threshold": CAMERA_THRESHOLD}
     return Plan(steps=tuple(steps), decisions=tuple(decisions), detected=detected)
 
 
-__all__ = ["DEBLOCK_BELOW", "NOISE_THRESHOLD", "Plan", "Step", "plan"]
+__all__ = ["CAMERA_THRESHOLD", "DARK_HIGH_BELOW", "DARK_MEAN_BELOW", "DEBLOCK_BELOW",
+           "NOISE_THRESHOLD", "NoiseReading", "Plan", "Step", "camera_noise", "exposure", "plan",
+           "read_noise"]

@@ -22,6 +22,7 @@ from restora import auto
 from restora.api import output_paths
 from restora.batch.command import register as register_batch
 from restora.bench.evaluate import evaluate_request
+from restora.cli_frames import register as register_frames
 from restora.cli_models import register as register_models
 from restora.cli_options import request_options
 from restora.console import console, print_error, progress_bar, stdout
@@ -73,7 +74,7 @@ def restore(
     targets = _targets(inputs, output, request)
     failures = 0
     for source, target in zip(inputs, targets):
-        bar, update = progress_bar(source.name)
+        bar, update = progress_bar(source.name, _megapixels(source))
         on_plan = _explainer(source) if explain and restorer.automatic else None
         try:
             with bar:
@@ -107,6 +108,18 @@ def _targets(inputs: list[Path], output: Path, request: Request) -> list[Path]:
                 "name the output with that suffix or drop --format")
         return targets
     return [t.with_name(t.stem + out.suffix + out.suffix_for(t)) for t in targets]
+
+
+def _megapixels(source: Path) -> float | None:
+    """An input's size in megapixels from its header, for the bar's MP/s (None when no bar
+    is shown or the header is unreadable)."""
+    if not console.is_terminal:
+        return None
+    try:
+        facts = image_info(source)
+        return int(facts["width"]) * int(facts["height"]) / 1e6
+    except (RestoraError, KeyError, TypeError, ValueError):
+        return None
 
 
 def _explainer(source: Path):
@@ -154,7 +167,8 @@ def methods_command(
 
 
 @app.command("eval")
-@request_options(groups=(Choice, Params, Execution), exclude=("mask", "seed", "max_pixels"))
+@request_options(groups=(Choice, Params, Execution),
+                 exclude=("mask", "seed", "max_pixels", "raw_develop"))
 def eval_command(
     dataset: Annotated[Path, typer.Option(help="Folder of clean reference images.")],
     protocol: Annotated[str, typer.Option(help="Metric protocol: paper | matlab | rgb.")] = "paper",
@@ -210,6 +224,9 @@ def info(
         # The automatic mode's measurement (on luma for chroma-subsampled JPEGs).
         detected = auto.plan(read_image(image)).detected
         facts["estimated noise sigma (8-bit units)"] = round(float(detected["noise_sigma"]), 2)
+        camera = detected.get("camera_noise")
+        facts["camera-noise reading (8-bit RMS; denoised from "
+              f"{detected['camera_threshold']})"] = "-" if camera is None else camera
     table = Table(title=str(image), show_header=False)
     table.add_column("field", no_wrap=True)
     table.add_column("value", overflow="fold")
@@ -220,6 +237,7 @@ def info(
     stdout.print(table)
 
 
+register_frames(app)
 register_batch(app)
 register_train(app)
 register_serve(app)

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from restora.options import GROUPS, Request, parse_method_options
+from restora.options import GROUPS, Frames, Request, parse_method_options
 
 #: Short flags of a few options.
 SHORT = {"options": "-O"}
@@ -84,7 +84,8 @@ def request_options(*, groups: tuple[type, ...] = GROUPS, exclude: Iterable[str]
         def wrapper(**values: Any) -> Any:
             request_values = {k: v for k, v in values.items() if k in names}
             request_values["options"] = parse_method_options(request_values.get("options") or [])
-            request = Request.from_mapping(request_values, source="command line")
+            request = Request.from_mapping(request_values, source="command line",
+                                           frames=Frames in groups)
             return command(request=request, **{k: v for k, v in values.items() if k not in names})
 
         wrapper.__signature__ = inspect.Signature(own + added)  # type: ignore[attr-defined]

@@ -28,7 +28,9 @@ class Default:
     """One row of the default table.
 
     task / channels: what it serves (image channel counts). scales: upscaling factors it
-    serves (empty: any). kernel: ``True`` = only when a blur kernel is given, ``False`` = only
+    serves (empty: any). noise: ``"camera"`` = only for real camera noise (spatially
+    correlated, signal-dependent; a blind model), ``None`` = for any noise (white noise
+    at a given or estimated level). kernel: ``True`` = only when a blur kernel is given, ``False`` = only
     without one, ``None`` = either. weights: the shipped weight set the row needs. method: a
     registered method that runs with ``options`` (``None``: the weights run themselves).
     fallback / fallback_options: the classical method used when the weights are switched
@@ -39,21 +41,25 @@ class Default:
     channels: tuple[int, ...] = (1, 3)
     scales: tuple[int, ...] = ()
     kernel: bool | None = None
+    noise: str | None = None
     weights: str | None = None
     method: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     fallback: str | None = None
     fallback_options: Mapping[str, Any] = field(default_factory=dict)
 
-    def fits(self, task: str, channels: int, scale: int | None, has_kernel: bool) -> bool:
+    def fits(self, task: str, channels: int, scale: int | None, has_kernel: bool,
+             noise: str = "white") -> bool:
         return (self.task == task and channels in self.channels
                 and (not self.scales or scale in self.scales)
-                and (self.kernel is None or self.kernel == has_kernel))
+                and (self.kernel is None or self.kernel == has_kernel)
+                and (self.noise is None or self.noise == noise))
 
 
 #: The table, in order of preference. Measured numbers for each row: README and
 #: docs/benchmarks.md.
 DEFAULTS: tuple[Default, ...] = (
+    Default("denoise", (3,), noise="camera", weights="denoise_real"),
     Default("denoise", (1,), weights="denoise_gray", fallback="nlm"),
     Default("denoise", (3,), weights="denoise_color", fallback="nlm"),
     Default("deblock", (1, 3), weights="deblock_gray", fallback="jpeg_nlm"),
@@ -65,6 +71,7 @@ DEFAULTS: tuple[Default, ...] = (
     Default("deblur", (1, 3), method="pnp", fallback="pnp", fallback_options={"denoiser": "tv"}),
     Default("inpaint", (1, 3), method="pnp", fallback="pnp", fallback_options={"denoiser": "tv"}),
     Default("demosaic", (1,), method="pnp", fallback="pnp", fallback_options={"denoiser": "tv"}),
+    Default("lowlight", (1, 3), weights="lowlight", method="zerodce", fallback="gamma"),
 )
 
 #: The learned denoiser plug-and-play methods use, per channel count of what they denoise.
@@ -102,19 +109,21 @@ def _usable(weights: str | None) -> bool:
 
 
 def pick(task: str, *, channels: int, scale: int | None = None,
-         has_kernel: bool = False) -> Pick:
+         has_kernel: bool = False, noise: str = "white") -> Pick:
     """The default for one image: the first row that fits, with its weights when they are
-    usable, else its classical fallback. Raises :class:`InvalidParameterError` when no row
+    usable, else its classical fallback. noise: ``"white"`` (default) or ``"camera"`` (real
+    camera noise, as :func:`restora.auto.read_noise` measures it: the blind real-photo
+    model's row first). Raises :class:`InvalidParameterError` when no row
     fits (e.g. a colour image for ``demosaic``, which takes a one-channel Bayer mosaic).
 
     A zoo model the user pulled whose entry is ``prefer_for`` this task and channel count
     comes first (:func:`restora.zoo.preferred`; off with ``RESTORA_ZOO_DEFAULTS=off``)."""
     if not has_kernel:
-        entry = zoo.preferred(task, channels, scale or 1)
+        entry = zoo.preferred(task, channels, scale or 1, noise)
         if entry is not None:
             return Pick(None, entry.name, {})
     for row in DEFAULTS:
-        if not row.fits(task, channels, scale, has_kernel):
+        if not row.fits(task, channels, scale, has_kernel, noise):
             continue
         if row.method is not None and row.weights is None:  # a method choosing its own prior
             if _usable(DENOISERS[1 if channels == 1 and task != "demosaic" else 3].weights):

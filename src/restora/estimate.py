@@ -22,11 +22,13 @@ for sigma 5..50.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from restora.errors import ShapeError
+from restora.io.bridge import to_float32
 
 #: Patch side (Liu et al. use 7).
 PATCH = 7
@@ -38,6 +40,9 @@ ROUNDS = 3
 MAX_PATCHES = 40_000
 #: Smaller images use smaller patches, so that patches >= MIN_RATIO x patch dimension.
 MIN_RATIO = 8
+#: Samples (rows x width x channels) converted to float64 at a time: the patches are read
+#: in bands of rows, so a 100-megapixel photo needs a few MB, not 2.4 GB of float64.
+BAND_SAMPLES = 1 << 20
 
 
 def _conv_matrix(kernel: np.ndarray, patch: int) -> np.ndarray:
@@ -98,7 +103,8 @@ def estimate_sigma(image: np.ndarray, *, luma_only: bool = False) -> float:
     :data:`LUMA_NOISE_GAIN` is the per-channel sigma of independent RGB noise (within 1 of
     the truth for sigma 5-25 on astronaut JPEGs at quality 90-95, 4:4:4 and 4:2:0).
 
-    image: HWC or HW float array in [0, 1] (not modified). Colour images are estimated
+    image: HWC or HW float array in [0, 1], or 8/16-bit samples (k/255, k/65535; not
+    modified; read in bands of rows, so its size costs no memory). Colour images are estimated
     jointly: each patch is one vector of patch*patch*C values, so the result is the std
     shared by i.i.d. noise on all channels (for unequal per-channel noise it is close to
     the quadratic mean). Constant images give 0.0. Small images use smaller patches
@@ -106,10 +112,6 @@ def estimate_sigma(image: np.ndarray, *, luma_only: bool = False) -> float:
     robust (MAD) estimate from neighbour differences, which is rough.
     Citations: Liu, Tanaka & Okutomi, IEEE TIP 2013; Chen, Zhu & Heng, ICCV 2015.
     """
-    if luma_only and image.ndim == 3 and image.shape[2] == 3:
-        luma = np.asarray(image, dtype=np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        return estimate_sigma(luma[..., None]) / LUMA_NOISE_GAIN
-
     arr = np.asarray(image)
     if arr.ndim == 2:
         arr = arr[:, :, None]
@@ -117,8 +119,23 @@ def estimate_sigma(image: np.ndarray, *, luma_only: bool = False) -> float:
         raise ShapeError(
             f"estimate_sigma takes a non-empty HW or HWC image; got shape {np.shape(image)}"
         )
-    arr = arr.astype(np.float64) * 255.0
-    return math.sqrt(_tail_mean(_weak_texture_eigenvalues(arr)))
+    luma = luma_only and arr.shape[2] == 3
+    eig = _weak_texture_eigenvalues(arr, units=_luma_units if luma else _units)
+    return math.sqrt(_tail_mean(eig)) / (LUMA_NOISE_GAIN if luma else 1.0)
+
+
+def _units(rows: np.ndarray) -> np.ndarray:
+    """Rows of an image in [0, 1] (or 8/16-bit samples) as float64 8-bit units."""
+    floats = rows if np.issubdtype(rows.dtype, np.floating) else to_float32(rows)
+    return floats.astype(np.float64) * 255.0
+
+
+def _luma_units(rows: np.ndarray) -> np.ndarray:
+    """Rows of an RGB image as their BT.601 luma (HW1), float64 8-bit units."""
+    floats = np.asarray(rows, dtype=np.float32) if np.issubdtype(rows.dtype, np.floating) \
+        else to_float32(rows)
+    luma = floats @ np.array([0.299, 0.587, 0.114], np.float32)
+    return luma[..., None].astype(np.float64) * 255.0
 
 
 # --- real camera noise -----------------------------------------------------------------------
@@ -150,24 +167,23 @@ class RealNoise:
     correlated: bool
 
 
-def _weak_texture_eigenvalues(arr: np.ndarray, patch: int = PATCH) -> np.ndarray:
-    """Ascending covariance eigenvalues of the weak-texture patches of ``arr`` (HW1, 8-bit
-    units): the selection of :func:`estimate_sigma` (Liu et al. 2013) on one channel."""
-    from numpy.lib.stride_tricks import sliding_window_view
+def _weak_texture_eigenvalues(
+    arr: np.ndarray, patch: int = PATCH,
+    units: Callable[[np.ndarray], np.ndarray] = np.asarray,
+) -> np.ndarray:
+    """Ascending covariance eigenvalues of the weak-texture patches of ``units(arr)`` (HWC,
+    8-bit units; ``units`` converts a band of rows at a time and may change the channel
+    count): the selection of :func:`estimate_sigma` (Liu et al. 2013)."""
     from scipy.special import gammaincinv
 
-    h, w, c = arr.shape
+    h, w = arr.shape[:2]
+    c = units(arr[:1]).shape[2]
     p = next((q for q in range(patch, 2, -1) if (h - q + 1) * (w - q + 1) >= MIN_RATIO * c * q * q), 0)
     if p == 0:
-        return np.full(1, _tiny(arr) ** 2)
+        return np.full(1, _tiny(units(arr)) ** 2)
     n_pos = (h - p + 1) * (w - p + 1)
     stride = max(1, math.ceil(math.sqrt(n_pos / MAX_PATCHES)))
-    gh = (arr[:, 2:] - arr[:, :-2]) / 2.0
-    gv = (arr[2:] - arr[:-2]) / 2.0
-    energy = _box_sum((gh**2).sum(2), p, p - 2) + _box_sum((gv**2).sum(2), p - 2, p)
-    energy = energy[::stride, ::stride].ravel()
-    x = sliding_window_view(arr, (p, p), axis=(0, 1))[::stride, ::stride]
-    x = np.ascontiguousarray(x.reshape(-1, c * p * p))
+    energy, x = _sampled_patches(arr, p, stride, units)
     d = x.shape[1]
     k = np.array([[-0.5, 0.0, 0.5]])
     dh, dv = _conv_matrix(k, p), _conv_matrix(k.T, p)
@@ -185,6 +201,27 @@ def _weak_texture_eigenvalues(arr: np.ndarray, patch: int = PATCH) -> np.ndarray
         energy, x = energy[keep], x[keep]
         eig = _eigenvalues(x)
     return eig
+
+
+def _sampled_patches(arr: np.ndarray, p: int, stride: int,
+                     units: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient energy and pixels of the p x p patches at every ``stride``-th position (rows
+    and columns), computed in bands of rows: (energy (N,), patches (N, C*p*p)) in raster order."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    h, w, c = arr.shape
+    per_band = max(1, (BAND_SAMPLES // (w * c) - p) // stride + 1)  # position rows per band
+    energies, patches = [], []
+    for first in range(0, h - p + 1, stride * per_band):
+        last = min(first + stride * (per_band - 1), h - p)
+        band = units(arr[first : last + p])
+        gh = (band[:, 2:] - band[:, :-2]) / 2.0
+        gv = (band[2:] - band[:-2]) / 2.0
+        energy = _box_sum((gh**2).sum(2), p, p - 2) + _box_sum((gv**2).sum(2), p - 2, p)
+        energies.append(energy[::stride, ::stride].ravel())
+        x = sliding_window_view(band, (p, p), axis=(0, 1))[::stride, ::stride]
+        patches.append(np.ascontiguousarray(x.reshape(-1, band.shape[2] * p * p)))
+    return np.concatenate(energies), np.concatenate(patches)
 
 
 def estimate_real_noise(image: np.ndarray, *, stride: int = REAL_STRIDE) -> RealNoise:

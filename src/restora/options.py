@@ -32,17 +32,21 @@ import numpy as np
 from restora import zoo
 from restora.degrade.operators import BAYER_PATTERNS
 from restora.errors import InvalidParameterError
+from restora.frames import ALIGN_METHODS, HDR_MERGES, TONEMAPS
+from restora.frames import BURST_MERGES as BURST_METHODS
 from restora.io import SUPPORTED_WRITE_SUFFIXES
 from restora.io.atomic import file_sha256
 from restora.weights import find_card
 
 AUTO = "auto"
 #: Every task, ``auto`` first (the default of every entry point): ``auto`` inspects each
-#: photo (JPEG quality, noise) and runs only what it needs (:mod:`restora.auto`).
-TASKS = (AUTO, "denoise", "deblock", "upscale", "deblur", "inpaint", "demosaic")
+#: photo (JPEG quality, exposure, noise) and runs only what it needs (:mod:`restora.auto`).
+TASKS = (AUTO, "denoise", "deblock", "upscale", "deblur", "inpaint", "demosaic", "lowlight")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 BIT_DEPTHS = (8, 16, 32)
+#: How camera RAW inputs are developed (:attr:`Params.raw_develop`).
+RAW_DEVELOP = ("denoise", "develop", "libraw")
 #: Output formats: the file suffix, and the bit depth the format forces (``None``: the
 #: input's). ``same`` keeps each input's format (camera RAW becomes 16-bit TIFF).
 FORMATS: dict[str, tuple[str | None, int | None]] = {
@@ -71,7 +75,8 @@ MAX_SCALE = 16
 #: Kernel specs accepted from untrusted callers (the web form): never a server file path.
 KERNEL_SPEC = re.compile(r"(?i)(gauss|gaussian|motion)\s*:\s*[0-9.]+(\s*,\s*-?[0-9.]+)?")
 
-TaskName = Literal["auto", "denoise", "deblock", "upscale", "deblur", "inpaint", "demosaic"]
+TaskName = Literal["auto", "denoise", "deblock", "upscale", "deblur", "inpaint", "demosaic",
+                   "lowlight"]
 
 
 def _opt(default: Any = None, help: str = "", *, web: bool = False, flag: str | None = None,
@@ -158,18 +163,19 @@ def check_sigma(sigma: object, *, method: str, required: str = "") -> float:
 class Choice:
     """What runs.
 
-    task: ``auto`` (default) inspects each photo and chains deblock -> denoise -> upscale; a
-        named task runs the best default for each image's channels (:mod:`restora.defaults`)
-        unless ``method`` or ``model`` is given. With ``method``/``model`` and task ``auto``,
-        the method's own task runs.
+    task: ``auto`` (default) inspects each photo and chains deblock -> lowlight -> denoise ->
+        upscale; a named task runs the best default for each image's channels
+        (:mod:`restora.defaults`) unless ``method`` or ``model`` is given. With
+        ``method``/``model`` and task ``auto``, the method's own task runs.
     method: a registered method (``restora methods``) or, from Python, a
         :class:`~restora.methods.registry.MethodInfo` of your own. model: a weight file, the
         name of a shipped weight set, or a loaded :class:`~restora.models.ModelDescriptor`.
     """
 
-    task: str = _opt(AUTO, "auto: inspect each photo (deblock JPEGs, denoise when noisy, "
-                     "upscale with --scale) | denoise | deblock | upscale | deblur | inpaint | "
-                     "demosaic. With --method/--model: that method's task.", web=True)
+    task: str = _opt(AUTO, "auto: inspect each photo (deblock JPEGs, brighten under-exposed "
+                     "photos, denoise when noisy, upscale with --scale) | denoise | deblock | "
+                     "upscale | deblur | inpaint | demosaic | lowlight. With --method/--model: "
+                     "that method's task.", web=True)
     method: str | None = _opt(None, "Registered method (see `restora methods`); default: the "
                               "best one for the task and each image's channels.", web=True)
     model: Any = _opt(None, "Weight file (.safetensors, .pth, .ckpt, MatConvNet .mat) to run "
@@ -209,6 +215,14 @@ class Params:
         = pixels to fill.
     bayer: the Bayer layout of a one-channel mosaic to demosaic (``None``: the method's
         default, RGGB).
+    strength: how much of the restoration to apply, 0..1: the result blended with the
+        input (0 = the input, 1 = the full result; ``None``: 1). Low-light methods blend
+        the brightening themselves; for denoise, deblock and deblur the runner blends
+        (photographers keep some grain); in the automatic mode it scales the denoising step.
+    raw_develop: how camera RAW files become a photo (:data:`RAW_DEVELOP`): ``denoise``
+        (default; :mod:`restora.io.raw_develop`, denoised in the linear domain),
+        ``develop`` (the same development without denoising) or ``libraw`` (LibRaw's
+        rendering). Decided by the runner, never handed to methods.
     Any other field is handed to the methods that take a keyword of its name, and refused
     for the others (so a new option is this field plus the method's keyword).
     options: the method's own options (``restora methods`` lists them), e.g.
@@ -228,6 +242,14 @@ class Params:
                      web=True)
     bayer: str | None = _opt(None, "Bayer layout of a one-channel mosaic to demosaic: RGGB "
                              "(default) | BGGR | GRBG | GBRG.", web=True)
+    strength: float | None = _opt(None, "How much of the result to keep, 0..1, blended with "
+                                  "the input (denoise, deblock, deblur, lowlight; in auto mode "
+                                  "the denoising step): below 1 keeps some grain. Default 1.",
+                                  web=True)
+    raw_develop: str = _opt("denoise", "Camera RAW inputs: denoise (restora's development, "
+                            "denoised in the linear sensor domain with a Poisson-Gaussian "
+                            "noise model) | develop (restora's, not denoised there) | libraw "
+                            "(LibRaw's rendering). The task then runs on the developed photo.")
     options: Mapping[str, Any] = _opt(
         None, "A method's own option, KEY=VALUE, repeatable (e.g. -O iterations=250 for "
         "zs_n2n, -O steps=50 for diffpir; `restora methods` lists them).", flag="--option",
@@ -252,6 +274,9 @@ class Params:
             raise _bad("mask", "an image file or an HW array", self.mask)
         if self.bayer is not None:
             _one_of("bayer", self.bayer, list(BAYER_PATTERNS))
+        if self.strength is not None:
+            _set(self, "strength", _float("strength", self.strength, 0.0, 1.0))
+        _one_of("raw_develop", self.raw_develop, RAW_DEVELOP)
         if not isinstance(self.options, Mapping):
             raise _bad("options", "a mapping of the method's own options", self.options)
         clash = sorted(k for k in self.options if k in COMMON_PARAMS)
@@ -273,20 +298,23 @@ class Execution:
     device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``;
         used by every method that runs a network (learned models, plug-and-play with a
         learned denoiser, diffusion, zero-shot); other methods run on the CPU.
-    precision: ``auto`` (fp32 on CPU, fp16/bf16 on a GPU), ``fp32``, ``fp16``, ``bf16``; fp16
-        falls back to fp32 where it overflows (NaN/inf).
+    precision: ``auto`` (fp16/bf16 on a GPU; on a CPU bf16 only where it has AMX or
+        AVX512-BF16 and the shipped model's recorded bf16 loss is at most 0.02 dB, else
+        fp32), ``fp32``, ``fp16``, ``bf16``; fp16 falls back to fp32 where it overflows.
     tile: tile side in pixels; ``"auto"`` = 512 for classical methods, the least-work size up
         to 1024 for networks; ``None`` = the whole image at once.
     overlap: pixels shared by neighbouring tiles (grows to four times a method's reach).
     batch: tiles per network call. ensemble: x8 self-ensemble of a network (8x slower).
-    threads: CPU threads for torch and OpenCV during a call (``None``: unchanged).
+    threads: CPU threads for torch and OpenCV during a call (``None``: OpenCV unchanged,
+        networks on the CPUs this process may use, cgroup quota included).
     max_pixels: refuse inputs with more pixels (decompression-bomb limit; ``None``:
         ``$RESTORA_MAX_PIXELS`` or 200 MP).
     """
 
     device: str = _opt("auto", "Where networks run: auto (CUDA, then MPS, then CPU) | cpu | "
                        "cuda | cuda:N | mps.")
-    precision: str = _opt("auto", "Network precision: auto (fp32 on CPU, fp16/bf16 on a GPU) "
+    precision: str = _opt("auto", "Network precision: auto (fp16/bf16 on a GPU; bf16 on CPUs "
+                          "with AMX/AVX512-BF16 for models it costs <= 0.02 dB, else fp32) "
                           "| fp32 | fp16 | bf16.")
     tile: int | str | None = _opt("auto", "Tile side in pixels: auto (512; networks the "
                                   "least-work size up to 1024) or a number; 0 = whole image.")
@@ -294,7 +322,8 @@ class Execution:
     batch: int = _opt(1, "Tiles per network call.")
     ensemble: bool = _opt(False, "x8 self-ensemble of a network (flips/rotations averaged; "
                           "8x slower).")
-    threads: int | None = _opt(None, "CPU threads for torch and OpenCV (default: unchanged).")
+    threads: int | None = _opt(None, "CPU threads for torch and OpenCV (default: the CPUs "
+                               "available to the process, cgroup quota included).")
     max_pixels: int | None = _opt(None, "Refuse images with more pixels (decompression-bomb "
                                   "limit; default $RESTORA_MAX_PIXELS or 200 MP).")
 
@@ -375,10 +404,120 @@ class Output:
         return FORMAT_SUFFIX.get(photo_format or "", ".tif")
 
 
+#: How several frames become one (``Frames.merge``): exposure brackets (``fuse`` chooses
+#: debevec when exposure times are known, else mertens) and bursts of one exposure (``burst``
+#: = wiener).
+FUSE_MERGES = ("fuse", "mertens", *HDR_MERGES)
+BURST_MERGES = ("burst", *BURST_METHODS)
+ALIGNS = (AUTO, *ALIGN_METHODS)
+_TIME = re.compile(r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)(?:/([0-9]*\.?[0-9]+))?")
+
+
+def _seconds(item: object) -> float | None:
+    if isinstance(item, str):
+        match = _TIME.fullmatch(item.replace(" ", ""))
+        if match is None or (match[2] is not None and float(match[2]) == 0):
+            return None
+        return float(match[1]) / (float(match[2]) if match[2] is not None else 1.0)
+    if isinstance(item, numbers.Real) and not isinstance(item, bool):
+        return float(item)
+    return None
+
+
+def parse_times(value: object) -> tuple[float, ...]:
+    """Exposure times in seconds from ``"1/30,1/8,0.5"`` or a sequence of numbers; each
+    finite and > 0."""
+    expected = "exposure times in seconds > 0, e.g. '1/30,1/8,1/2'"
+    if isinstance(value, str):
+        items: list[Any] = [t for t in value.replace(";", ",").split(",") if t.strip()]
+    elif isinstance(value, (list, tuple, np.ndarray)):
+        items = list(np.ravel(value))
+    else:
+        raise _bad("times", expected, value)
+    out = [_seconds(item) for item in items]
+    if not out or any(t is None or not math.isfinite(t) or t <= 0 for t in out):
+        raise _bad("times", expected, value)
+    return tuple(float(t) for t in out)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Frames:
+    """How several photos of one scene become one (``restora fuse``, ``restora burst``, web
+    jobs with ``merge``); see :mod:`restora.frames`.
+
+    merge: ``None`` = every photo on its own (``restora restore``); exposure brackets:
+        fuse | mertens | debevec | robertson; bursts: burst | wiener | mean.
+    times: exposure time of each frame (seconds, the frames' order); ``None`` = EXIF.
+    align: auto (fuse: mtb; burst: tiles) | off | mtb | ecc | tiles. reference: index of
+    the reference frame (``None``: fuse the middle exposure, burst the first frame).
+    deghost, tonemap, hdr: fuse. denoise: burst.
+    """
+
+    merge: str | None = _opt(None, "How several frames become one: fuse (exposure brackets: "
+                             "debevec HDR when exposure times are known, else mertens) | "
+                             "mertens | debevec | robertson; burst (frames of one exposure: "
+                             "wiener) | wiener | mean. Default: each photo on its own.",
+                             web=True)
+    times: tuple[float, ...] | str | None = _opt(
+        None, "Exposure time of each frame in seconds, in the frames' order, "
+        "e.g. 1/30,1/8,1/2 (default: each frame's EXIF ExposureTime; fuse without times runs "
+        "mertens).", web=True)
+    align: str = _opt(AUTO, "Frame alignment: auto (fuse: mtb; burst: tiles) | mtb (integer "
+                      "shift, any exposure) | ecc (sub-pixel; fuse: shift, burst: shift + "
+                      "rotation) | tiles (HDR+ sub-pixel shift per 16-px tile) | off.", web=True)
+    reference: int | None = _opt(None, "Reference frame, 0 = the first given: moving objects "
+                                 "are taken from it, and its EXIF/ICC kept (default: fuse "
+                                 "the middle exposure, burst the first frame).", web=True)
+    deghost: bool = _opt(True, "fuse: take moving objects from the reference frame only "
+                         "(pixels that disagree with it beyond noise are down-weighted).",
+                         web=True, flag="--deghost/--no-deghost")
+    tonemap: str = _opt("drago", "fuse with an HDR merge: radiance map to output: drago | "
+                        "reinhard | mantiuk | gamma.", web=True)
+    hdr: str | None = _opt(None, "fuse: also write the HDR radiance map (float, relative "
+                           "units): .hdr (Radiance RGBE), .exr (OpenEXR, where OpenCV writes "
+                           "it) or .tif (32-bit float TIFF).")
+    denoise: bool = _opt(True, "burst: denoise the merged frame at its lowered noise level "
+                         "(the method of --task denoise, or --method/--model).", web=True,
+                         flag="--denoise/--no-denoise")
+
+    def __post_init__(self) -> None:
+        if self.merge is not None:
+            _one_of("merge", self.merge, FUSE_MERGES + BURST_MERGES)
+        if self.times is not None:
+            _set(self, "times", parse_times(self.times))
+        _one_of("align", self.align, ALIGNS)
+        if self.reference is not None:
+            _set(self, "reference", _int("reference", self.reference, 0))
+        for name in ("deghost", "denoise"):
+            if not isinstance(getattr(self, name), bool):
+                raise _bad(name, "True or False", getattr(self, name))
+        _one_of("tonemap", self.tonemap, TONEMAPS)
+        if self.hdr is not None:
+            if not isinstance(self.hdr, (str, Path)) or not str(self.hdr).strip():
+                raise _bad("hdr", "a file name (.hdr, .exr or .tif)", self.hdr)
+            _set(self, "hdr", str(self.hdr))
+
+    @property
+    def kind(self) -> str | None:
+        """``fuse`` (exposure brackets), ``burst`` or ``None`` (no merge)."""
+        if self.merge is None:
+            return None
+        return "fuse" if self.merge in FUSE_MERGES else "burst"
+
+    def changed(self) -> list[str]:
+        """Names of the fields that differ from their defaults."""
+        default = Frames()
+        return [f.name for f in fields(self) if getattr(self, f.name) != getattr(default, f.name)]
+
+
 GROUPS: tuple[type, ...] = (Choice, Params, Execution, Output)
-#: The common parameters (every :class:`Params` field but ``options``): a method taking one
-#: of these names gets it from ``--<name>``, not from ``--option``.
-COMMON_PARAMS: tuple[str, ...] = tuple(f.name for f in fields(Params) if f.name != "options")
+#: Every part of a request: :data:`GROUPS` (one photo at a time) and :class:`Frames`.
+ALL_GROUPS: tuple[type, ...] = (*GROUPS, Frames)
+#: The common parameters (every :class:`Params` field but ``options`` and ``raw_develop``,
+#: which the runner decides): a method taking one of these names gets it from
+#: ``--<name>``, not from ``--option``.
+COMMON_PARAMS: tuple[str, ...] = tuple(f.name for f in fields(Params)
+                                       if f.name not in ("options", "raw_develop"))
 
 
 @dataclass(frozen=True)
@@ -389,15 +528,18 @@ class Request:
     params: Params = field(default_factory=Params)
     execution: Execution = field(default_factory=Execution)
     output: Output = field(default_factory=Output)
+    frames: Frames = field(default_factory=Frames)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], *, untrusted: bool = False,
-                     source: str = "options") -> Request:
+                     source: str = "options", frames: bool = False) -> Request:
         """Build a request from flat ``name: value`` pairs (keyword arguments, a batch job, a
         web form). Unknown names are refused, naming the known ones. ``untrusted``: the
         values come from a network client, which may not name files on this machine (a
-        kernel must be a spec, a model a shipped name) nor set execution options."""
-        names = {f.name: group for group in GROUPS for f in fields(group)}
+        kernel must be a spec, a model a shipped name) nor set execution options.
+        ``frames``: the :class:`Frames` options are known too (multi-frame entry points)."""
+        groups = ALL_GROUPS if frames else GROUPS
+        names = {f.name: group for group in groups for f in fields(group)}
         unknown = sorted(k for k in values if k not in names)
         if unknown:
             raise InvalidParameterError(
@@ -406,16 +548,16 @@ class Request:
             )
         if untrusted:
             _check_untrusted(values, source)
-        parts: dict[type, dict[str, Any]] = {group: {} for group in GROUPS}
+        parts: dict[type, dict[str, Any]] = {group: {} for group in ALL_GROUPS}
         for key, value in values.items():
             parts[names[key]][key] = value
-        return cls(*(group(**parts[group]) for group in GROUPS))
+        return cls(*(group(**parts[group]) for group in ALL_GROUPS))
 
     def to_dict(self, *, changed_only: bool = False) -> dict[str, Any]:
         """Flat ``name: value`` (JSON-ready: arrays as lists, paths as strings);
         ``changed_only`` leaves out values equal to the defaults."""
         out: dict[str, Any] = {}
-        for part in (self.choice, self.params, self.execution, self.output):
+        for part in (self.choice, self.params, self.execution, self.output, self.frames):
             default = type(part)()
             for f in fields(part):
                 value = getattr(part, f.name)
@@ -439,7 +581,8 @@ class Request:
 
 
 def _check_untrusted(values: Mapping[str, Any], source: str) -> None:
-    execution = {f.name for f in fields(Execution)} | {"overwrite", "suffix", "accept_licence"}
+    execution = {f.name for f in fields(Execution)} | {"overwrite", "suffix", "accept_licence",
+                                                       "hdr"}
     given = sorted(k for k in values if k in execution)
     if given:
         raise InvalidParameterError(f"{source}: {', '.join(given)} cannot be set here")
@@ -498,7 +641,27 @@ def parse_method_options(items: list[str] | tuple[str, ...]) -> dict[str, object
 
 
 __all__ = [
-    "AUTO", "COMMON_PARAMS", "DEFAULT_MODEL_TILE", "DEFAULT_OVERLAP", "DEFAULT_TILE", "FORMATS", "GROUPS", "TASKS",
-    "Choice", "Execution", "Output", "Params", "Request", "check_device",
-    "check_sigma", "parse_method_options",
+    "ALIGNS",
+    "ALL_GROUPS",
+    "AUTO",
+    "BURST_MERGES",
+    "COMMON_PARAMS",
+    "DEFAULT_MODEL_TILE",
+    "DEFAULT_OVERLAP",
+    "DEFAULT_TILE",
+    "FORMATS",
+    "FUSE_MERGES",
+    "GROUPS",
+    "RAW_DEVELOP",
+    "TASKS",
+    "Choice",
+    "Execution",
+    "Frames",
+    "Output",
+    "Params",
+    "Request",
+    "check_device",
+    "check_sigma",
+    "parse_method_options",
+    "parse_times",
 ]

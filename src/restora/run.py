@@ -16,9 +16,10 @@ Ray), ``restora serve`` and ``restora eval`` all run through it.
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,20 @@ from restora.defaults import pick
 from restora.degrade.kernels import check_kernel, parse_kernel
 from restora.errors import InvalidParameterError, OutputExistsError, ShapeError
 from restora.estimate import estimate_sigma
-from restora.io import check_output_path, read_image, to_float32, write_image
+from restora.frames.burst import merge_burst
+from restora.frames.fuse import exposure_time, fuse_exposures
+from restora.io import (
+    check_output_path,
+    raw_develop,
+    read_image,
+    to_float32,
+    write_image,
+)
+from restora.io.bridge import from_float32
 from restora.io.image import Photo
 from restora.io.jpeg_quality import estimate_jpeg_quality
+from restora.io.radiance import check_radiance_path, write_radiance
+from restora.io.write import output_bit_depth
 from restora.methods import get_method, list_methods
 from restora.methods.denoisers import load_network
 from restora.methods.learned import method_from_model, model_task
@@ -43,10 +55,11 @@ from restora.options import (
     DEFAULT_TILE,
     Choice,
     Execution,
+    Frames,
     Output,
     Params,
 )
-from restora.pipeline.tiling import run_tiled
+from restora.pipeline.tiling import run_tiled, stream_tiled
 from restora.weights import find_card
 
 Progress = Callable[[int, int], None]
@@ -55,7 +68,7 @@ OnPlan = Callable[[auto.Plan], None]
 #: The parameters :meth:`Restorer._kwargs` decides about one by one (estimated, loaded,
 #: checked against the task); every other :class:`Params` field goes as it is to the
 #: methods that take it.
-_DECIDED = ("sigma", "scale", "kernel", "quality", "seed", "mask")
+_DECIDED = ("sigma", "scale", "kernel", "quality", "seed", "mask", "strength")
 
 #: Floor of a noise level *estimated* on a photo to deblur (8-bit units). In-camera
 #: processing and JPEG smooth the noise the estimator sees, while deconvolution still
@@ -85,6 +98,24 @@ class Report:
         return f"Ran {self.runs}{level} (chosen by the task and the options given)."
 
 
+@dataclass(frozen=True)
+class FramesReport(Report):
+    """What :meth:`Restorer.run_frames` did: ``runs`` and ``summary`` for people, the
+    ``reference`` frame (index), the number of ``frames``, the noise level handed to the
+    denoiser (``sigma``, bursts), the exposure ``times`` used and where they came from, and
+    the HDR ``radiance`` map (HWC float32, relative units) when an HDR merge ran."""
+
+    reference: int = 0
+    frames: int = 0
+    times: tuple[float, ...] | None = None
+    summary: str = ""
+    radiance: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def decision(self) -> str:
+        return self.summary or super().decision
+
+
 class Restorer:
     """Restore images with one :class:`Choice` and :class:`Execution` (safe to keep per
     worker or process; methods and networks are loaded once).
@@ -98,6 +129,7 @@ class Restorer:
         self.execution = Execution() if execution is None else execution
         self._methods: dict[tuple[Any, ...], tuple[MethodInfo, dict[str, Any]]] = {}
         self._lock = threading.Lock()
+        self._denoiser: Restorer | None = None  # bursts: the choice with task denoise
 
     # --- choosing ---------------------------------------------------------------------------
 
@@ -129,16 +161,19 @@ class Restorer:
         return task
 
     def method_for(self, task: str | None, *, channels: int, scale: int | None = None,
-                   has_kernel: bool = False) -> tuple[MethodInfo, str, dict[str, Any]]:
+                   has_kernel: bool = False, noise: str = "white",
+                   ) -> tuple[MethodInfo, str, dict[str, Any]]:
         """(method, the task it runs, options the default table adds) for an image with
-        ``channels`` channels; ``task`` ``None`` = the choice's. Cached per arguments."""
-        key = (task, channels, scale, has_kernel)
+        ``channels`` channels; ``task`` ``None`` = the choice's; ``noise`` ``"camera"``: the
+        default for real camera noise (:func:`restora.auto.read_noise`). Cached per
+        arguments."""
+        key = (task, channels, scale, has_kernel, noise)
         with self._lock:
             hit = self._methods.get(key)
         if hit is not None:
             info, extra = hit
             return info, task or self._resolved_task(info), extra
-        info, extra = self._resolve(task, channels, scale, has_kernel)
+        info, extra = self._resolve(task, channels, scale, has_kernel, noise)
         with self._lock:
             self._methods[key] = (info, extra)
         return info, task or self._resolved_task(info), extra
@@ -148,7 +183,7 @@ class Restorer:
             else self._task_of(info)
 
     def _resolve(self, task: str | None, channels: int, scale: int | None,
-                 has_kernel: bool) -> tuple[MethodInfo, dict[str, Any]]:
+                 has_kernel: bool, noise: str = "white") -> tuple[MethodInfo, dict[str, Any]]:
         choice = self.choice
         if task is None and choice.method is not None:
             info = _method(choice.method)
@@ -159,7 +194,7 @@ class Restorer:
             use = None if choice.task == AUTO else choice.task
             return self._network_method(model, use or model.task), {}
         task = task or choice.task
-        chosen = pick(task, channels=channels, scale=scale, has_kernel=has_kernel)
+        chosen = pick(task, channels=channels, scale=scale, has_kernel=has_kernel, noise=noise)
         if chosen.method is None:
             model = load_network(chosen.weights)  # type: ignore[arg-type]
             return self._network_method(model, task), {}
@@ -196,10 +231,25 @@ class Restorer:
             channels = image.shape[2]
             info, task, extra = self.method_for(
                 None if self.choice.method or self.choice.model else self.choice.task,
-                channels=channels, scale=params.scale, has_kernel=params.kernel is not None)
+                channels=channels, scale=params.scale, has_kernel=params.kernel is not None,
+                noise=self._noise(image, params, photo))
             kwargs = self._kwargs(info, task, image, params, photo, extra)
             out = self._apply(info, image, kwargs, progress)
+            if params.strength is not None and "strength" not in kwargs:
+                out = blend(image, out, params.strength)
             return out, Report(runs=_name(info, extra), sigma=kwargs.get("sigma"))
+
+    def _noise(self, image: np.ndarray, params: Params, photo: Photo | None) -> str:
+        """The noise kind the default table chooses by: ``"camera"`` when the task is
+        ``denoise`` with no method, model or sigma given and the colour photo carries real
+        camera noise (:func:`restora.auto.read_noise`, as the automatic mode decides), else
+        ``"white"`` (the noise-map model at the estimated or given sigma)."""
+        choice = self.choice
+        if (choice.task != "denoise" or choice.method is not None or choice.model is not None
+                or params.sigma is not None or image.shape[2] != 3):
+            return "white"
+        jpeg = photo is not None and photo.format == "JPEG"
+        return "camera" if auto.read_noise(image, jpeg=jpeg).kind == "camera" else "white"
 
     def _run_plan(self, image: np.ndarray, params: Params, photo: Photo | None,
                   progress: Progress | None, on_plan: OnPlan | None) -> tuple[np.ndarray, Report]:
@@ -219,12 +269,16 @@ class Restorer:
         count = len(plan.steps)
         for i, step in enumerate(plan.steps):
             info, task, extra = self.method_for(step.task, channels=out.shape[2],
-                                                scale=step.scale)
+                                                scale=step.scale, noise=step.noise)
             step_params = Params(sigma=step.sigma if "sigma" in info.options else None,
-                                 scale=step.scale, quality=step.quality)
+                                 scale=step.scale, quality=step.quality,
+                                 strength=params.strength if "strength" in info.options else None)
             kwargs = self._kwargs(info, task, out, step_params, None, extra)
-            out = self._apply(info, out, kwargs,
-                              None if progress is None else _step_progress(progress, i, count))
+            result = self._apply(info, out, kwargs,
+                                 None if progress is None else _step_progress(progress, i, count))
+            weight = step.strength * (1.0 if params.strength is None or "strength" in info.options
+                                      or step.task != "denoise" else params.strength)
+            out = result if weight >= 1.0 else blend(out, result, weight)
         sigma = next((s.sigma for s in plan.steps if s.sigma is not None), None)
         runs = " -> ".join(f"{s.action} ({s.runs})" for s in plan.steps) or "nothing"
         return out, Report(runs=runs, plan=plan, sigma=sigma)
@@ -271,6 +325,14 @@ class Restorer:
             raise InvalidParameterError(
                 f"{task} with {info.name!r} needs the blur kernel: give --kernel "
                 "(e.g. 'gauss:2.0', 'motion:15,30' or a .npy/.png file)")
+        # strength: the method's own where it has one, else the runner blends the result
+        if params.strength is not None:
+            if "strength" in options:
+                kwargs["strength"] = params.strength
+            elif task not in BLEND_TASKS:
+                raise InvalidParameterError(
+                    f"strength blends a {'/'.join(BLEND_TASKS)} result with its input; it does "
+                    f"not apply to {task!r}")
         # quality / seed: used by the methods that take them, ignored by the others
         if "quality" in options:
             quality = params.quality
@@ -314,6 +376,19 @@ class Restorer:
                progress: Progress | None) -> np.ndarray:
         """Run ``info`` on HWC float32 ``image`` in blended tiles (networks: batched, on the
         device); methods whose ``halo`` is -1 see the whole image."""
+        fn, tiling = self._tiling(info, image, kwargs)
+        return run_tiled(fn, image, progress=progress, **tiling)
+
+    def _stream(self, info: MethodInfo, image: np.ndarray, kwargs: dict[str, Any],
+                progress: Progress | None, sink: Callable[[int, np.ndarray], None]) -> None:
+        """:meth:`_apply` with the result's rows handed to ``sink`` top to bottom as they are
+        finished (:func:`~restora.pipeline.stream_tiled`); ``image`` may be 8/16-bit samples."""
+        fn, tiling = self._tiling(info, image, kwargs)
+        stream_tiled(fn, image, sink=sink, progress=progress, **tiling)
+
+    def _tiling(self, info: MethodInfo, image: np.ndarray,
+                kwargs: dict[str, Any]) -> tuple[Callable[[np.ndarray], np.ndarray], dict[str, Any]]:
+        """The tile function and the tiling (tile, overlap, scale, multiple, batch) of one run."""
         if image.shape[2] not in info.channels:
             raise ShapeError(
                 f"method {info.name!r} takes images with {' or '.join(map(str, info.channels))} "
@@ -333,9 +408,8 @@ class Restorer:
         def fn(tile_pixels: np.ndarray) -> np.ndarray:
             return run_method(info, tile_pixels, **kwargs)
 
-        return run_tiled(fn, image, tile=tile, overlap=overlap, scale=scale,
-                         multiple=1 if runner is None else runner.model.size_multiple,
-                         progress=progress, batch=batch)
+        return fn, {"tile": tile, "overlap": overlap, "scale": scale, "batch": batch,
+                    "multiple": 1 if runner is None else runner.model.size_multiple}
 
     def run_photo(self, photo: Photo, params: Params | None = None, *,
                   progress: Progress | None = None,
@@ -352,19 +426,359 @@ class Restorer:
         """Decode ``source``, restore it and write ``target`` atomically (EXIF orientation
         reset, ICC and XMP kept where the format allows; the input's bit depth unless
         ``output.bit_depth``). Refuses to replace an existing file (the input included)
-        unless ``output.overwrite``: the rule of every entry point."""
+        unless ``output.overwrite``: the rule of every entry point. Camera RAW files are
+        developed as ``params.raw_develop`` says (:meth:`_run_raw`; 16-bit, EXIF kept)."""
         output = Output() if output is None else output
         check_output_path(target, inputs=[source], overwrite=output.overwrite)
         path = Path(target)
         if not output.overwrite and (path.exists() or path.is_symlink()):
             raise OutputExistsError(path, "already exists; pass --overwrite (overwrite=True) "
                                           "to replace it")
-        photo = read_image(source, max_pixels=self.execution.max_pixels)
-        restored, report = self.run_photo(photo, params, progress=progress, on_plan=on_plan)
+        params = Params() if params is None else params
+        if params.raw_develop != "libraw" and raw_develop.is_raw(source):
+            restored, report = self._run_raw(source, params, progress, on_plan)
+        elif not self.automatic and params.strength is None:
+            # one method: from the file's samples to the file's, by rows
+            restored, report = self._stream_file(source, path, params, output, progress)
+        else:
+            photo = read_image(source, max_pixels=self.execution.max_pixels)
+            restored, report = self.run_photo(photo, params, progress=progress, on_plan=on_plan)
         path = write_image(restored, target, bit_depth=output.bit_depth,
                            quality=output.jpeg_quality, overwrite=output.overwrite,
                            inputs=[source])
         return path, report
+
+    def _stream_file(self, source: str | Path, target: Path, params: Params, output: Output,
+                     progress: Progress | None) -> tuple[Photo, Report]:
+        """:meth:`run_photo` in bounded memory, for a file: the photo stays in its decoded
+        8/16-bit samples, tiles are converted to float32 one at a time, and each finished
+        band of result rows is quantised straight into the output file's samples
+        (:func:`~restora.pipeline.stream_tiled`). A 100-megapixel RGB photo needs its 300 MB
+        of input and output samples and one tile row of float32, where floats in and out
+        would take 2.4 GB. Same values as :meth:`run_photo` then :func:`write_image`."""
+        photo = read_image(source, max_pixels=self.execution.max_pixels, samples=True)
+        samples = photo.pixels
+        info, task, extra = self.method_for(
+            None if self.choice.method or self.choice.model else self.choice.task,
+            channels=samples.shape[2], scale=params.scale, has_kernel=params.kernel is not None,
+            noise=self._noise(samples, params, photo))
+        depth = output_bit_depth(target, photo.bit_depth, output.bit_depth)
+        dtype = np.float32 if depth == 32 else np.uint8 if depth == 8 else np.uint16
+        result: list[np.ndarray] = []
+
+        def sink(y0: int, rows: np.ndarray) -> None:
+            if not result:  # the first rows tell the scale and the output channels
+                scale = rows.shape[1] // samples.shape[1]
+                result.append(np.empty((samples.shape[0] * scale,) + rows.shape[1:], dtype))
+            result[0][y0 : y0 + len(rows)] = rows if depth == 32 else from_float32(rows, dtype)
+
+        with cpu_threads(self.execution.threads):
+            kwargs = self._kwargs(info, task, samples, params, photo, extra)
+            self._stream(info, samples, kwargs, progress, sink)
+        pixels = result[0]
+        alpha = photo.alpha
+        if alpha is not None and (alpha.dtype != dtype or alpha.shape[:2] != pixels.shape[:2]):
+            floats = replace(photo, alpha=to_float32(alpha)).with_pixels(pixels).alpha  # resized
+            assert floats is not None
+            alpha = floats if depth == 32 else from_float32(floats, dtype)
+        del samples
+        return replace(photo, pixels=pixels, alpha=alpha, bit_depth=depth), \
+            Report(runs=_name(info, extra), sigma=kwargs.get("sigma"))
+
+    # --- camera RAW -------------------------------------------------------------------------
+
+    def _run_raw(self, source: str | Path, params: Params, progress: Progress | None,
+                 on_plan: OnPlan | None) -> tuple[Photo, Report]:
+        """Develop a Bayer RAW file with :mod:`restora.io.raw_develop`; with ``raw_develop
+        = "denoise"`` its CFA planes are first denoised in the linear domain by
+        :meth:`_raw_denoiser`. The request then runs on the developed photo: nothing more
+        when that denoising was its task (``denoise``), the automatic plan without
+        denoising (sigma 0), any other task as usual. Sensors without a Bayer mosaic
+        (X-Trans, Foveon, linear DNG) take LibRaw's rendering."""
+        try:
+            raw = raw_develop.read_raw(source, max_pixels=self.execution.max_pixels)
+        except raw_develop.NotBayerError:
+            photo = read_image(source, max_pixels=self.execution.max_pixels)
+            return self.run_photo(photo, params, progress=progress, on_plan=on_plan)
+        denoiser = self._raw_denoiser() if params.raw_develop == "denoise" else None
+        if denoiser is None:
+            development = raw_develop.develop_raw(raw)
+            return self.run_photo(development.photo, params, progress=progress, on_plan=on_plan)
+        info, extra, finished = denoiser
+        with cpu_threads(self.execution.threads):
+            development = raw_develop.develop_raw(
+                raw, denoise=self._plane_denoiser(info, extra, progress))
+        done = development.describe(_name(info, extra))  # the sigma it saw is in the text
+        if finished:
+            return development.photo, Report(runs=done)
+        if not self.automatic:
+            restored, report = self.run_photo(development.photo, params, progress=progress,
+                                              on_plan=on_plan)
+            return restored, replace(report, runs=f"{done}; then {report.runs}")
+
+        def with_raw(plan: auto.Plan) -> auto.Plan:
+            first = f"Camera RAW: {done}; the developed photo is not denoised again."
+            return replace(plan, decisions=(first, *plan.decisions))
+
+        restored, report = self.run_photo(
+            development.photo, replace(params, sigma=0.0), progress=progress,
+            on_plan=None if on_plan is None else lambda plan: on_plan(with_raw(plan)))
+        runs = done if report.runs == "nothing" else f"{done}; then {report.runs}"
+        plan = None if report.plan is None else with_raw(report.plan)
+        return restored, Report(runs=runs, plan=plan)
+
+    def _raw_denoiser(self) -> tuple[MethodInfo, dict[str, Any], bool] | None:
+        """(denoiser of a RAW file's CFA planes, the options the default table gives it,
+        whether it is the whole task): the request's own method or model when it denoises
+        gray images, else the default table's gray denoiser. None when the request's
+        denoiser takes colour images only: it then runs on the developed photo."""
+        if self.choice.method is not None or self.choice.model is not None:
+            info, task, extra = self.method_for(None, channels=1)
+            if task == "denoise":
+                return (info, extra, True) if 1 in info.channels else None
+        info, _, extra = self.method_for("denoise", channels=1)
+        return info, extra, self.choice.task == "denoise"
+
+    def _plane_denoiser(self, info: MethodInfo, extra: dict[str, Any],
+                        progress: Progress | None) -> raw_develop.PlaneDenoiser:
+        """``denoise(plane, sigma)`` for :func:`restora.io.raw_develop.denoise_mosaic`: runs
+        ``info`` tiled on one HW1 plane (sigma given to methods that take one); progress
+        over the four planes."""
+        planes = iter(range(4))
+
+        def denoise(plane: np.ndarray, sigma: float) -> np.ndarray:
+            step = Params(sigma=min(sigma, 255.0) if "sigma" in info.options else None)
+            kwargs = self._kwargs(info, "denoise", plane, step, None, extra)
+            index = next(planes, 3)
+            return self._apply(info, plane, kwargs,
+                               None if progress is None else _step_progress(progress, index, 4))
+
+        return denoise
+
+
+    # --- several frames of one scene --------------------------------------------------------
+
+    def run_frames(self, photos: Sequence[Photo], frames: Frames, params: Params | None = None,
+                   *, progress: Progress | None = None) -> tuple[Photo, FramesReport]:
+        """Merge decoded photos of one scene into one (:mod:`restora.frames`): exposure
+        brackets (``frames.merge`` fuse | mertens | debevec | robertson) are aligned,
+        de-ghosted and fused, or merged to radiance (``report.radiance``) and tone-mapped; a
+        burst (burst | wiener | mean) is aligned, merged, and denoised at its lowered noise
+        level by this restorer's choice (task denoise). The result keeps the reference
+        frame's metadata, alpha and bit depth. ``params.sigma``: the noise of one frame
+        (8-bit units); ``None``: a burst measures it on its aligned frames
+        (:func:`restora.frames.burst.burst_noise`), fuse estimates it on the middle frame.
+        """
+        params = Params() if params is None else params
+        if frames.kind is None:
+            raise InvalidParameterError(
+                "give merge (fuse | mertens | debevec | robertson | burst | wiener | mean) to "
+                "merge several frames into one")
+        pixels = _check_frames(photos)
+        if frames.reference is not None and frames.reference >= len(photos):
+            raise InvalidParameterError(
+                f"reference {frames.reference}: there are {len(photos)} frames, numbered 0 to "
+                f"{len(photos) - 1}")
+        with cpu_threads(self.execution.threads):
+            if frames.kind == "fuse":
+                out, report = self._fuse(photos, pixels, frames, params, progress)
+            else:
+                out, report = self._burst(photos, pixels, frames, params, progress)
+        return photos[report.reference].with_pixels(out), report
+
+    def _fuse(self, photos: Sequence[Photo], pixels: list[np.ndarray], frames: Frames,
+              params: Params, progress: Progress | None) -> tuple[np.ndarray, FramesReport]:
+        choice = self.choice
+        if choice.task != AUTO or choice.method is not None or choice.model is not None:
+            raise InvalidParameterError(
+                "fuse merges exposures and runs no restoration method; drop task/method/model "
+                "(restora burst merges and denoises)")
+        default = Params()
+        given = [n for n in COMMON_PARAMS if n != "sigma"
+                 and getattr(params, n) != getattr(default, n)] + (["option"] if params.options else [])
+        if given:
+            raise InvalidParameterError(
+                f"fuse takes no {', '.join(given)}; drop {', '.join('--' + g for g in given)}")
+        times, source = frames.times, "given"
+        if times is None:
+            found = [exposure_time(p.metadata.exif) for p in photos]
+            times, source = (tuple(found), "EXIF") if all(found) else (None, "")  # type: ignore[arg-type]
+        merge = frames.merge if frames.merge != "fuse" else ("debevec" if times else "mertens")
+        if frames.hdr is not None and merge == "mertens":
+            raise InvalidParameterError(
+                "--hdr needs an HDR merge, which needs the frames' exposure times: give --times "
+                "(e.g. 1/30,1/8,1/2) or frames with EXIF ExposureTime")
+        if merge == "mertens":
+            times = None
+        reference = frames.reference
+        sigma = params.sigma
+        if sigma is None:
+            probe = pixels[reference if reference is not None else len(pixels) // 2]
+            sigma = min(estimate_sigma(probe), auto.SIGMA_MAX)
+        align = "mtb" if frames.align == AUTO else frames.align
+        fused = fuse_exposures(pixels, times=times, merge=merge, align_method=align,
+                               reference=reference, remove_ghosts=frames.deghost,
+                               sigma=max(sigma, 0.5), tone=frames.tonemap, progress=progress)
+        ref = fused.reference
+        n = len(pixels)
+        moved = max((abs(v) for a in fused.alignments for v in a.shift), default=0.0)
+        replaced = 100.0 * (1.0 - float(np.mean([w for k, w in enumerate(fused.weights) if k != ref])))
+        runs = f"{fused.merge} ({n} frames, align {align}, reference {ref})"
+        text = [f"Merged {n} frames with {fused.merge}"]
+        if times is not None:
+            text.append(f" (exposure times {source}: {', '.join(_seconds(t) for t in times)})")
+        text.append(f"; aligned by {align} to {_label(photos[ref], ref)} (largest shift "
+                    f"{moved:.1f} px)")
+        if frames.deghost:
+            text.append(f"; ghost removal took {replaced:.1f} % of the other frames' pixels "
+                        "from the reference")
+        if fused.radiance is not None:
+            text.append(f"; radiance tone-mapped with {frames.tonemap}")
+        summary = "".join(text) + "."
+        report = FramesReport(runs=runs, sigma=None, reference=ref, frames=n,
+                              times=None if times is None else tuple(times), summary=summary,
+                              radiance=fused.radiance)
+        return fused.image, report
+
+    def _burst(self, photos: Sequence[Photo], pixels: list[np.ndarray], frames: Frames,
+               params: Params, progress: Progress | None) -> tuple[np.ndarray, FramesReport]:
+        unused = [n for n, v in (("times", frames.times), ("hdr", frames.hdr)) if v is not None]
+        if unused:
+            raise InvalidParameterError(
+                f"a burst has one exposure: {' and '.join(unused)} apply to fuse; drop "
+                f"{', '.join('--' + u for u in unused)}")
+        reference = frames.reference or 0
+        ref_photo = photos[reference]
+        method = "wiener" if frames.merge == "burst" else str(frames.merge)
+        align = "tiles" if frames.align == AUTO else frames.align
+        steps = 2 if frames.denoise else 1
+        burst = merge_burst(
+            pixels, sigma=params.sigma, method=method, align_method=align, reference=reference,
+            progress=None if progress is None else _step_progress(progress, 0, steps))
+        merged, sigma = burst.merged, burst.sigma
+        # the merge's noise: the single-image estimator on the merge, calibrated on the
+        # reference frame against the burst's own measure, within what averaging can give
+        jpeg = ref_photo.format == "JPEG"
+        bias = sigma / max(estimate_sigma(pixels[reference], luma_only=jpeg), 0.1)
+        floor = sigma / math.sqrt(max(burst.effective, 1.0))
+        measured = estimate_sigma(merged, luma_only=jpeg) * bias
+        merged_sigma = float(min(max(measured, floor), sigma, auto.SIGMA_MAX))
+        n = len(pixels)
+        runs = f"burst merge ({method}, {n} frames, align {align})"
+        summary = (f"Merged {n} frames ({method}, aligned by {align} to "
+                   f"{_label(ref_photo, reference)}): noise sigma {sigma:.1f} -> "
+                   f"{merged_sigma:.1f} (8-bit units)")
+        out = merged
+        if frames.denoise:
+            denoiser = self._burst_denoiser()
+            channels = merged.shape[2]
+            info, _, _ = denoiser.method_for(
+                None if denoiser.choice.method or denoiser.choice.model else "denoise",
+                channels=channels)
+            step = replace(params, sigma=merged_sigma if "sigma" in info.options else None)
+            out, done = denoiser.run(
+                merged, step, photo=None,
+                progress=None if progress is None else _step_progress(progress, 1, steps))
+            runs += f" -> {done.runs}"
+            level = "" if done.sigma is None else f" at sigma {done.sigma:.1f}"
+            summary += f"; then denoised by {done.runs}{level}"
+        report = FramesReport(runs=runs, sigma=merged_sigma, reference=reference, frames=n,
+                              summary=summary + ".")
+        return out, report
+
+    def _burst_denoiser(self) -> Restorer:
+        """This restorer with task denoise (bursts denoise; ``auto`` and ``denoise`` only)."""
+        task = self.choice.task
+        if task == "denoise":
+            return self
+        if task != AUTO:
+            raise InvalidParameterError(
+                f"a burst is merged and then denoised; task {task!r} does not apply (drop --task)")
+        with self._lock:
+            if self._denoiser is None:
+                self._denoiser = Restorer(replace(self.choice, task="denoise"), self.execution)
+            return self._denoiser
+
+    def run_frames_file(self, sources: Sequence[str | Path], target: str | Path, frames: Frames,
+                        params: Params | None = None, output: Output | None = None, *,
+                        progress: Progress | None = None) -> tuple[Path, FramesReport]:
+        """Decode ``sources`` (frames of one scene), :meth:`run_frames` them and write
+        ``target`` atomically with the reference frame's metadata (and ``frames.hdr``, the
+        radiance map, when an HDR merge ran). The same refusals as :meth:`run_file`: no
+        existing file is replaced (an input least of all) unless ``output.overwrite``."""
+        output = Output() if output is None else output
+        sources = list(sources)
+        if len(sources) < 2:
+            named = f" ({sources[0]})" if sources else ""
+            raise InvalidParameterError(
+                f"merging needs at least 2 frames of one scene; got {len(sources)}{named}")
+        check_output_path(target, inputs=sources, overwrite=output.overwrite)
+        path = Path(target)
+        if not output.overwrite and (path.exists() or path.is_symlink()):
+            raise OutputExistsError(path, "already exists; pass --overwrite (overwrite=True) "
+                                          "to replace it")
+        if frames.hdr is not None:
+            if frames.kind != "fuse":
+                raise InvalidParameterError("--hdr applies to fuse (exposure brackets)")
+            if Path(frames.hdr).resolve() == path.resolve():
+                raise InvalidParameterError("--hdr and the output name the same file")
+            check_radiance_path(frames.hdr, inputs=sources, overwrite=output.overwrite)
+        photos = [read_image(s, max_pixels=self.execution.max_pixels) for s in sources]
+        merged, report = self.run_frames(photos, frames, params, progress=progress)
+        if frames.hdr is not None and report.radiance is not None:
+            write_radiance(report.radiance, frames.hdr, overwrite=output.overwrite,
+                           inputs=sources, metadata=merged.metadata)
+        path = write_image(merged, target, bit_depth=output.bit_depth,
+                           quality=output.jpeg_quality, overwrite=output.overwrite,
+                           inputs=sources)
+        return path, report
+
+
+def _check_frames(photos: Sequence[Photo]) -> list[np.ndarray]:
+    """The frames' pixels, after checking there are two or more of one size and one kind."""
+    if len(photos) < 2:
+        named = f" ({_name_of(photos[0], 0)})" if photos else ""
+        raise InvalidParameterError(
+            f"merging needs at least 2 frames of one scene; got {len(photos)}{named}")
+    first = photos[0]
+    kinds = {1: "gray", 3: "colour"}
+    for k, photo in enumerate(photos[1:], start=1):
+        if (photo.height, photo.width) != (first.height, first.width):
+            raise ShapeError(
+                f"{_name_of(photo, k)}: {photo.width}x{photo.height} pixels, but "
+                f"{_name_of(first, 0)} is {first.width}x{first.height}; frames of one scene "
+                "must have one size")
+        if photo.channels != first.channels:
+            raise ShapeError(
+                f"{_name_of(photo, k)} is {kinds.get(photo.channels, photo.channels)} but "
+                f"{_name_of(first, 0)} is {kinds.get(first.channels, first.channels)}; give "
+                "frames of one kind")
+    return [p.pixels for p in photos]
+
+
+def _name_of(photo: Photo, index: int) -> str:
+    return str(photo.source) if photo.source is not None else f"frame {index}"
+
+
+def _label(photo: Photo, index: int) -> str:
+    """``frame 2 (IMG_0042.jpg)`` for reports."""
+    return f"frame {index}" + (f" ({photo.source.name})" if photo.source is not None else "")
+
+
+def _seconds(t: float) -> str:
+    """An exposure time for people: 1/30 s, 2 s."""
+    return f"1/{1 / t:.0f} s" if t < 1 and abs(1 / t - round(1 / t)) < 0.05 else f"{t:g} s"
+
+
+#: Tasks whose result the runner blends with the input by ``strength`` when the method has
+#: no strength of its own (same size in and out).
+BLEND_TASKS = ("denoise", "deblock", "deblur", "lowlight")
+
+
+def blend(image: np.ndarray, result: np.ndarray, strength: float) -> np.ndarray:
+    """``image + strength * (result - image)`` (HWC float32; 0 = the input, 1 = the result)."""
+    x = np.asarray(image, dtype=np.float32)
+    return x + np.float32(strength) * (np.asarray(result, dtype=np.float32) - x)
 
 
 # --- parameters that name files ------------------------------------------------------------
@@ -416,4 +830,4 @@ def _step_progress(progress: Progress, index: int, count: int) -> Progress:
     return update
 
 
-__all__ = ["DEBLUR_SIGMA_FLOOR", "Report", "Restorer", "load_kernel", "load_mask"]
+__all__ = ["DEBLUR_SIGMA_FLOOR", "FramesReport", "Report", "Restorer", "load_kernel", "load_mask"]

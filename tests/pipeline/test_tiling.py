@@ -300,8 +300,8 @@ def test_bad_image() -> None:
     gray_hint = r"HWC .* got \(40, 50\)\. For a gray HW image pass image\[\.\.\., None\]"
     with pytest.raises(ShapeError, match=gray_hint):
         run_tiled(_ident, IMG[..., 0])
-    with pytest.raises(InvalidParameterError, match="floating point .* got dtype uint8"):
-        run_tiled(_ident, IMG.astype(np.uint8))
+    with pytest.raises(InvalidParameterError, match="floating point .* got dtype int32"):
+        run_tiled(_ident, IMG.astype(np.int32))
     with pytest.raises(ShapeError, match=r"non-empty HWC; got shape \(0, 50, 3\)"):
         run_tiled(_ident, IMG[:0])
 

@@ -52,3 +52,28 @@ def test_recipe_accepts_the_new_kinds():
         cfg = config_from_dict({"data": {"train": ["x"], "channels": 3}, "degradation": {"kind": kind},
                                 "model": {"arch": "dncnn"}})
         assert cfg.degradation.kind == kind
+
+
+def test_real_kind_targets_the_noise_free_rendering_and_mixes():
+    from restora.train.data import degrade_pair
+
+    assert "real" in DEGRADATIONS
+    sampler = _sampler("real")
+    sampler.degradation = DegradationConfig(kind="real", mix_fraction=0.0, clean_fraction=0.0,
+                                            shot_min=1e-4, shot_max=1e-4)
+    batch = sampler.batch(0)
+    clean = np.stack([p.transpose(2, 0, 1) for p in [sampler.images[0][:24, :24]]])
+    assert batch.inputs.shape == batch.targets.shape == (3, 3, 24, 24)
+    # camera pairs: the target is the camera's rendering, not the sRGB patch itself
+    assert not any(np.allclose(t, clean[0] / 255, atol=0.02) for t in batch.targets)
+    np.testing.assert_array_equal(sampler.batch(0).inputs, batch.inputs)  # seeded per step
+    patch = sampler.images[0][:24, :24].astype(np.float32) / 255
+    only_clean = DegradationConfig(kind="real", mix_fraction=0.0, clean_fraction=1.0)
+    target, degraded, sigma = degrade_pair(patch, only_clean, np.random.default_rng(0))
+    assert target is patch and 0 < sigma < 3  # a quality 80-100 JPEG of the clean patch
+
+
+def test_real_kind_fractions_are_validated():
+    with pytest.raises(Exception, match="mix_fraction"):
+        config_from_dict({"data": {"train": ["x"]},
+                          "degradation": {"kind": "real", "mix_fraction": 0.8, "clean_fraction": 0.4}})

@@ -140,3 +140,28 @@ def test_init_starts_from_earlier_weights_and_checks_them(folders, tmp_path):  #
                                                              "options": {"num_features": 8, "depth": 2}})
     with pytest.raises(InvalidParameterError, match="holds a ffdnet network, not dncnn"):
         train(other, progress=False)
+
+
+def test_a_noise_map_network_starts_a_blind_one(folders, tmp_path):  # noqa: F811
+    """denoise_real's recipe starts from the noise-map colour model: the noise-level input
+    channel (the head's last) is dropped, every other weight carried over exactly."""
+    import torch
+
+    from restora.models import load_model
+    from restora.train.trainer import train
+
+    opts = {"channels": [4, 4, 4, 4], "num_blocks": 1}
+    first = train(_config(folders, tmp_path / "a", steps=2,
+                          model={"arch": "drunet", "options": opts}), progress=False)
+    blind = train(_config(folders, tmp_path / "b", steps=1,
+                          model={"arch": "drunet", "init": str(first.model_path),
+                                 "options": {**opts, "noise_map": False}},
+                          optim={"lr": 1e-12, "min_lr": 0.0, "ema_decay": 0.0}), progress=False)
+    a = load_model(first.model_path).model.state_dict()
+    b = load_model(blind.model_path)
+    assert not b.needs_sigma
+    sb = b.model.state_dict()
+    torch.testing.assert_close(sb["m_head.weight"], a["m_head.weight"][:, :-1], atol=1e-8, rtol=0)
+    for k in a:
+        if k != "m_head.weight":
+            torch.testing.assert_close(sb[k], a[k], atol=1e-8, rtol=0)

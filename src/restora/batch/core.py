@@ -42,6 +42,7 @@ from restora.batch.manifest import (
 from restora.errors import ImageReadError, InvalidParameterError, RestoraError
 from restora.io import is_image_path
 from restora.io.atomic import file_sha256
+from restora.models.inference import available_cpus
 from restora.options import Request
 from restora.run import Restorer
 
@@ -394,10 +395,8 @@ def _same_path(a: Path, b: Path) -> bool:
 
 
 def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+    """CPUs this process may use (affinity and cgroup quota)."""
+    return available_cpus()
 
 
 def _worker_count(engine: str, workers: int | None) -> int:

@@ -181,3 +181,74 @@ def exif_summary(data: bytes | None) -> dict[str, Any]:
         "Orientation": exif.get(ORIENTATION_TAG),
     }
     return {key: _plain(value) for key, value in wanted.items() if value is not None}
+
+
+# --- the Exif sub-IFD of TIFF files --------------------------------------------------------
+
+#: IFD0 tag that tifffile writes as a LONG placeholder (it refuses to write the ExifIFD
+#: pointer 34665 itself); :func:`tiff_with_exif_ifd` turns it into that pointer. The code
+#: sits just below 34665, so IFD0 stays sorted by tag.
+EXIF_IFD_PLACEHOLDER = 34664
+EXIF_IFD_TAG = 0x8769
+#: Exif sub-IFD tags not copied: pointers (their offsets would be wrong in a new file) and
+#: maker notes (private offsets of their own).
+_SUB_IFD_DROP = (0x927C, 0xA005)
+
+
+def exif_sub_ifd(data: bytes | None) -> Any:
+    """The Exif sub-IFD of an EXIF block as a ``PIL.TiffImagePlugin.ImageFileDirectory_v2``
+    (values and their stored types), or None when there is none or it cannot be parsed."""
+    if not data:
+        return None
+    import io
+
+    from PIL import TiffImagePlugin
+
+    body = exif_body(bytes(data))
+    try:
+        fp = io.BytesIO(body)
+        head = fp.read(8)
+        ifd0 = TiffImagePlugin.ImageFileDirectory_v2(head)
+        ifd0.load(fp)
+        offset = ifd0.get(EXIF_IFD_TAG)
+        if not isinstance(offset, int) or not 8 <= offset < len(body):
+            return None
+        sub = TiffImagePlugin.ImageFileDirectory_v2(head)
+        fp.seek(offset)
+        sub.load(fp)
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError, struct.error):
+        return None
+    return sub if len(sub) else None
+
+
+def tiff_with_exif_ifd(tiff: bytes, exif: bytes | None) -> bytes:
+    """A classic TIFF file (``tiff``, bytes) with the Exif sub-IFD of ``exif`` appended and
+    IFD0's :data:`EXIF_IFD_PLACEHOLDER` entry turned into the ExifIFD pointer to it.
+
+    Without a placeholder, or without an Exif sub-IFD in ``exif``, ``tiff`` is returned
+    unchanged. Maker notes and the interoperability pointer are not copied.
+    """
+    from PIL import TiffImagePlugin
+
+    sub = exif_sub_ifd(exif)
+    if sub is None or tiff[:4] not in (b"II*\x00", b"MM\x00*"):
+        return tiff
+    order = "<" if tiff[:2] == b"II" else ">"
+    (ifd0,) = struct.unpack(order + "I", tiff[4:8])
+    (count,) = struct.unpack(order + "H", tiff[ifd0 : ifd0 + 2])
+    entry = next((ifd0 + 2 + 12 * i for i in range(count)
+                  if struct.unpack(order + "H", tiff[ifd0 + 2 + 12 * i : ifd0 + 4 + 12 * i])[0]
+                  == EXIF_IFD_PLACEHOLDER), None)
+    if entry is None:
+        return tiff
+    out = TiffImagePlugin.ImageFileDirectory_v2(tiff[:8])
+    for tag, value in sub.items():
+        if tag in _SUB_IFD_DROP or tag not in sub.tagtype:
+            continue
+        out.tagtype[tag] = sub.tagtype[tag]
+        out[tag] = value
+    position = len(tiff) + len(tiff) % 2  # IFDs start on a word boundary
+    block = out.tobytes(position)
+    patched = bytearray(tiff)
+    patched[entry : entry + 12] = struct.pack(order + "HHII", EXIF_IFD_TAG, 4, 1, position)
+    return bytes(patched) + b"\x00" * (position - len(tiff)) + block

@@ -30,6 +30,8 @@ class Photo:
         (no colour-management conversion; the ICC profile travels in ``metadata``).
     alpha: HW1 float32 in [0, 1] or None; restoration never touches it.
     bit_depth: 8, 16 or 32 (float TIFF): what the encoder quantises back to by default.
+    From ``read_image(..., samples=True)`` (and a streamed result about to be written),
+    pixels and alpha are the file's samples instead: uint8 / uint16 (float32 for 32).
     """
 
     pixels: np.ndarray

@@ -66,9 +66,14 @@ class _Decoded:
 
 
 def read_image(
-    path: str | Path, *, max_pixels: int | None = None, raw_output: str = "srgb"
+    path: str | Path, *, max_pixels: int | None = None, raw_output: str = "srgb",
+    samples: bool = False,
 ) -> Photo:
     """Read an image file as an upright :class:`Photo` (pixels HWC float32 in [0, 1]).
+
+    ``samples=True`` keeps the decoded samples instead (pixels and alpha HWC uint8 or
+    uint16, float32 for float TIFF; no float copy): for streaming a large photo tile by
+    tile (:meth:`restora.run.Restorer.run_file`); convert with :func:`to_float32`.
 
     - Layout: gray -> C=1, RGB -> C=3; RGBA/LA -> pixels + ``alpha`` (HW1, untouched);
       palette -> RGB or RGBA (with transparency); CMYK -> RGB by Pillow's ICC-less naive
@@ -116,7 +121,7 @@ def read_image(
             decoded = _read_raw(path, limit, raw_output)
         else:
             decoded = _read_pillow(path, fmt, limit)
-        return _to_photo(path, fmt, decoded)
+        return _to_photo(path, fmt, decoded, samples=samples)
 
 
 @contextmanager
@@ -140,7 +145,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _to_photo(path: Path, fmt: str, decoded: _Decoded) -> Photo:
+def _to_photo(path: Path, fmt: str, decoded: _Decoded, *, samples: bool = False) -> Photo:
     exif = _meta.normalize_exif(decoded.exif)
     xmp = decoded.xmp
     data = decoded.data
@@ -155,8 +160,9 @@ def _to_photo(path: Path, fmt: str, decoded: _Decoded) -> Photo:
         colour, alpha = data[..., :-1], data[..., -1:]
     else:
         colour, alpha = data, None
-    pixels = to_float32(colour)
-    alpha_f = None if alpha is None else to_float32(alpha)
+    convert = (lambda a: a if a.ndim == 3 else a[..., None]) if samples else to_float32
+    pixels = convert(colour)
+    alpha_f = None if alpha is None else convert(alpha)
     return Photo(
         pixels=pixels,
         alpha=alpha_f,
@@ -498,8 +504,16 @@ def open_raw(path: Path) -> tuple[Any, Any]:
         ) from None
     except rawpy.LibRawError as exc:
         raw.close()
-        raise ImageReadError(path, f"corrupt camera RAW header ({exc})") from None
+        raise ImageReadError(path, f"corrupt camera RAW header ({libraw_message(exc)})") from None
     return rawpy, raw
+
+
+def libraw_message(exc: BaseException) -> str:
+    """A LibRaw (rawpy) error's text on one line (rawpy gives it as bytes)."""
+    text = exc.args[0] if len(exc.args) == 1 else exc
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return " ".join(str(text).split())
 
 
 def _read_raw(path: Path, limit: int, raw_output: str) -> _Decoded:
@@ -521,7 +535,8 @@ def _read_raw(path: Path, limit: int, raw_output: str) -> _Decoded:
             )
     except rawpy.LibRawError as exc:
         raise ImageReadError(
-            path, f"truncated or corrupt camera RAW data ({type(exc).__name__}: {_one_line(exc)})"
+            path, f"truncated or corrupt camera RAW data ({type(exc).__name__}: "
+            f"{libraw_message(exc)})"
         ) from None
     finally:
         raw.close()

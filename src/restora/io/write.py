@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import zlib
@@ -59,7 +60,8 @@ def write_image(
     - ``quality`` (1..100): JPEG (4:4:4 chroma at quality >= 90, else 4:2:0), WebP
       (100 = lossless), HEIF. PNG and TIFF (deflate) are lossless.
     - Metadata (``metadata`` or the photo's): JPEG EXIF+ICC+XMP; PNG EXIF+ICC+XMP (iTXt);
-      TIFF ICC+XMP and the EXIF make/model/date/artist/copyright as IFD0 tags;
+      TIFF ICC+XMP, the EXIF make/model/date/artist/copyright as IFD0 tags and the Exif
+      sub-IFD (ISO, exposure, date taken ...; maker notes dropped);
       WebP EXIF+ICC+XMP; HEIF EXIF+ICC+XMP; BMP none.
     - Safety: refuses (OutputExistsError) when ``path`` is the same file as one of
       ``inputs`` or the photo's ``source``, unless ``overwrite=True``; other existing files
@@ -86,7 +88,7 @@ def write_image(
             )
         meta = replace(meta, exif=exif)
     for plane, name in ((photo.pixels, "pixels"), (photo.alpha, "alpha")):
-        if plane is not None and np.isnan(plane).any():
+        if plane is not None and plane.dtype.kind == "f" and np.isnan(plane).any():
             raise ImageWriteError(path, f"the {name} contain NaN values; nothing was written")
     keep_alpha = photo.alpha is not None and fmt in _ALPHA
     data = photo.pixels
@@ -171,7 +173,17 @@ def _resolve_depth(path: Path, fmt: str, photo_depth: int, requested: int | None
 def _quantise(data: np.ndarray, depth: int) -> np.ndarray:
     if depth == 32:
         return np.ascontiguousarray(data, dtype=np.float32)
-    return from_float32(data, np.uint8 if depth == 8 else np.uint16)
+    target = np.uint8 if depth == 8 else np.uint16
+    if data.dtype == target:  # the file's samples already (a streamed result)
+        return data
+    return from_float32(data, target)
+
+
+def output_bit_depth(path: str | Path, photo_depth: int, requested: int | None = None) -> int:
+    """The bit depth :func:`write_image` writes ``path`` with (8, 16 or 32 = float): the
+    requested one, else the photo's where the format allows, else the deepest below it."""
+    path = Path(check_output_path(path, overwrite=True))
+    return _resolve_depth(path, WRITE_FORMATS[path.suffix.lower()], photo_depth, requested)
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -270,9 +282,13 @@ def _encode_tiff(fh: IO[bytes], samples: np.ndarray, quality: int, meta: Metadat
     summary = _exif_ifd0_text(meta.exif)
     for code, text in summary:
         extratags.append((code, "s", 0, text, True))
+    exif_ifd = _meta.exif_sub_ifd(meta.exif) is not None
+    if exif_ifd:  # shooting data (ISO, exposure, date taken): an Exif sub-IFD, added below
+        extratags.append((_meta.EXIF_IFD_PLACEHOLDER, "I", 1, 0, True))
     data = samples[..., 0] if samples.shape[2] == 1 else samples
+    target: Any = io.BytesIO() if exif_ifd else fh
     tifffile.imwrite(
-        fh,
+        target,
         data,
         photometric="minisblack" if colours == 1 else "rgb",
         planarconfig="contig" if data.ndim == 3 else None,
@@ -284,6 +300,8 @@ def _encode_tiff(fh: IO[bytes], samples: np.ndarray, quality: int, meta: Metadat
         metadata=None,
         extratags=extratags,
     )
+    if exif_ifd:
+        fh.write(_meta.tiff_with_exif_ifd(target.getvalue(), meta.exif))
 
 
 def _exif_ifd0_text(exif: bytes | None) -> list[tuple[int, str]]:

@@ -1,8 +1,9 @@
 """Restoration methods, all registered in :data:`restora.methods.registry.REGISTRY`.
 
 Importing this package registers the built-in methods (cheap: heavy libraries are imported
-inside each method when it runs): classical ones, plug-and-play, diffusion posterior
-sampling and zero-shot. :func:`get_method` and :func:`list_methods` look them up.
+inside each method when it runs): classical ones, low-light enhancement, plug-and-play,
+diffusion posterior sampling and zero-shot. :func:`get_method` and :func:`list_methods` look
+them up.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from restora.methods import (
     classical,  # noqa: F401  (registers the classical methods)
     diffusion,  # noqa: F401  (registers diffpir and dps)
+    lowlight,  # noqa: F401  (registers gamma, clahe, lime and zerodce)
     pnp,  # noqa: F401  (registers pnp)
     zeroshot,  # noqa: F401  (registers zs_n2n)
 )

@@ -4,26 +4,38 @@
 options: ``device`` (``cpu``, ``cuda[:N]``, ``mps``, ``auto``), ``precision`` (``fp32``,
 ``fp16``, ``bf16``, ``auto``; reduced precision runs under ``torch.autocast`` with fp32
 weights, and fp16 falls back to fp32 where it overflows), ``channels_last``, ``ensemble``
-(x8 self-ensemble) and ``threads`` (CPU threads). It runs NHWC float32 stacks of tiles (what
+(x8 self-ensemble) and ``threads`` (CPU threads; by default the CPUs this process may use,
+cgroup quota included: :func:`available_cpus`). It runs NHWC float32 stacks of tiles (what
 :func:`restora.pipeline.run_tiled` passes with ``batch=N``) and, through
 :meth:`InferenceRunner.as_denoiser`, serves as the tensor denoiser ``D(x, sigma)`` that
 plug-and-play, diffusion and evaluation use. Every array <-> tensor conversion goes through
 :mod:`restora.io.bridge`. The network is copied to the device once, on first use;
 construction only validates the options (no allocation, no download) and the caller's
-descriptor is never modified. On CPU in fp32 (the default there) the descriptor's own
-network is used, and the result is byte-identical to ``descriptor(image)``.
+descriptor is never modified. With ``channels_last=False`` on CPU in fp32 the descriptor's
+own network is used, and the result is byte-identical to ``descriptor(image)``.
+
+The CPU path: channels-last always (fp32 convolutions 1.2-1.8x faster on the CPUs measured,
+``benchmarks/speed_table.py``), and under ``precision="auto"`` bf16 autocast where the CPU
+has native bf16 (:func:`cpu_bf16_supported`: AMX or AVX512-BF16) *and* the model is a
+shipped weight set whose recorded bf16 loss (``WeightCard.bf16_loss_db``, measured by
+``benchmarks/cpu_precision.py`` on its reference sets) is at most :data:`BF16_MAX_LOSS_DB`;
+fp32 otherwise.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import math
 import numbers
+import os
 import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,6 +45,7 @@ from restora.errors import InvalidParameterError, ShapeError
 from restora.io.bridge import from_tensor, to_tensor
 from restora.options import DEFAULT_MODEL_TILE, PRECISIONS, Execution, check_device
 from restora.pipeline.tiling import run_tiled, tile_grid
+from restora.weights import find_card
 
 if TYPE_CHECKING:
     import torch
@@ -40,15 +53,35 @@ if TYPE_CHECKING:
     from restora.models.descriptor import ModelDescriptor
 
 __all__ = [
+    "BF16_MAX_LOSS_DB",
     "Denoise",
     "InferenceRunner",
     "augment",
+    "available_cpus",
+    "cpu_bf16_supported",
     "cpu_threads",
     "deaugment",
     "fit_tile",
+    "recorded_bf16_loss",
     "resolve_device",
     "resolve_precision",
 ]
+
+#: Largest PSNR loss (dB) of bf16 against fp32, over a shipped model's reference sets, for
+#: which ``precision="auto"`` runs that model in bf16 on a CPU with native bf16.
+BF16_MAX_LOSS_DB = 0.02
+#: CPU flags (``/proc/cpuinfo`` spelling) of native bf16 matrix maths. Without one of them
+#: torch still runs bf16 autocast on the CPU, emulated: 6x (channels-last) to 50x slower
+#: than fp32 on an AVX2 EPYC (benchmarks/speed_table.py).
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+#: Where Linux lists the CPU's feature flags.
+CPUINFO = Path("/proc/cpuinfo")
+#: Above this many pixels a network's automatic tile is at most :data:`LARGE_IMAGE_TILE`:
+#: a 100 MP photo's own 8-bit samples (in and out) take 600 MB, torch 550 MB, and DRUNet's
+#: activations on a 1024-pixel tile 800 MB (768: 470 MB, for 10% more work with its
+#: 128-pixel overlap). Keeps ``restora restore`` of a 100 MP photo under 2 GB.
+LARGE_IMAGE_PIXELS = 50_000_000
+LARGE_IMAGE_TILE = 768
 
 _RUNNERS: dict[tuple[Any, ...], InferenceRunner] = {}
 _RUNNERS_LOCK = threading.Lock()
@@ -121,14 +154,93 @@ def resolve_device(device: str) -> str:
     return "mps"
 
 
+@functools.lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset[str]:
+    """This CPU's feature flags: ``/proc/cpuinfo`` (Linux), plus what torch detects itself."""
+    flags: set[str] = set()
+    try:
+        with open(CPUINFO, encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags.update(line.partition(":")[2].split())
+                    break
+    except OSError:
+        pass
+    torch_mod: Any = sys.modules.get("torch")
+    probes = (("amx_bf16", "_is_amx_tile_supported"), ("avx512_bf16", "_is_avx512_bf16_supported"))
+    for flag, probe in probes:
+        try:
+            if torch_mod is not None and getattr(torch_mod.cpu, probe)():
+                flags.add(flag)
+        except (AttributeError, RuntimeError):
+            pass
+    return frozenset(flags)
+
+
+def cpu_bf16_supported() -> bool:
+    """True when this CPU has native bf16 matrix maths (AMX-BF16 or AVX512-BF16), the only
+    CPUs on which bf16 autocast is faster than fp32; read once per process."""
+    return any(flag in _cpu_flags() for flag in BF16_CPU_FLAGS)
+
+
+def recorded_bf16_loss(model: ModelDescriptor) -> float | None:
+    """The PSNR loss (dB) of bf16 against fp32 recorded for a shipped weight set (its card's
+    ``bf16_loss_db``); ``None`` for any other weight file (never measured)."""
+    card = find_card(Path(model.source).stem)
+    if card is None or card.bf16_loss_db is None:
+        return None
+    try:
+        same = os.path.samefile(card.path, model.source)
+    except OSError:
+        same = False
+    return card.bf16_loss_db if same else None
+
+
+def available_cpus(*, cgroup_root: str | Path = "/sys/fs/cgroup") -> int:
+    """CPUs this process may use: its affinity mask (``os.sched_getaffinity``), capped by a
+    cgroup CPU quota rounded up (v2 ``cpu.max``; v1 ``cpu.cfs_quota_us`` /
+    ``cpu.cfs_period_us``); at least 1. A container limited to 2 CPUs on a 64-core host
+    gets 2, where torch would start 64 threads."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        count = os.cpu_count() or 1
+    root = Path(cgroup_root)
+    quota = _cgroup_quota(root / "cpu.max")
+    for folder in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
+        if quota is None:
+            quota = _cgroup_quota(root / folder / "cpu.cfs_quota_us", root / folder / "cpu.cfs_period_us")
+    if quota is not None:
+        count = min(count, max(1, math.ceil(quota - 1e-9)))
+    return max(1, count)
+
+
+def _cgroup_quota(path: Path, period_path: Path | None = None) -> float | None:
+    """CPUs allowed by one cgroup file (``"max"`` or a negative quota: no limit -> None)."""
+    try:
+        fields = path.read_text().split()
+        if period_path is not None:
+            fields = fields[:1] + period_path.read_text().split()[:1]
+        quota, period = fields[0], float(fields[1])
+        if quota == "max" or float(quota) <= 0 or period <= 0:
+            return None
+        return float(quota) / period
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def resolve_precision(
-    precision: str, *, device: str, supported: tuple[str, ...], model_name: str = "the model"
+    precision: str, *, device: str, supported: tuple[str, ...], model_name: str = "the model",
+    bf16_loss_db: float | None = None,
 ) -> str:
     """The dtype name to run in: ``"fp32"``, ``"fp16"`` or ``"bf16"``.
 
-    ``auto``: fp32 on CPU; on CUDA fp16 if the model supports it, else bf16 (when the GPU
-    has it), else fp32; on MPS fp16 if supported, else fp32. An explicit precision the model
-    does not list in ``supported`` raises :class:`InvalidParameterError` naming the ones it does.
+    ``auto``: on CPU bf16 when the CPU has native bf16 (:func:`cpu_bf16_supported`), the
+    model supports it and its measured loss ``bf16_loss_db`` (dB against fp32 on its
+    reference sets; ``None``: not measured) is at most :data:`BF16_MAX_LOSS_DB`, else fp32;
+    on CUDA fp16 if the model supports it, else bf16 (when the GPU has it), else fp32; on
+    MPS fp16 if supported, else fp32. An explicit precision the model does not list in
+    ``supported`` raises :class:`InvalidParameterError` naming the ones it does.
     """
     if precision not in PRECISIONS:
         raise InvalidParameterError(
@@ -136,6 +248,9 @@ def resolve_precision(
         )
     if precision == "auto":
         if device == "cpu":
+            if ("bf16" in supported and bf16_loss_db is not None
+                    and bf16_loss_db <= BF16_MAX_LOSS_DB and cpu_bf16_supported()):
+                return "bf16"
             return "fp32"
         if "fp16" in supported:
             return "fp16"
@@ -211,13 +326,15 @@ class InferenceRunner:
     precision: ``fp32``, ``fp16``, ``bf16`` or ``auto`` (see :func:`resolve_precision`); fp16
         and bf16 run under ``torch.autocast`` (weights stay fp32); an fp16 result with NaN or
         inf (overflow) is computed again in fp32, with a warning.
-    channels_last: run in NHWC memory format (faster convolutions on GPUs and on CPUs with
-        AMX in bf16); ``None``: on a GPU, or in reduced precision.
+    channels_last: run in NHWC memory format (faster convolutions on GPUs, and on CPUs in
+        fp32 as well as in bf16); ``None``: yes. ``False`` on CPU in fp32 runs the
+        descriptor's own network (byte-identical to ``descriptor(image)``).
     ensemble: x8 self-ensemble: the mean of the outputs for the 8 flips/rotations of the
         input, each transformed back (Timofte, Rothe, Van Gool, "Seven ways to improve
         example-based single image super resolution", CVPR 2016). The noise level of a
         sigma model is the same for all 8. 8x the time.
-    threads: CPU threads for torch during each call (restored afterwards); ``None``: as is.
+    threads: CPU threads for torch during each call on the CPU (restored afterwards);
+        ``None``: :func:`available_cpus` (affinity and cgroup quota).
     luma: a 1-channel model also takes RGB input, run on its luma (JFIF Y, the plane a JPEG
         encoder quantises) with the chroma kept (JPEG deblocking of colour photos, as ARCNN
         and DnCNN-3 are applied).
@@ -252,9 +369,10 @@ class InferenceRunner:
             device=self.device,
             supported=tuple(model.supported_dtypes),
             model_name=f"model {model.arch} from {model.source.name}",
+            bf16_loss_db=recorded_bf16_loss(model),
         )
         if channels_last is None:
-            channels_last = self.device != "cpu" or self.precision != "fp32"
+            channels_last = True
         if not isinstance(channels_last, bool):
             raise InvalidParameterError(f"channels_last must be True or False; got {channels_last!r}")
         self.channels_last = channels_last
@@ -268,7 +386,7 @@ class InferenceRunner:
     def for_execution(cls, model: ModelDescriptor, execution: Execution, *,
                       luma: bool = False) -> InferenceRunner:
         """The runner with the device, precision, ensemble and threads of an
-        :class:`~restora.options.Execution` (channels-last on a GPU or in reduced precision),
+        :class:`~restora.options.Execution` (channels-last),
         shared per process: a web server or batch worker copies a network to its device once."""
         key = (model, execution.device, execution.precision, execution.ensemble,
                execution.threads, luma)
@@ -293,11 +411,13 @@ class InferenceRunner:
     def tile_for(self, height: int, width: int, *, overlap: int) -> int | None:
         """Tile side for an image when the caller does not choose: ``None`` when the model
         must not be tiled, else :func:`fit_tile` up to the larger of the model's
-        ``tile_hint`` and :data:`~restora.options.DEFAULT_MODEL_TILE`."""
+        ``tile_hint`` and :data:`~restora.options.DEFAULT_MODEL_TILE` (for images over
+        :data:`LARGE_IMAGE_PIXELS`: :data:`LARGE_IMAGE_TILE`, bounding memory)."""
         hint = self.model.tile_hint
         if hint is None:
             return None
-        largest = max(hint, DEFAULT_MODEL_TILE)
+        cap = DEFAULT_MODEL_TILE if height * width <= LARGE_IMAGE_PIXELS else LARGE_IMAGE_TILE
+        largest = max(hint, cap)
         return fit_tile(height, width, max_tile=largest, overlap=overlap,
                         multiple=self.model.size_multiple)
 
@@ -363,7 +483,10 @@ class InferenceRunner:
             )
         home = x.device
         x = x.to(device=self.device, dtype=torch.float32)
-        with cpu_threads(self.threads):
+        threads = self.threads
+        if threads is None and self.device == "cpu":
+            threads = available_cpus()
+        with cpu_threads(threads):
             y = self._network(x, sigma, self.precision, grad)
             if self.precision == "fp16" and not bool(torch.isfinite(y).all()):
                 if not self._warned:

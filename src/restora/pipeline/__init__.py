@@ -6,6 +6,13 @@
 
 from __future__ import annotations
 
-from restora.pipeline.tiling import crop_to, pad_to_multiple, run_tiled, tile_count, tile_grid
+from restora.pipeline.tiling import (
+    crop_to,
+    pad_to_multiple,
+    run_tiled,
+    stream_tiled,
+    tile_count,
+    tile_grid,
+)
 
-__all__ = ["crop_to", "pad_to_multiple", "run_tiled", "tile_count", "tile_grid"]
+__all__ = ["crop_to", "pad_to_multiple", "run_tiled", "stream_tiled", "tile_count", "tile_grid"]

@@ -18,6 +18,13 @@ This is ``O(tile^2 * s^2 * C)``, independent of the image size (times ``batch`` 
 batching). ``out`` may be an ``np.memmap`` so that a 100-megapixel result never needs to be
 in RAM: rows above the current tile row's blend region are final once that row of tiles is
 done, and overlap rows are read back and added to once.
+
+:func:`stream_tiled` needs no output image at all: it accumulates into a band of one tile
+row's height (``tile*s x W*s x C_out`` float32) and hands every row to a ``sink`` as soon as
+no later tile touches it, top to bottom. With 8/16-bit input samples (converted to float32
+tile by tile) and a sink that quantises into the output file's samples, a 100-megapixel
+photo runs in the memory of its 8-bit input and output plus one band
+(:meth:`restora.run.Restorer.run_file`).
 """
 
 from __future__ import annotations
@@ -28,13 +35,19 @@ from collections.abc import Callable
 import numpy as np
 
 from restora.errors import InvalidParameterError, ShapeError
+from restora.io.bridge import to_float32
 
-__all__ = ["crop_to", "pad_to_multiple", "run_tiled", "tile_count", "tile_grid"]
+__all__ = ["crop_to", "pad_to_multiple", "run_tiled", "stream_tiled", "tile_count", "tile_grid"]
 
 PAD_MODES = ("reflect", "symmetric", "edge", "constant")
 
 TileFn = Callable[[np.ndarray], np.ndarray]
 Progress = Callable[[int, int], None]
+#: ``sink(y0, rows)``: output rows ``y0 .. y0 + len(rows)`` (HWC float32, final, not clipped);
+#: ``rows`` is a view into the working band, valid only during the call.
+Sink = Callable[[int, np.ndarray], None]
+#: Integer samples accepted as input (converted to float32 in [0, 1] tile by tile).
+SAMPLE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 
 
 # --- small helpers ------------------------------------------------------------------------
@@ -184,7 +197,8 @@ def run_tiled(
         read from the first tile). It receives a fresh contiguous float32 copy of each tile,
         which it may modify. With ``batch > 1`` it receives NHWC stacks of up to ``batch``
         tiles (all the same size) and must return NHWC.
-    image: HWC floating-point array, e.g. float32 in [0, 1]; never copied whole nor mutated.
+    image: HWC floating-point array, e.g. float32 in [0, 1], or 8/16-bit samples (uint8 /
+        uint16, given to ``fn`` as k/255 or k/65535); never copied whole nor mutated.
     tile: tile side in input pixels (``None`` = the whole image in one call). Rounded down
         to a multiple of ``multiple`` and clipped to the image; edge tiles are shifted inward
         to keep full size. Must exceed ``2 * overlap``.
@@ -206,6 +220,110 @@ def run_tiled(
     Raises ShapeError (bad image, ``fn`` result or ``out`` shape: expected vs actual) and
     InvalidParameterError (bad option).
     """
+    target = _Whole(out, image)
+    _engine(fn, image, target, tile=tile, overlap=overlap, scale=scale, multiple=multiple,
+            pad_mode=pad_mode, progress=progress, batch=batch)
+    assert target.out is not None
+    return target.out
+
+
+def stream_tiled(
+    fn: TileFn,
+    image: np.ndarray,
+    *,
+    sink: Sink,
+    tile: int | None = 512,
+    overlap: int = 32,
+    scale: int = 1,
+    multiple: int = 1,
+    pad_mode: str = "reflect",
+    progress: Progress | None = None,
+    batch: int = 1,
+) -> tuple[int, int, int]:
+    """:func:`run_tiled` without an output image: final rows go to ``sink(y0, rows)``.
+
+    Rows arrive top to bottom, each exactly once, as soon as no later tile touches them;
+    ``rows`` is float32 HWC (not clipped), a view valid only during the call (copy or
+    quantise it). The working band is one tile row high: ``tile*scale x W*scale x C_out``
+    float32, whatever the image height. Other arguments as :func:`run_tiled`; the values
+    are the same as its result's rows. Returns the output shape ``(H*scale, W*scale, C_out)``.
+    """
+    if not callable(sink):
+        raise InvalidParameterError(f"sink must be callable; got {sink!r}")
+    target = _Band(sink)
+    _engine(fn, image, target, tile=tile, overlap=overlap, scale=scale, multiple=multiple,
+            pad_mode=pad_mode, progress=progress, batch=batch)
+    return target.finish()
+
+
+class _Whole:
+    """Accumulates into a whole output image (the caller's ``out`` or a new one)."""
+
+    def __init__(self, out: np.ndarray | None, image: np.ndarray) -> None:
+        self.out, self.image = out, image
+        self.zeroed_to = 0  # rows of a caller's ``out`` above this are zeroed (or written)
+
+    def start(self, shape: tuple[int, int, int], band: int) -> None:
+        if self.out is None:
+            self.out = np.zeros(shape, dtype=np.float32)
+            self.zeroed_to = shape[0]
+        else:
+            _check_out(self.out, shape, self.image)
+
+    def rows(self, y0: int, y1: int, final_below: int) -> np.ndarray:
+        assert self.out is not None
+        if y1 > self.zeroed_to:
+            self.out[self.zeroed_to : y1] = 0
+            self.zeroed_to = y1
+        return self.out[y0:y1]
+
+
+class _Band:
+    """Accumulates into a band of rows; rows no later tile touches go to the sink."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.band: np.ndarray | None = None
+        self.top = 0  # output row of band[0]
+        self.used = 0  # band rows holding sums (the rest is zero)
+        self.shape = (0, 0, 0)
+
+    def start(self, shape: tuple[int, int, int], band: int) -> None:
+        self.shape = shape
+        self.band = np.zeros((min(band, shape[0]),) + shape[1:], dtype=np.float32)
+
+    def _flush(self, below: int) -> None:
+        assert self.band is not None
+        n = below - self.top
+        if n <= 0:
+            return
+        self.sink(self.top, self.band[:n])
+        keep = self.used - n
+        if keep > 0:
+            self.band[:keep] = self.band[n : self.used]
+        self.band[max(keep, 0) : self.used] = 0
+        self.top, self.used = below, max(keep, 0)
+
+    def rows(self, y0: int, y1: int, final_below: int) -> np.ndarray:
+        assert self.band is not None
+        if y1 - self.top > len(self.band):
+            self._flush(final_below)
+        if y1 - self.top > len(self.band):  # cannot happen: a band is one tile row high
+            raise AssertionError("tile rows outgrew the band")
+        self.used = max(self.used, y1 - self.top)
+        return self.band[y0 - self.top : y1 - self.top]
+
+    def finish(self) -> tuple[int, int, int]:
+        if self.band is not None:
+            self.used = max(self.used, self.shape[0] - self.top)
+            self._flush(self.shape[0])
+        return self.shape
+
+
+def _engine(fn: TileFn, image: np.ndarray, target: _Whole | _Band, *, tile: int | None,
+            overlap: int, scale: int, multiple: int, pad_mode: str,
+            progress: Progress | None, batch: int) -> None:
+    """Check the arguments, then run every tile and add it, weighted, into ``target``."""
     if not callable(fn):
         raise InvalidParameterError(f"fn must be callable; got {type(fn).__name__}")
     if not isinstance(image, np.ndarray) or image.ndim != 3:
@@ -217,10 +335,10 @@ def run_tiled(
     height, width, _ = image.shape
     if min(image.shape) < 1:
         raise ShapeError(f"image must be non-empty HWC; got shape {image.shape}")
-    if not np.issubdtype(image.dtype, np.floating):
+    if not np.issubdtype(image.dtype, np.floating) and image.dtype not in SAMPLE_DTYPES:
         raise InvalidParameterError(
-            f"image must be floating point (float32 in [0, 1]); got dtype {image.dtype}. "
-            "Convert first, e.g. image.astype(np.float32) / 255 for 8-bit."
+            f"image must be floating point (float32 in [0, 1]) or 8/16-bit samples (uint8, "
+            f"uint16); got dtype {image.dtype}. Convert first, e.g. image.astype(np.float32)."
         )
     scale = _check_int("scale", scale, 1)
     multiple = _check_int("multiple", multiple, 1)
@@ -246,20 +364,23 @@ def run_tiled(
     rows, cols, th, tw = tile_grid(height, width, tile=tile, overlap=overlap, multiple=multiple)
     wy, ry = _axis_weights(rows, th, height, overlap, scale)
     wx, rx = _axis_weights(cols, tw, width, overlap, scale)
+    # output rows above final[i] are touched by no tile of row i or later: they are final
+    first = [rows[i] * scale + ry[i][0] for i in range(len(rows))]
+    final = [min(first[i:]) for i in range(len(rows))]
     ph, pw = th + (-th % multiple), tw + (-tw % multiple)
     tiles = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
     total = len(tiles)
 
     expected_tile = (ph * scale, pw * scale)
     c_out: int | None = None
-    zeroed_to = 0  # rows of a caller's ``out`` above this are zeroed (or already written)
     done = 0
-    for first in range(0, total, batch):
-        chunk = tiles[first : first + batch]
+    for start in range(0, total, batch):
+        chunk = tiles[start : start + batch]
         pieces = []
         for i, j in chunk:
             view = image[rows[i] : rows[i] + th, cols[j] : cols[j] + tw]
-            piece = np.array(view, dtype=np.float32, copy=True)
+            piece = to_float32(view) if view.dtype in SAMPLE_DTYPES else \
+                np.array(view, dtype=np.float32, copy=True)
             pieces.append(pad_to_multiple(piece, multiple, pad_mode)[0])
         given = pieces[0] if batch == 1 else np.stack(pieces)
         del pieces
@@ -268,30 +389,19 @@ def run_tiled(
         results = _check_result(result, batch, len(chunk), expected_tile, (ph, pw), scale, c_out)
         if c_out is None:
             c_out = int(results[0].shape[-1])
-            out_shape = (height * scale, width * scale, c_out)
-            if out is None:
-                out = np.zeros(out_shape, dtype=np.float32)
-                zeroed_to = out_shape[0]
-            else:
-                _check_out(out, out_shape, image)
-        assert out is not None
+            target.start((height * scale, width * scale, c_out), th * scale)
         for (i, j), res in zip(chunk, results):
             (a, b), (c, d) = ry[i], rx[j]
             y0, x0 = rows[i] * scale, cols[j] * scale
-            if y0 + b > zeroed_to:
-                out[zeroed_to : y0 + b] = 0
-                zeroed_to = y0 + b
             weight = wy[i][a:b, None] * wx[j][None, c:d]
             part = np.multiply(res[a:b, c:d], weight[..., None], dtype=np.float32)
             del weight
-            out[y0 + a : y0 + b, x0 + c : x0 + d] += part
+            target.rows(y0 + a, y0 + b, final[i])[:, x0 + c : x0 + d] += part
             del part
             done += 1
             if progress is not None:
                 progress(done, total)
         del result, results
-    assert out is not None
-    return out
 
 
 def _check_result(

@@ -21,8 +21,9 @@ from restora._optional import require
 from restora.archs.registry import arch_names
 from restora.errors import InvalidParameterError
 
-DEGRADATIONS = ("gaussian", "camera", "jpeg", "sr", "second_order", "camera_isp", "real_mix")
-LOSSES = ("l1", "l2", "charbonnier", "edm")
+DEGRADATIONS = ("gaussian", "camera", "jpeg", "sr", "second_order", "camera_isp", "real_mix", "real",
+                "lowlight")
+LOSSES = ("l1", "l2", "charbonnier", "edm", "zero_reference")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -69,6 +70,12 @@ class DegradationConfig:
         BSRGAN/SCUNet-style random-order blur, resize, correlated Gaussian noise, camera
         noise, JPEG twice). Both are blind: the target is the clean patch, the returned sigma
         is only the measured std of the residual (use a model without a noise map).
+        "real" (blind real-photo denoising): per patch, with probability ``mix_fraction``
+        the "real_mix" degradation, with probability ``clean_fraction`` only a JPEG
+        (clean photos must pass through), otherwise :func:`restora.degrade.camera_pair`
+        with shot-noise variance log-uniform in [shot_min, shot_max] (read noise by the
+        log-linear ISO relation), whose *target* is the noise-free rendering of the same
+        raw scene.
     sigma_min, sigma_max: AWGN std range, 8-bit units (gaussian; second_order noise). For
         a diffusion prior (arch "edm") the range is huge, e.g. [0.25, 10200] (EDM's
         0.002..80 for [-1, 1] data).
@@ -85,6 +92,19 @@ class DegradationConfig:
         (arch "edsr" with ``scale`` > 1) "sr" and "second_order" give the low-resolution
         image (patch_size / scale) as input; otherwise the result resized back to the patch.
     blur_sigma_max: largest Gaussian blur std, pixels (second_order; min 0.2).
+    shot_min, shot_max: raw-scale shot-noise variance range (real; Brooks et al. use
+        1e-4..1.2e-2; real photos at low ISO sit near the bottom).
+    mix_fraction, clean_fraction: shares of "real_mix" and JPEG-only patches (real).
+    noise_blur_max, noise_blur_fraction: share of the camera pairs whose rendered noise is
+        low-passed (in-camera noise reduction), with a Gaussian std uniform in
+        [0.3, noise_blur_max] px (real; see :func:`restora.degrade.camera_pair`).
+    coarse_share_min: the low-passed noise's weight (``coarse_share``) is uniform in
+        [coarse_share_min, 1]; below 1 fine grain and blotches of the same RMS mix.
+    stops_min, stops_max: "lowlight" (:func:`restora.degrade.low_light`): the exposure is cut
+        by a number of stops uniform in this range, in linear light, then camera noise with
+        shot-noise variance log-uniform in [shot_min, shot_max] (read noise by the
+        log-linear ISO relation), the tone curve and, with camera_jpeg, a JPEG at a quality
+        in [quality_min, quality_max]. The target is the clean patch.
     """
 
     kind: str = "gaussian"
@@ -102,6 +122,15 @@ class DegradationConfig:
     camera_jpeg: bool = True
     scale: int = 2
     blur_sigma_max: float = 3.0
+    shot_min: float = 1e-4
+    shot_max: float = 1.2e-2
+    mix_fraction: float = 0.3
+    clean_fraction: float = 0.05
+    noise_blur_max: float = 0.0
+    noise_blur_fraction: float = 0.0
+    coarse_share_min: float = 1.0
+    stops_min: float = 1.0
+    stops_max: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -136,7 +165,11 @@ class OptimConfig:
     ema_decay: EMA of the weights, ``ema = d * ema + (1 - d) * w`` after every step
         (0: no EMA, the raw weights are exported); validation and export use the EMA.
     loss: "l1", "l2" (MSE), "charbonnier" (eps 1e-3) or "edm" (MSE weighted by
-        (sigma^2 + sigma_data^2) / (sigma * sigma_data)^2, Karras et al. 2022; arch "edm" only).
+        (sigma^2 + sigma_data^2) / (sigma * sigma_data)^2, Karras et al. 2022; arch "edm" only)
+        or "zero_reference" (Zero-DCE's target-free losses, :mod:`restora.train.zero_reference`;
+        arch "zerodce" only).
+    exposure: the well-exposedness level E of the "zero_reference" exposure loss (0.6 in
+        Zero-DCE).
     """
 
     lr: float = 1e-3
@@ -147,6 +180,7 @@ class OptimConfig:
     grad_clip: float = 0.0
     ema_decay: float = 0.999
     loss: str = "l1"
+    exposure: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -328,7 +362,17 @@ def validate(config: TrainConfig, *, source: str = "config") -> None:
            f"[degradation] need 1 <= quality_min <= quality_max <= 100, got {g.quality_min}, {g.quality_max}")
     _check(0 < g.photons_min <= g.photons_max, source, "[degradation] need 0 < photons_min <= photons_max")
     _check(0 <= g.read_sigma_min <= g.read_sigma_max, source, "[degradation] need 0 <= read_sigma_min <= read_sigma_max")
+    _check(0 < g.shot_min <= g.shot_max <= 1, source,
+           f"[degradation] need 0 < shot_min <= shot_max <= 1, got {g.shot_min}, {g.shot_max}")
+    _check(g.mix_fraction >= 0 and g.clean_fraction >= 0 and g.mix_fraction + g.clean_fraction <= 1,
+           source, "[degradation] mix_fraction and clean_fraction must be >= 0 with a sum <= 1")
+    _check(0 <= g.noise_blur_fraction <= 1 and 0 <= g.noise_blur_max <= 5, source,
+           "[degradation] need noise_blur_fraction in [0, 1] and noise_blur_max in [0, 5]")
+    _check(0 <= g.coarse_share_min <= 1, source, "[degradation] need coarse_share_min in [0, 1]")
     _check(g.scale >= 1, source, f"[degradation] 'scale' must be >= 1, got {g.scale}")
+    _check(0 <= g.stops_min <= g.stops_max <= 16, source,
+           f"[degradation] need 0 <= stops_min <= stops_max <= 16, got {g.stops_min}, {g.stops_max}")
+    _check(0 < o.exposure < 1, source, f"[optim] 'exposure' must be in (0, 1), got {o.exposure}")
     _check(g.kind not in ("sr", "second_order") or d.patch_size % g.scale == 0, source,
            f"[data] 'patch_size' {d.patch_size} must be a multiple of [degradation] 'scale' {g.scale}")
     archs = arch_names()

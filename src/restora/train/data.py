@@ -18,12 +18,15 @@ from restora.degrade import (
     add_gaussian_noise,
     add_poisson_gaussian_noise,
     blur,
+    camera_pair,
     camera_pipeline,
     gaussian_kernel,
     imresize,
     jpeg_compress,
+    low_light,
     realistic_mix,
 )
+from restora.degrade.camera import READ_INTERCEPT, READ_SLOPE, READ_SPREAD
 from restora.errors import DatasetError
 from restora.io import list_images as list_image_files
 from restora.io import read_image
@@ -132,6 +135,18 @@ def _camera(clean: np.ndarray, cfg: DegradationConfig, rng: np.random.Generator)
     return camera(clean, photons=photons, read_sigma=read, quality=q, rng=rng)
 
 
+def _lowlight(clean: np.ndarray, cfg: DegradationConfig, rng: np.random.Generator) -> np.ndarray:
+    """An under-exposed camera shot of ``clean`` (:func:`restora.degrade.low_light`): stops
+    uniform in [stops_min, stops_max], shot noise log-uniform in [shot_min, shot_max], read
+    noise by the log-linear ISO relation, JPEG when ``camera_jpeg``."""
+    stops = float(rng.uniform(cfg.stops_min, cfg.stops_max))
+    log_shot = rng.uniform(math.log(cfg.shot_min), math.log(cfg.shot_max))
+    log_read = READ_SLOPE * log_shot + READ_INTERCEPT + rng.normal(0.0, READ_SPREAD)
+    q = int(rng.integers(cfg.quality_min, cfg.quality_max + 1)) if cfg.camera_jpeg else None
+    return low_light(clean, rng, stops=stops, shot=math.exp(log_shot), read=math.exp(log_read),
+                     quality=q)
+
+
 def degrade(
     clean: np.ndarray,
     cfg: DegradationConfig,
@@ -160,6 +175,8 @@ def degrade(
         out = camera_pipeline(clean, rng)
     elif cfg.kind == "real_mix":
         out = realistic_mix(clean, rng)
+    elif cfg.kind == "lowlight":
+        out = _lowlight(clean, cfg, rng)
     elif cfg.kind == "jpeg":
         out = jpeg_compress(clean, int(rng.integers(cfg.quality_min, cfg.quality_max + 1)))
     elif cfg.kind == "sr":
@@ -171,6 +188,42 @@ def degrade(
         if lr_output:
             return out, 0.0
     return out, float(np.std(out.astype(np.float64) - clean) * 255.0)
+
+
+def degrade_pair(
+    clean: np.ndarray,
+    cfg: DegradationConfig,
+    rng: np.random.Generator,
+    *,
+    sigma: float | None = None,
+    lr_output: bool = False,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(target, degraded, sigma)`` for one clean HWC float32 patch.
+
+    The target is ``clean`` itself except for kind "real", whose camera pairs target the
+    noise-free rendering of the same raw scene (:func:`restora.degrade.camera_pair`).
+    Other arguments as in :func:`degrade`.
+    """
+    if cfg.kind != "real":
+        out, s = degrade(clean, cfg, rng, sigma=sigma, lr_output=lr_output)
+        return clean, out, s
+    u = rng.uniform()
+    target = clean
+    if u < cfg.mix_fraction:
+        out = realistic_mix(clean, rng)
+    elif u < cfg.mix_fraction + cfg.clean_fraction:
+        out = jpeg_compress(clean, int(rng.integers(80, 101)))
+    else:
+        log_shot = rng.uniform(math.log(cfg.shot_min), math.log(cfg.shot_max))
+        log_read = READ_SLOPE * log_shot + READ_INTERCEPT + rng.normal(0.0, READ_SPREAD)
+        blur, share = 0.0, 1.0
+        if cfg.noise_blur_max > 0 and rng.uniform() < cfg.noise_blur_fraction:
+            blur = float(rng.uniform(min(0.3, cfg.noise_blur_max), cfg.noise_blur_max))
+            if cfg.coarse_share_min < 1.0:
+                share = float(rng.uniform(cfg.coarse_share_min, 1.0))
+        out, target = camera_pair(clean, rng, shot=math.exp(log_shot), read=math.exp(log_read),
+                                  jpeg_probability=0.8, noise_blur=blur, coarse_share=share)
+    return target, out, float(np.std(out.astype(np.float64) - target) * 255.0)
 
 
 def augment(patch: np.ndarray, k: int) -> np.ndarray:
@@ -220,9 +273,9 @@ class PatchSampler:
             if self.data.augment:
                 patch = augment(patch, int(rng.integers(8)))
             clean = np.ascontiguousarray(patch, dtype=np.float32) / 255.0
-            degraded, sigma = degrade(clean, self.degradation, rng, lr_output=self.lr_output)
+            target, degraded, sigma = degrade_pair(clean, self.degradation, rng, lr_output=self.lr_output)
             xs.append(degraded.transpose(2, 0, 1))
-            ys.append(clean.transpose(2, 0, 1))
+            ys.append(target.transpose(2, 0, 1))
             ss.append(sigma)
         return Batch(np.stack(xs).astype(np.float32), np.stack(ys), np.asarray(ss, dtype=np.float32))
 
@@ -250,6 +303,6 @@ def validation_set(
         clean = im.astype(np.float32) / 255.0
         sigma = degradation.val_sigma if degradation.kind == "gaussian" else None
         rng = np.random.default_rng([seed, VAL_STREAM, i])
-        degraded, s = degrade(clean, degradation, rng, sigma=sigma, lr_output=lr_output)
-        out.append((clean, degraded, s))
+        target, degraded, s = degrade_pair(clean, degradation, rng, sigma=sigma, lr_output=lr_output)
+        out.append((target, degraded, s))
     return out

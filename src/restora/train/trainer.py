@@ -30,6 +30,7 @@ from restora.models import ModelDescriptor, load_model, save_model
 from restora.train.config import DEVICES, TrainConfig, config_json
 from restora.train.data import PatchSampler, validation_set
 from restora.train.plot import plot_history
+from restora.train.zero_reference import zero_reference_loss
 
 if TYPE_CHECKING:
     import torch
@@ -226,15 +227,25 @@ def _load_checkpoint(out: Path, model: nn.Module, ema: nn.Module, opt: Any, sche
 
 
 def _load_init(model: nn.Module, config: TrainConfig) -> None:
-    """Load ``config.model.init`` (weights of the same network) into ``model``."""
+    """Load ``config.model.init`` (weights of the same network) into ``model``; a noise-map
+    network may start a blind one of the same architecture (its noise-level input is dropped)."""
 
     desc = load_model(config.model.init)
     if desc.arch != config.model.arch:
         raise InvalidParameterError(
             f"[model] init {config.model.init} holds a {desc.arch} network, not {config.model.arch}"
         )
+    state = {k: v.float() for k, v in desc.model.state_dict().items()}
+    own = model.state_dict()
+    if desc.needs_sigma and not getattr(model, "noise_map", True):
+        # a noise-map network starting a blind one: drop the noise-level input channel
+        # (the head's last input channel) and keep everything else
+        for key, value in state.items():
+            want = own.get(key)
+            if want is not None and value.ndim == 4 and value.shape[1] == want.shape[1] + 1:
+                state[key] = value[:, : want.shape[1]].contiguous()
     try:
-        model.load_state_dict({k: v.float() for k, v in desc.model.state_dict().items()}, strict=True)
+        model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise ModelLoadError(
             f"[model] init {config.model.init} does not fit [model] options {config.model.options}: "
@@ -260,7 +271,8 @@ def export_model(ema: nn.Module, config: TrainConfig, path: Path) -> Path:
     spec = get_spec(config.model.arch)
     contract = spec.contract(model)
     default_task = "upscale" if contract["scale"] > 1 else contract["task"]
-    task = config.model.task or {"gaussian": "denoise", "camera": "denoise", "jpeg": "deblock"}.get(kind, default_task)
+    denoising = {"gaussian", "camera", "camera_isp", "real_mix", "real"}
+    task = config.model.task or ("denoise" if kind in denoising else "deblock" if kind == "jpeg" else default_task)
     channels = int(opts.get("in_channels", config.data.channels))
     desc = ModelDescriptor(
         model=model, arch=config.model.arch, task=task, scale=contract["scale"], in_channels=channels,
@@ -408,8 +420,12 @@ def _train(config: TrainConfig, dev: str, out: Path, stop: int, amp: bool, resum
             y = torch.from_numpy(batch.targets).to(dev)
             s = torch.from_numpy(batch.sigmas).to(dev)
             with torch.autocast(device_type=dev, dtype=torch.bfloat16, enabled=amp):
-                pred = _forward(model, x, s, arch)
-            loss = _loss(o.loss, pred.float(), y, s, getattr(model, "sigma_data", 0.25))
+                if o.loss == "zero_reference":  # no target: losses on the input and the output
+                    loss = zero_reference_loss(model, x, exposure=o.exposure)
+                else:
+                    pred = _forward(model, x, s, arch)
+            if o.loss != "zero_reference":
+                loss = _loss(o.loss, pred.float(), y, s, getattr(model, "sigma_data", 0.25))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if o.grad_clip > 0:

@@ -2,7 +2,8 @@
 
 API (OpenAPI document at ``/api/openapi.json``; no CDN-served doc pages):
 
-- ``POST /api/jobs``: multipart upload (``files``, one or more) + options -> 202, job id.
+- ``POST /api/jobs``: multipart upload (``files``, one or more) + options -> 202, job id;
+  with ``merge`` the files are frames of one scene, fused or merged into one result.
 - ``GET /api/jobs/{id}``: status, per-image progress, what automatic mode detected and did.
 - ``GET /api/jobs/{id}/events``: the same as server-sent events until the job finishes.
 - ``GET /api/jobs/{id}/results/{index}``, ``GET /api/jobs/{id}/results.zip``: downloads.
@@ -44,7 +45,7 @@ from restora.errors import (
     UnsupportedFormatError,
 )
 from restora.methods import list_methods
-from restora.options import FORMATS, GROUPS, TASKS
+from restora.options import ALL_GROUPS, FORMATS, TASKS
 from restora.options import Request as RestoreRequest
 from restora.web.jobs import JobManager, JobNotFoundError, ServerBusyError
 from restora.web.settings import ServerSettings, is_loopback
@@ -75,6 +76,8 @@ class ImageOut(BaseModel):
     error: str | None = None
     output_name: str | None = None
     seconds: float | None = None
+    mp_per_s: float | None = None  # input megapixels per second (so far, then overall)
+    eta_s: float | None = None  # seconds left while running
 
 
 class JobOut(BaseModel):
@@ -86,6 +89,7 @@ class JobOut(BaseModel):
     options: dict[str, Any]
     progress: float
     images: list[ImageOut]
+    frames: list[str] | None = None
 
 
 class MethodOut(BaseModel):
@@ -287,7 +291,7 @@ def _form_signature() -> inspect.Signature:
         inspect.Parameter("mask", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
             UploadFile | None, File(description="Inpainting mask image (white = pixels to fill).")]),
     ]
-    for group in GROUPS:
+    for group in ALL_GROUPS:
         hints = typing.get_type_hints(group)
         for f in fields(group):
             if not f.metadata["web"] or f.name == "mask":
@@ -345,8 +349,11 @@ def _add_routes(app: FastAPI, settings: ServerSettings) -> None:
 
         The options are those of ``restora restore`` (same names and defaults; task ``auto``
         inspects each photo). ``mask``: an inpainting mask (white = pixels to fill) for
-        every image of the job. Server file paths are never accepted: ``kernel`` is a spec,
-        ``model`` the name of a shipped weight set.
+        every image of the job. ``merge`` (fuse | burst | ...): the photos are frames of one
+        scene and the job has one result, as ``restora fuse`` / ``restora burst`` make
+        (``times``, ``align``, ``reference``, ... as there; no ``hdr`` file). Server file
+        paths are never accepted: ``kernel`` is a spec, ``model`` the name of a shipped
+        weight set.
         """
         files, mask = form.pop("files"), form.pop("mask", None)
         sent = getattr(request, "_form", None) or {}  # the parsed body: refuse unknown fields
@@ -356,7 +363,8 @@ def _add_routes(app: FastAPI, settings: ServerSettings) -> None:
                 f"unknown option(s) {', '.join(unknown)}; a job takes: {', '.join(form)} "
                 "(how jobs run is the server's setting: restora serve --device ...)")
         values = {k: v for k, v in form.items() if v not in (None, "")}
-        job_request = RestoreRequest.from_mapping(values, untrusted=True, source="job options")
+        job_request = RestoreRequest.from_mapping(values, untrusted=True, source="job options",
+                                                  frames=True)
         upload = None if mask is None else (mask.filename, mask.file)
         job = jobs(request).submit(((f.filename, f.file) for f in files), job_request, upload)
         return job.to_dict(settings)

@@ -26,13 +26,15 @@ from typing import IO, Any
 from restora.errors import ImageError, InvalidParameterError, RestoraError
 from restora.io import read_image
 from restora.options import AUTO, Request
+from restora.pipeline.progress import Meter
 from restora.run import Restorer
 from restora.web.settings import ServerSettings
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 #: The request fields a job reports back (what the web form may set).
 _SHOWN = ("task", "method", "model", "sigma", "scale", "kernel", "quality", "seed", "bayer",
-          "format", "bit_depth", "jpeg_quality")
+          "format", "bit_depth", "jpeg_quality", "merge", "times", "align", "reference",
+          "deghost", "tonemap", "denoise")
 
 
 class ServerBusyError(RestoraError):
@@ -45,7 +47,8 @@ class JobNotFoundError(RestoraError):
 
 @dataclass
 class ImageState:
-    """One image of a job, as the API reports it."""
+    """One image of a job, as the API reports it. ``mp_per_s``: input megapixels restored
+    per second so far (then overall); ``eta_s``: seconds left while it runs."""
 
     index: int
     name: str
@@ -63,6 +66,8 @@ class ImageState:
     output_name: str | None = None
     output_bytes: int = 0
     seconds: float | None = None
+    mp_per_s: float | None = None
+    eta_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +76,7 @@ class ImageState:
             "progress": round(self.progress, 4), "detected": self.detected,
             "decision": self.decision, "method": self.method, "error": self.error,
             "output_name": self.output_name, "seconds": self.seconds,
+            "mp_per_s": self.mp_per_s, "eta_s": self.eta_s,
         }
 
 
@@ -87,6 +93,9 @@ class Job:
     cancelled: bool = False
     version: int = 0
     input_bytes: int = 0
+    #: The uploaded frames of a job that merges them (``request.frames.merge``); its one
+    #: entry in ``images`` is the merged photo.
+    frames: list[ImageState] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -112,6 +121,7 @@ class Job:
             | {"mask": self.request.params.mask is not None},
             "progress": round(sum(im.progress for im in self.images) / len(self.images), 4),
             "images": [im.to_dict() for im in self.images],
+            "frames": [im.name for im in self.frames] or None,
         }
 
 
@@ -217,9 +227,11 @@ class JobManager:
                 request = replace(request, params=replace(
                     request.params, mask=self._store_mask(folder, mask)))
             images, size = self._store(folder, files, request)
+            merged = self._merged(images, request)
             self._make_room(size)
             job = Job(id=secrets.token_urlsafe(18), folder=folder, request=request,
-                      images=images, input_bytes=size)
+                      images=images if merged is None else [merged], input_bytes=size,
+                      frames=[] if merged is None else images)
             with self._lock:
                 self._jobs[job.id] = job
             try:
@@ -232,6 +244,36 @@ class JobManager:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return job
+
+    @staticmethod
+    def _merged(images: list[ImageState], request: Request) -> ImageState | None:
+        """The one result of a job that merges its photos (``merge`` fuse | burst ...), after
+        checking them (two or more, one size); ``None`` for a job of single photos."""
+        frames = request.frames
+        if frames.kind is None:
+            if frames.changed():
+                raise InvalidParameterError(
+                    f"{', '.join(frames.changed())} apply to jobs that merge their photos; "
+                    "set merge (fuse | burst | ...)")
+            return None
+        if len(images) < 2:
+            raise InvalidParameterError(
+                f"merge {frames.merge!r} needs at least 2 photos of one scene; got {len(images)}")
+        first = images[0]
+        for image in images[1:]:
+            if (image.width, image.height) != (first.width, first.height):
+                raise InvalidParameterError(
+                    f"{image.name}: {image.width}x{image.height} pixels, but {first.name} is "
+                    f"{first.width}x{first.height}; frames of one scene must have one size")
+        if frames.reference is not None and frames.reference >= len(images):
+            raise InvalidParameterError(
+                f"reference {frames.reference}: there are {len(images)} photos, numbered 0 to "
+                f"{len(images) - 1}")
+        ref = images[frames.reference or 0]
+        stem = first.name.rsplit(".", 1)[0] if "." in first.name else first.name
+        return ImageState(index=0, name=f"{stem} + {len(images) - 1} more ({frames.kind})",
+                          input_path=ref.input_path, format=ref.format, width=ref.width,
+                          height=ref.height)
 
     def _busy_message(self) -> str:
         return (
@@ -360,9 +402,13 @@ class JobManager:
         image.status = "running"
         job.version += 1
         start = time.perf_counter()
+        meter = Meter(image.width * image.height / 1e6)
 
         def progress(done: int, total: int) -> None:
             image.progress = 0.05 + 0.9 * done / max(total, 1)
+            speed = meter(done, total)
+            if speed.megapixels_per_s is not None and speed.eta_s is not None:
+                image.mp_per_s, image.eta_s = round(speed.megapixels_per_s, 3), round(speed.eta_s, 1)
             job.version += 1
 
         def on_plan(plan: Any) -> None:
@@ -372,24 +418,36 @@ class JobManager:
         try:
             suffix = request.output.suffix_for(image.input_path, image.format)
             target = job.folder / f"out-{image.index}{suffix}"
-            _, report = restorer.run_file(image.input_path, target, request.params,
-                                          request.output, progress=progress, on_plan=on_plan)
+            if job.frames:  # several photos of one scene -> this one
+                _, report = restorer.run_frames_file(
+                    [f.input_path for f in job.frames], target, request.frames, request.params,
+                    request.output, progress=progress)
+            else:
+                _, report = restorer.run_file(image.input_path, target, request.params,
+                                              request.output, progress=progress, on_plan=on_plan)
             image.method = report.runs
             image.decision = report.decision
             if image.detected is None and report.sigma is not None:
                 image.detected = {"noise_sigma": report.sigma}
             image.output_path = target
-            image.output_name = output_name(image.name, suffix)
+            image.output_name = output_name(image.name, suffix) if not job.frames else \
+                output_name(job.frames[0].name, suffix).replace("_restored", f"_{request.frames.kind}")
             image.output_bytes = target.stat().st_size
             image.progress = 1.0
             image.status = "done"
         except RestoraError as exc:
-            image.status, image.error = "failed", str(exc).replace(str(image.input_path), image.name)
+            message = str(exc)
+            for known in job.frames or [image]:  # our private file names -> the uploads' names
+                message = message.replace(str(known.input_path), known.name)
+            image.status, image.error = "failed", message
         except MemoryError:
             image.status, image.error = "failed", "not enough memory on the server for this image"
         except Exception as exc:  # noqa: BLE001  (a bug: report it on the image, keep the worker)
             image.status, image.error = "failed", f"internal error ({type(exc).__name__})"
         image.seconds = round(time.perf_counter() - start, 3)
+        image.eta_s = None
+        if image.status == "done" and image.seconds > 0:
+            image.mp_per_s = round(image.width * image.height / 1e6 / image.seconds, 3)
         job.version += 1
 
     # --- storage ----------------------------------------------------------------------------

@@ -27,6 +27,10 @@ class WeightCard:
     channels: channel counts of the images it serves (1 = gray, 3 = RGB). scale: output /
         input size (1 except for upscalers). luma: a 1-channel network that serves colour
         images through their luma (JFIF Y; chroma kept).
+    bf16_loss_db: largest PSNR loss (dB) of bf16 autocast against fp32 over the model's
+        reference sets and levels (``benchmarks/cpu_precision.py``); ``--precision auto``
+        runs it in bf16 on a CPU with native bf16 only when this is at most
+        ``restora.models.inference.BF16_MAX_LOSS_DB``. ``None``: not measured (fp32).
     """
 
     name: str
@@ -39,6 +43,7 @@ class WeightCard:
     licence: str = ""
     description: str = ""
     luma: bool = False
+    bf16_loss_db: float | None = None
 
     @property
     def path(self) -> Path:
@@ -62,6 +67,12 @@ DEFAULT_WEIGHTS: tuple[WeightCard, ...] = (
         sha256="975a7c10ac7c48dbc35ae38c8de9c523d437df40c13fc0021f95f79a8fc2b6da",
         card_path="denoise_color.md", channels=(3,), licence="Apache-2.0",
         description="blind colour denoiser, sigma 0-50 and camera noise (small DRUNet; CBSD68 s25 30.89 dB)",
+    ),
+    WeightCard(
+        name="denoise_real", task="denoise", file="denoise_real.safetensors",
+        sha256="7df5ec501015410d83d544e4f0945a88385f9b0598af48a91b6d58a0825efdbb",
+        card_path="denoise_real.md", channels=(3,), licence="Apache-2.0",
+        description="blind real-photo denoiser: camera noise of phones and cameras, no sigma (small DRUNet)",
     ),
     WeightCard(
         name="deblock_gray", task="deblock", file="deblock_gray.safetensors",
@@ -92,6 +103,13 @@ DEFAULT_WEIGHTS: tuple[WeightCard, ...] = (
         sha256="79d05313a40ea28dc3e4139b38b9a03d06b1bf33aa571a8ec3fd980448b0c120",
         card_path="diffusion_prior.md", channels=(3,), licence="Apache-2.0",
         description="EDM diffusion prior D(x; sigma), sigma 0.25-10200: the prior of the diffpir method",
+    ),
+    WeightCard(
+        name="lowlight", task="lowlight", file="lowlight.safetensors",
+        sha256="f43a1d208e4f7c6ede808f71fdc41d2ed07fcec5e39633e909e6fd8f26075c3f",
+        card_path="lowlight.md", channels=(3,), licence="Apache-2.0",
+        description="Zero-DCE++ low-light curve estimator, colours kept (10k parameters; run by "
+                    "the zerodce method, gray photos as R = G = B)",
     ),
 )
 

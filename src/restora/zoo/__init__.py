@@ -444,14 +444,16 @@ def remove(name: str) -> bool:
 # --- the automatic mode ----------------------------------------------------------------------
 
 
-def preferred(task: str, channels: int, scale: int = 1) -> ZooModel | None:
+def preferred(task: str, channels: int, scale: int = 1, noise: str = "white") -> ZooModel | None:
     """A pulled zoo model the automatic mode should use for ``task`` on ``channels``-channel
-    images (its ``prefer_for``), or ``None`` (none pulled, or ``RESTORA_ZOO_DEFAULTS=off``).
-    Opt-in models are never preferred."""
+    images (its ``prefer_for``: ``"task:channels"``, or ``"task:channels:camera"`` for real
+    camera noise), or ``None`` (none pulled, or ``RESTORA_ZOO_DEFAULTS=off``). Opt-in models
+    are never preferred."""
     if os.environ.get(ENV_ZOO_DEFAULTS, "").strip().lower() in {"0", "off", "false", "no"}:
         return None
+    want = f"{task}:{channels}" + ("" if noise == "white" else f":{noise}")
     for entry in registry().values():
-        if entry.prefer_for == f"{task}:{channels}" and entry.scale == scale \
+        if entry.prefer_for == want and entry.scale == scale \
                 and not entry.needs_opt_in and is_pulled(entry):
             return entry
     return None

@@ -70,15 +70,23 @@
     $("#opt-kernel").disabled = task !== "deblur";
     $("#opt-mask").disabled = task !== "inpaint";
     if (task === "upscale" && !$("#opt-scale").value) $("#opt-scale").value = "2";
+    $("#opt-times").disabled = $("#opt-merge").value !== "fuse";
   }
   $("#opt-task").addEventListener("change", fillMethods);
+  $("#opt-merge").addEventListener("change", fillMethods);
 
   function formOptions() {
     const data = new FormData();
-    const task = $("#opt-task").value;
-    data.append("task", task);
+    const merge = $("#opt-merge").value;
     data.append("format", $("#opt-format").value);
-    if ((task === "auto" || task === "upscale") && $("#opt-scale").value) data.append("scale", $("#opt-scale").value);
+    if (merge) {  // frames of one scene -> one photo (fuse: no restoration method runs)
+      data.append("merge", merge);
+      if (merge === "fuse" && $("#opt-times").value.trim()) data.append("times", $("#opt-times").value.trim());
+      if (merge === "fuse") return data;
+    }
+    const task = merge === "burst" && $("#opt-task").value !== "denoise" ? "auto" : $("#opt-task").value;
+    data.append("task", task);
+    if (!merge && (task === "auto" || task === "upscale") && $("#opt-scale").value) data.append("scale", $("#opt-scale").value);
     if (task !== "auto") {
       if ($("#opt-method").value) data.append("method", $("#opt-method").value);
       if ($("#opt-sigma").value) data.append("sigma", $("#opt-sigma").value);
@@ -126,7 +134,8 @@
     section.className = "job";
     section.dataset.jobId = job.id;
     section.innerHTML = `<div class="job-head"><h2></h2><button type="button" class="zip secondary" hidden>Download all (zip)</button></div><div class="job-cards"></div>`;
-    $("h2", section).textContent = `${files.length} photo${files.length > 1 ? "s" : ""} - ${new Date().toLocaleTimeString()}`;
+    const what = job.frames ? `${files.length} photos merged into one` : `${files.length} photo${files.length > 1 ? "s" : ""}`;
+    $("h2", section).textContent = `${what} - ${new Date().toLocaleTimeString()}`;
     $("#jobs").prepend(section);
     const cards = job.images.map((image, i) => makeCard(section, image, files[i]));
     $(".zip", section).addEventListener("click", () => downloadZip(job.id));
@@ -158,6 +167,17 @@
     return { el: card, shown: false };
   }
 
+  // "1.42 MP/s, ETA 0:12" while it runs; "1.42 MP/s, 3.1 s" when done
+  function speedText(image) {
+    if (image.mp_per_s === null || image.mp_per_s === undefined) return "";
+    const rate = `${image.mp_per_s.toFixed(2)} MP/s`;
+    if (image.status === "running" && image.eta_s !== null) {
+      const s = Math.max(0, Math.round(image.eta_s));
+      return `${rate}, ETA ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+    }
+    return image.status === "done" ? `${rate}, ${image.seconds.toFixed(1)} s` : "";
+  }
+
   async function updateCard(card, jobId, image) {
     const el = card.el;
     const pct = Math.round(image.progress * 100);
@@ -166,6 +186,7 @@
     const status = $(".status", el);
     status.textContent = image.status === "running" ? `working ${pct}%` : image.status;
     status.className = "status " + image.status;
+    $(".speed", el).textContent = speedText(image);
     const decision = $(".decision", el);
     decision.textContent = image.error || image.decision || "";
     decision.classList.toggle("failed", image.status === "failed");
