@@ -177,7 +177,8 @@ def test_method_option_reaches_the_method(noisy_pair, tmp_path):
     ("options", "message"),
     [
         (["-O", "iterations"], "expected KEY=VALUE"),
-        (["-O", "strength=3"], "has no option strength; its own options are: iterations"),
+        (["-O", "strength=3"], "give strength as its own option (--strength"),
+        (["-O", "depth=3"], "has no option depth; its own options are: iterations"),
         (["-O", "sigma=3"], "give sigma as its own option"),
     ],
 )

@@ -143,7 +143,7 @@ def test_auto_leaves_normal_photos_alone(astronaut, camera):
 
 def test_auto_exposure_thresholds_on_shared_photos():
     """No normal photo of val20 is flagged; the memorial church's short exposures are."""
-    from conftest import DATASETS
+    from tests.conftest import DATASETS
 
     val20 = DATASETS / "val20"
     memorial = DATASETS / "exposure_brackets" / "memorial"
