@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from restora.defaults import pick
+from restora.defaults import pick, weights_enabled
 from restora.errors import InvalidParameterError
 from restora.estimate import estimate_sigma
 from restora.io.bridge import to_float32
@@ -24,6 +24,7 @@ from restora.io.jpeg_quality import estimate_jpeg_quality
 from restora.methods.denoisers import load_network
 from restora.models.inference import InferenceRunner
 from restora.options import Execution
+from restora.weights import installed
 
 #: Estimates are capped at the top of the 8-bit range (a 1-bit image reads about 267).
 SIGMA_MAX = 255.0
@@ -36,15 +37,26 @@ starts around 3-5.
 """
 
 CAMERA_THRESHOLD = 1.7
-"""Denoise with the blind real-photo model when what it removes from the flat parts of the
+"""Denoise camera noise (:data:`CAMERA_SIGMA_PER_RMS`) when what the blind real-photo model
+``denoise_real`` removes from the flat parts of the
 probe crops reaches this RMS (8-bit units; :func:`camera_noise`). On nam_real_noise (real
 camera noise) the reading is 1.2-4.4 (median 1.95); on clean photos saved as quality-95
 JPEGs 0.7-1.7 for most, higher on grainy scans (docs/benchmarks.md)."""
 
-CAMERA_FULL = 2.5
-"""The camera-noise step runs at full strength from this reading on; between
-CAMERA_THRESHOLD and here its result is blended with the input in proportion (grainy but
-clean photos near the threshold keep most of their texture)."""
+CAMERA_SIGMA_PER_RMS = 6.0
+"""The camera-noise step runs the default noise-map model (the white-noise denoiser) at
+sigma = this x the reading (:func:`camera_sigma`). Camera noise is correlated (blotches a
+few pixels wide) and a white-noise denoiser removes it only at a sigma well above its RMS
+(on nam_real_noise the best fixed sigma is about 3x the true RMS, and the reading is
+about half the true RMS); 6 was chosen on nam_real_noise (its validation pairs; leave-one-out
+in docs/benchmarks.md). The blind real-photo model (``denoise_real``) removes about half of
+real noise and is kept as the reading's probe and as ``--model denoise_real``."""
+CAMERA_SIGMA_RANGE = (6.0, 15.0)
+"""Range of :func:`camera_sigma` (8-bit units). On nam_real_noise the best sigma is 8-14
+whatever the reading; on restora's own synthetic camera noise (stronger, finer) sigma above
+15 smooths more than it removes (astronaut, reading 3.6: +0.3 dB at 8, -0.5 dB at 22)."""
+#: The shipped blind real-photo model that takes the camera-noise reading.
+CAMERA_READER = "denoise_real"
 
 #: A probe block (8x8 px) is flat when the model's output varies less than this there (std,
 #: 8-bit units, mean over channels); the reading needs at least MIN_FLAT_BLOCKS of them.
@@ -56,6 +68,16 @@ share of the camera reading, the noise is white (synthetic, AWGN-like) and the n
 model runs at the estimated sigma; camera noise, correlated by demosaicking and JPEG,
 reads far lower at the finest scale (0.4 vs 3.6 on nam_real_noise)."""
 
+STRUCTURE_MAX = 0.15
+"""White-noise check: a finest-scale estimate at or above NOISE_THRESHOLD counts as noise
+only when what the default noise-map model removes at that sigma is unrelated to the image
+(:func:`residual_structure` below this). Brick, foliage and fabric read 3-6 at the finest
+scale on clean photos; what the model then removes follows their edges (0.2-0.3 on
+clean LIVE1 photos), while removed noise does not (-0.2-0.03 with AWGN sigma 3-25;
+docs/benchmarks.md)."""
+#: Side (px) of the centre crop :func:`residual_structure` reads.
+STRUCTURE_CROP = 384
+
 #: Probe of :func:`read_noise`: up to PROBE_CROPS squares of PROBE_SIZE px, evenly spread.
 PROBE_SIZE, PROBE_CROPS = 160, 4
 #: Pixels at each probe crop's edge left out of the reading (the network's border effects).
@@ -65,8 +87,9 @@ DEBLOCK_BELOW = 90
 """Deblock JPEGs saved at a quality below this (at 90 and above blocking is not visible)."""
 
 CAMERA_JPEG_MIN = 50
-"""With camera noise, JPEGs of quality CAMERA_JPEG_MIN..DEBLOCK_BELOW-1 go to the blind
-real-photo model alone (it was trained on in-camera JPEGs and removes both); below it they
+"""With camera noise, JPEGs of quality CAMERA_JPEG_MIN..DEBLOCK_BELOW-1 go to the camera
+step alone (at its sigma the blocks go with the noise: nam_real_noise saved at quality 70,
+9 pairs, 41.52 dB vs 41.30 deblocked first and 39.97 with the blind model); below it they
 are deblocked first."""
 
 DARK_MEAN_BELOW = 0.15
@@ -102,12 +125,16 @@ class NoiseReading:
         crops (``None``: not measured: gray image, model switched off or not installed,
         sigma given, or too few flat blocks).
     kind: ``"camera"`` (real camera noise: the blind model runs), ``"white"`` (white noise
-        at ``white``: the noise-map model runs at that sigma) or ``"clean"``.
+        at ``white``: the noise-map model runs at that sigma), ``"texture"`` (the white
+        estimate reached NOISE_THRESHOLD but what the model would remove follows the
+        image's edges: fine texture, left alone) or ``"clean"``.
+    structure: :func:`residual_structure` at ``white`` (``None``: not measured).
     """
 
     white: float
     camera: float | None
     kind: str
+    structure: float | None = None
 
     @property
     def text(self) -> str:
@@ -167,11 +194,35 @@ def camera_noise(pixels: np.ndarray, weights: str) -> float | None:
     return round(float(np.sqrt(flat_energy.mean())), 2)
 
 
-def camera_strength(reading: float) -> float:
-    """Blend weight (0..1) of the camera-noise step for a reading (8-bit units): a ramp
-    from CAMERA_THRESHOLD (0.5) to CAMERA_FULL (1)."""
-    t = (reading - CAMERA_THRESHOLD) / (CAMERA_FULL - CAMERA_THRESHOLD)
-    return round(float(np.clip(0.5 + 0.5 * t, 0.5, 1.0)), 2)
+def camera_sigma(reading: float) -> float:
+    """Sigma (8-bit units) the noise-map model runs at for a camera-noise ``reading``:
+    CAMERA_SIGMA_PER_RMS x reading, within CAMERA_SIGMA_RANGE, to 0.1."""
+    lo, hi = CAMERA_SIGMA_RANGE
+    return round(float(np.clip(CAMERA_SIGMA_PER_RMS * reading, lo, hi)), 1)
+
+
+def residual_structure(pixels: np.ndarray, sigma: float, weights: str) -> float | None:
+    """Correlation (-1..1) between the magnitude of what the noise-map network ``weights``
+    removes at ``sigma`` (8-bit units; luma of the residual, mean removed) and the gradient
+    magnitude of its output, on the centre STRUCTURE_CROP square of HWC ``pixels``. Noise
+    is removed everywhere alike (about 0 or below: flat areas lose as much as edges);
+    texture mistaken for noise is removed along the image's edges (clearly above 0).
+    ``None`` when the network takes no noise level."""
+    model = load_network(weights)
+    if not model.needs_sigma:
+        return None
+    h, w = pixels.shape[:2]
+    top, left = max(0, (h - STRUCTURE_CROP) // 2), max(0, (w - STRUCTURE_CROP) // 2)
+    crop = np.ascontiguousarray(
+        to_float32(pixels[top : top + STRUCTURE_CROP, left : left + STRUCTURE_CROP]))
+    runner = InferenceRunner.for_execution(model, Execution(device="cpu"))
+    out = runner(crop, sigma=float(sigma)).astype(np.float64)
+    removed = (crop - out).mean(axis=2)
+    removed = np.abs(removed - removed.mean())
+    gradient = np.hypot(*np.gradient(out.mean(axis=2)))
+    if removed.std() == 0 or gradient.std() == 0:
+        return 0.0
+    return round(float(np.corrcoef(removed.ravel(), gradient.ravel())[0, 1]), 3)
 
 
 def read_noise(pixels: np.ndarray, *, jpeg: bool = False) -> NoiseReading:
@@ -188,17 +239,19 @@ def read_noise(pixels: np.ndarray, *, jpeg: bool = False) -> NoiseReading:
     """
     white = round(min(estimate_sigma(_centre(pixels), luma_only=jpeg), SIGMA_MAX), 2)
     camera = None
-    if pixels.shape[2] == 3:
-        blind = pick("denoise", channels=3, noise="camera")
-        if blind.method is None and blind.weights != pick("denoise", channels=3).weights:
-            camera = camera_noise(pixels, blind.weights)  # type: ignore[arg-type]
+    if pixels.shape[2] == 3 and weights_enabled() and installed(CAMERA_READER):
+        camera = camera_noise(pixels, CAMERA_READER)
+    structure = None
     if camera is not None and camera >= CAMERA_THRESHOLD and white < WHITE_SHARE * camera:
         kind = "camera"
     elif white >= NOISE_THRESHOLD:
-        kind = "white"
+        model = pick("denoise", channels=pixels.shape[2])
+        if model.method is None and model.weights is not None:
+            structure = residual_structure(pixels, white, model.weights)
+        kind = "texture" if structure is not None and structure >= STRUCTURE_MAX else "white"
     else:
         kind = "clean"
-    return NoiseReading(white, camera, kind)
+    return NoiseReading(white, camera, kind, structure)
 
 
 @dataclass(frozen=True)
@@ -311,28 +364,35 @@ def plan(
 
     # 3. noise
     if dark:
-        denoiser = pick("denoise", channels=channels, noise="camera").name
+        denoiser = pick("denoise", channels=channels, noise="shadows").name
         decisions.append(f"{noise_text} on the dark photo; brightening amplifies it, so the "
                          f"lowlight step measures it again afterwards and removes it with "
                          f"{denoiser} (no separate denoising).")
     elif camera:
         assert reading is not None and reading.camera is not None
         runs = pick("denoise", channels=channels, noise="camera").name
+        sigma = camera_sigma(reading.camera)
         reason = (f"Camera noise: the blind real-photo model removes {reading.camera:.1f} RMS "
                   f"(8-bit units) from the flat parts of probe crops (at least "
                   f"{CAMERA_THRESHOLD:g}) while the "
                   f"finest-scale estimate reads {reading.white:.1f} (correlated by "
-                  f"demosaicking and JPEG, not white): denoised with {runs}")
+                  f"demosaicking and JPEG, not white): denoised with {runs} at sigma "
+                  f"{sigma:g} ({CAMERA_SIGMA_PER_RMS:g} x the reading, within "
+                  f"{CAMERA_SIGMA_RANGE[0]:g}-{CAMERA_SIGMA_RANGE[1]:g}: correlated noise needs "
+                  "a white-noise denoiser well above its RMS)")
         if together:
             reason += (f", which also removes the artefacts of JPEG quality {q} {where} "
-                       "(trained on in-camera JPEGs), so no separate deblocking")
-        strength = camera_strength(reading.camera)
-        if strength < 1.0:
-            reason += (f", blended at strength {strength:.2f} (readings from {CAMERA_FULL:g} "
-                       "on get the full result; a photo near the threshold keeps its grain)")
-        steps.append(Step("denoise", "denoise", reason + ".", runs, noise="camera",
-                          strength=strength))
+                       "(at that sigma the JPEG's blocks go with the noise), so no separate "
+                       "deblocking")
+        steps.append(Step("denoise", "denoise", reason + ".", runs, sigma=sigma,
+                          noise="camera"))
         decisions.append(steps[-1].reason)
+    elif reading is not None and reading.kind == "texture":
+        decisions.append(
+            f"{noise_text}, at least {NOISE_THRESHOLD:g}, but what {pick('denoise', channels=channels).name} "
+            f"would remove at that sigma follows the image's edges (structure "
+            f"{reading.structure:.2f}, noise reads below {STRUCTURE_MAX:g}): fine texture, not "
+            "noise, so no denoising.")
     elif noise >= NOISE_THRESHOLD:
         runs = pick("denoise", channels=channels).name
         reason = (f"{noise_text}, at least {NOISE_THRESHOLD:g}: denoised with {runs} at "
@@ -356,10 +416,11 @@ def plan(
     detected = {"noise_sigma": noise, "threshold": NOISE_THRESHOLD, "jpeg_quality": q,
                 "luma_mean": luma_mean, "luma_p95": luma_high,
                 "camera_noise": None if reading is None else reading.camera,
-                "camera_threshold": CAMERA_THRESHOLD}
+                "camera_threshold": CAMERA_THRESHOLD,
+                "structure": None if reading is None else reading.structure}
     return Plan(steps=tuple(steps), decisions=tuple(decisions), detected=detected)
 
 
 __all__ = ["CAMERA_THRESHOLD", "DARK_HIGH_BELOW", "DARK_MEAN_BELOW", "DEBLOCK_BELOW",
-           "NOISE_THRESHOLD", "NoiseReading", "Plan", "Step", "camera_noise", "exposure", "plan",
-           "read_noise"]
+           "NOISE_THRESHOLD", "STRUCTURE_MAX", "NoiseReading", "Plan", "Step", "camera_noise",
+           "exposure", "plan", "read_noise", "residual_structure"]

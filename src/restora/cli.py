@@ -227,6 +227,9 @@ def info(
         camera = detected.get("camera_noise")
         facts["camera-noise reading (8-bit RMS; denoised from "
               f"{detected['camera_threshold']})"] = "-" if camera is None else camera
+        if detected.get("structure") is not None:
+            facts["residual structure (texture from "
+                  f"{auto.STRUCTURE_MAX:g}: not denoised)"] = detected["structure"]
     table = Table(title=str(image), show_header=False)
     table.add_column("field", no_wrap=True)
     table.add_column("value", overflow="fold")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any
+from typing import Any, Self
 
 from rich import progress as rp
 from rich.console import Console
@@ -47,7 +47,7 @@ class _DelayedBar:
         self._timer: threading.Timer | None = None
         self._shown = self._closed = False
 
-    def __enter__(self) -> _DelayedBar:
+    def __enter__(self) -> Self:
         self.meter.restart()
         self._timer = threading.Timer(SHOW_AFTER_S, self._show)
         self._timer.daemon = True

@@ -28,9 +28,11 @@ class Default:
     """One row of the default table.
 
     task / channels: what it serves (image channel counts). scales: upscaling factors it
-    serves (empty: any). noise: ``"camera"`` = only for real camera noise (spatially
-    correlated, signal-dependent; a blind model), ``None`` = for any noise (white noise
-    at a given or estimated level). kernel: ``True`` = only when a blur kernel is given, ``False`` = only
+    serves (empty: any). noise: ``"shadows"`` = only for the sensor noise that brightening
+    a dark photo amplifies (strong, fine-grained, signal-dependent: what the camera pipeline
+    of :mod:`restora.degrade` synthesises; a blind model), ``None`` = for any noise (white
+    noise at a given or estimated level; real in-camera noise of normally exposed photos,
+    ``"camera"``, at the sigma the automatic mode derives). kernel: ``True`` = only when a blur kernel is given, ``False`` = only
     without one, ``None`` = either. weights: the shipped weight set the row needs. method: a
     registered method that runs with ``options`` (``None``: the weights run themselves).
     fallback / fallback_options: the classical method used when the weights are switched
@@ -59,7 +61,15 @@ class Default:
 #: The table, in order of preference. Measured numbers for each row: README and
 #: docs/benchmarks.md.
 DEFAULTS: tuple[Default, ...] = (
-    Default("denoise", (3,), noise="camera", weights="denoise_real"),
+    # Noise revealed by brightening (restora.methods.lowlight): the blind real-photo model,
+    # trained on that noise; on CBSD68 darkened 5 stops, LIME then scores 19.12 dB with it,
+    # 16.97 with denoise_color at twice the estimated sigma (docs/benchmarks.md).
+    Default("denoise", (3,), noise="shadows", weights="denoise_real"),
+    # In-camera noise of normally exposed photos (noise="camera") has no row of its own: the
+    # colour model below runs at the sigma the automatic mode derives from the camera-noise
+    # reading (restora.auto.camera_sigma): on nam_real_noise `--task denoise` 41.31 dB with
+    # it, 39.99 with denoise_real (docs/benchmarks.md); a pulled zoo model with prefer_for
+    # "denoise:3:camera" wins.
     Default("denoise", (1,), weights="denoise_gray", fallback="nlm"),
     Default("denoise", (3,), weights="denoise_color", fallback="nlm"),
     Default("deblock", (1, 3), weights="deblock_gray", fallback="jpeg_nlm"),
@@ -71,7 +81,10 @@ DEFAULTS: tuple[Default, ...] = (
     Default("deblur", (1, 3), method="pnp", fallback="pnp", fallback_options={"denoiser": "tv"}),
     Default("inpaint", (1, 3), method="pnp", fallback="pnp", fallback_options={"denoiser": "tv"}),
     Default("demosaic", (1,), method="pnp", fallback="pnp", fallback_options={"denoiser": "tv"}),
-    Default("lowlight", (1, 3), weights="lowlight", method="zerodce", fallback="gamma"),
+    # LIME, not the shipped Zero-DCE++ curves ("zerodce", "lowlight" weights): best PSNR/SSIM
+    # on CBSD68 darkened 3 and 5 stops (19.3 / 19.1 dB; the curves 17.3 / 11.8), hue error
+    # within 0.7 degrees of the curves' (docs/benchmarks.md, "Low light")
+    Default("lowlight", (1, 3), method="lime", fallback="lime"),
 )
 
 #: The learned denoiser plug-and-play methods use, per channel count of what they denoise.
@@ -111,9 +124,9 @@ def _usable(weights: str | None) -> bool:
 def pick(task: str, *, channels: int, scale: int | None = None,
          has_kernel: bool = False, noise: str = "white") -> Pick:
     """The default for one image: the first row that fits, with its weights when they are
-    usable, else its classical fallback. noise: ``"white"`` (default) or ``"camera"`` (real
-    camera noise, as :func:`restora.auto.read_noise` measures it: the blind real-photo
-    model's row first). Raises :class:`InvalidParameterError` when no row
+    usable, else its classical fallback. noise: ``"white"`` (default), ``"camera"`` (real
+    camera noise, as :func:`restora.auto.read_noise` measures it) or ``"shadows"`` (noise
+    that brightening revealed: the blind real-photo model's row first). Raises :class:`InvalidParameterError` when no row
     fits (e.g. a colour image for ``demosaic``, which takes a one-channel Bayer mosaic).
 
     A zoo model the user pulled whose entry is ``prefer_for`` this task and channel count

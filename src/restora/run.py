@@ -229,27 +229,35 @@ class Restorer:
             if self.automatic:
                 return self._run_plan(image, params, photo, progress, on_plan)
             channels = image.shape[2]
+            noise, camera_sigma = self._noise(image, params, photo)
             info, task, extra = self.method_for(
                 None if self.choice.method or self.choice.model else self.choice.task,
                 channels=channels, scale=params.scale, has_kernel=params.kernel is not None,
-                noise=self._noise(image, params, photo))
+                noise=noise)
+            if camera_sigma is not None and info.needs_sigma and "sigma" in info.options:
+                params = replace(params, sigma=camera_sigma)
             kwargs = self._kwargs(info, task, image, params, photo, extra)
             out = self._apply(info, image, kwargs, progress)
             if params.strength is not None and "strength" not in kwargs:
                 out = blend(image, out, params.strength)
             return out, Report(runs=_name(info, extra), sigma=kwargs.get("sigma"))
 
-    def _noise(self, image: np.ndarray, params: Params, photo: Photo | None) -> str:
-        """The noise kind the default table chooses by: ``"camera"`` when the task is
-        ``denoise`` with no method, model or sigma given and the colour photo carries real
-        camera noise (:func:`restora.auto.read_noise`, as the automatic mode decides), else
-        ``"white"`` (the noise-map model at the estimated or given sigma)."""
+    def _noise(self, image: np.ndarray, params: Params,
+               photo: Photo | None) -> tuple[str, float | None]:
+        """``(noise kind, sigma)`` the default table chooses by: ``("camera", sigma)`` when
+        the task is ``denoise`` with no method, model or sigma given and the colour photo
+        carries real camera noise (:func:`restora.auto.read_noise`, as the automatic mode
+        decides; sigma: :func:`restora.auto.camera_sigma`, for a noise-map model), else
+        ``("white", None)`` (the noise-map model at the estimated or given sigma)."""
         choice = self.choice
         if (choice.task != "denoise" or choice.method is not None or choice.model is not None
                 or params.sigma is not None or image.shape[2] != 3):
-            return "white"
+            return "white", None
         jpeg = photo is not None and photo.format == "JPEG"
-        return "camera" if auto.read_noise(image, jpeg=jpeg).kind == "camera" else "white"
+        reading = auto.read_noise(image, jpeg=jpeg)
+        if reading.kind != "camera" or reading.camera is None:
+            return "white", None
+        return "camera", auto.camera_sigma(reading.camera)
 
     def _run_plan(self, image: np.ndarray, params: Params, photo: Photo | None,
                   progress: Progress | None, on_plan: OnPlan | None) -> tuple[np.ndarray, Report]:
@@ -458,18 +466,22 @@ class Restorer:
         would take 2.4 GB. Same values as :meth:`run_photo` then :func:`write_image`."""
         photo = read_image(source, max_pixels=self.execution.max_pixels, samples=True)
         samples = photo.pixels
+        noise, camera_sigma = self._noise(samples, params, photo)
         info, task, extra = self.method_for(
             None if self.choice.method or self.choice.model else self.choice.task,
             channels=samples.shape[2], scale=params.scale, has_kernel=params.kernel is not None,
-            noise=self._noise(samples, params, photo))
+            noise=noise)
+        if camera_sigma is not None and info.needs_sigma and "sigma" in info.options:
+            params = replace(params, sigma=camera_sigma)
         depth = output_bit_depth(target, photo.bit_depth, output.bit_depth)
         dtype = np.float32 if depth == 32 else np.uint8 if depth == 8 else np.uint16
+        height, width = samples.shape[:2]
         result: list[np.ndarray] = []
 
         def sink(y0: int, rows: np.ndarray) -> None:
             if not result:  # the first rows tell the scale and the output channels
-                scale = rows.shape[1] // samples.shape[1]
-                result.append(np.empty((samples.shape[0] * scale,) + rows.shape[1:], dtype))
+                scale = rows.shape[1] // width
+                result.append(np.empty((height * scale,) + rows.shape[1:], dtype))
             result[0][y0 : y0 + len(rows)] = rows if depth == 32 else from_float32(rows, dtype)
 
         with cpu_threads(self.execution.threads):
@@ -481,7 +493,6 @@ class Restorer:
             floats = replace(photo, alpha=to_float32(alpha)).with_pixels(pixels).alpha  # resized
             assert floats is not None
             alpha = floats if depth == 32 else from_float32(floats, dtype)
-        del samples
         return replace(photo, pixels=pixels, alpha=alpha, bit_depth=depth), \
             Report(runs=_name(info, extra), sigma=kwargs.get("sigma"))
 

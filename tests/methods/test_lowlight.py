@@ -84,6 +84,33 @@ def test_zero_dce_curve_is_le_iterated():
     assert np.all(expected <= 1) and np.all(expected >= 0)
 
 
+def test_lime_illumination_on_a_downscaled_copy_of_large_photos(monkeypatch, dark):
+    full = ll.lime_illumination(dark)
+    t0 = dark.max(axis=2)
+
+    def tv(t):
+        return np.abs(np.diff(t, axis=0)).mean() + np.abs(np.diff(t, axis=1)).mean()
+
+    assert full.shape == t0.shape and tv(full) < 0.3 * tv(t0)  # smoothed (noise gone)
+    assert abs(full.mean() - t0.mean()) < 0.2 * t0.mean()  # at the level of max-RGB
+    monkeypatch.setattr(ll, "LIME_MAX_PIXELS", dark.shape[0] * dark.shape[1] // 4)
+    half = ll.lime_illumination(dark)  # solved at half the size, upsampled
+    assert half.shape == full.shape and np.mean(np.abs(half - full)) < 0.01
+
+
+def test_a_veil_over_the_frame_is_removed_first(clean):
+    base = np.array([12, 16, 15], np.float32) / 255  # the memorial scans' film base
+    veiled = (base + clean * 0.08 * (1 - base)).astype(np.float32)
+    np.testing.assert_allclose(ll.black_level(veiled), base, atol=1.5 / 255)
+    cleared = ll.remove_black_level(veiled)
+    assert cleared.reshape(-1, 3).min(axis=0).max() < 1 / 255
+    np.testing.assert_array_equal(ll.remove_black_level(clean * 0.1), clean * 0.1)  # no veil
+    with_veil = ll.gamma(veiled, denoise=False)  # off by default
+    without = ll.gamma(veiled, denoise=False, black_point=True)
+    darkest = np.argsort(clean.max(axis=2).ravel())[:200]
+    assert without.reshape(-1, 3)[darkest].mean() < 0.5 * with_veil.reshape(-1, 3)[darkest].mean()
+
+
 # --- colours, strength ----------------------------------------------------------------------
 
 
@@ -140,7 +167,7 @@ def test_the_revealed_noise_goes_to_the_default_camera_denoiser(monkeypatch, cle
     monkeypatch.setattr(ll, "pick", fake_pick)
     noisy = np.clip(clean + np.random.default_rng(1).normal(0, 12 / 255, clean.shape), 0, 1)
     out, sigma = ll.denoise_revealed(noisy.astype(np.float32))
-    assert asked == [("denoise", {"channels": 3, "noise": "camera"})]
+    assert asked == [("denoise", {"channels": 3, "noise": "shadows"})]
     assert sigma > ll.DENOISE_FROM and psnr(clean, out) > psnr(clean, noisy) + 1  # tv, 2x sigma
     asked.clear()
     smooth = _gray_rgb()
@@ -152,10 +179,11 @@ def test_the_revealed_noise_goes_to_the_default_camera_denoiser(monkeypatch, cle
 def test_without_shipped_weights_the_fallbacks_run(dark):
     from restora.defaults import pick
 
-    assert pick("lowlight", channels=3).method == "gamma"
+    assert pick("lowlight", channels=3).method == "lime"
+    assert pick("denoise", channels=3, noise="shadows").method == "nlm"
     assert pick("denoise", channels=3, noise="camera").method == "nlm"
     out = restora.restore(dark, task="lowlight")
-    assert psnr(restora.restore(dark, task="lowlight", method="gamma"), out) == float("inf")
+    assert psnr(restora.restore(dark, task="lowlight", method="lime"), out) == float("inf")
 
 
 # --- the shipped curve estimator --------------------------------------------------------------
@@ -189,5 +217,5 @@ def test_listed_with_the_default():
     assert names == list(METHODS)
     from restora.defaults import describe
 
-    assert describe("lowlight", 3) == describe("lowlight", 1) == "zerodce"
+    assert describe("lowlight", 3) == describe("lowlight", 1) == "lime"
     assert {"strength", "denoise"} <= set(get_method("zerodce").options)

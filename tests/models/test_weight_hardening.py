@@ -9,11 +9,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from safetensors.torch import load_file, save_file  # noqa: E402
+from safetensors.torch import load_file, save_file
 
-from restora.archs import DnCNN  # noqa: E402
-from restora.errors import ModelLoadError  # noqa: E402
-from restora.models import ModelDescriptor, load_model, save_model  # noqa: E402
+from restora.archs import DnCNN
+from restora.errors import ModelLoadError
+from restora.models import ModelDescriptor, load_model, save_model
 
 
 @pytest.fixture
@@ -97,3 +97,95 @@ def test_hdf5_weights_that_reach_outside_are_refused(case, tmp_path):
     with pytest.raises(ModelLoadError, match="not self-contained or too large") as info:
         read_simplenn_layers(path)
     assert str(path) in str(info.value)
+
+
+def _simplenn(path, layers):
+    import numpy as np
+    import scipy.io
+
+    cell = np.empty((1, len(layers)), dtype=object)
+    for i, layer in enumerate(layers):
+        cell[0, i] = layer
+    scipy.io.savemat(path, {"net": {"layers": cell}})
+    return path
+
+
+def _cell(*arrays):
+    import numpy as np
+
+    out = np.empty(len(arrays), dtype=object)
+    for i, a in enumerate(arrays):
+        out[i] = a
+    return out
+
+
+def _conv(cin, cout, shape=None):
+    import numpy as np
+
+    return {"type": "conv", "weights": _cell(np.zeros(shape or (3, 3, cin, cout), np.float32),
+                                              np.zeros((1, cout), np.float32)),
+            "pad": 1.0, "stride": 1.0}
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("conv_without_weights", "layer 1 is a conv with 0 weight array(s); it needs 2 (filter and bias); the layer has no weights"),
+    ("short_bnorm", "layer 2 is a bnorm with 2 weight array(s); it needs 3"),
+    ("bnorm_wrong_size", "layer 2 is a bnorm with 4 gains, 3 biases and 8 moments after a conv with 4 filters"),
+    ("filter_5d", "layer 1 is a conv whose filter has shape [3, 3, 1, 4, 2]"),
+    ("bias_count", "layer 1 is a conv with 4 filters but 7 biases"),
+    ("text_weights", "layer 1 of 'net.layers' cannot be read"),
+])
+def test_malformed_matconvnet_layers_are_one_model_load_error(case, message, tmp_path):
+    import numpy as np
+
+    relu = {"type": "relu"}
+    ones = np.ones(4, np.float32)
+    layers = {
+        "conv_without_weights": [{"type": "conv"}, relu, _conv(4, 4), relu, _conv(4, 1)],
+        "short_bnorm": [_conv(1, 4), {"type": "bnorm", "weights": _cell(ones, ones)}, relu, _conv(4, 1)],
+        "bnorm_wrong_size": [_conv(1, 4), {"type": "bnorm", "weights": _cell(
+            ones, ones[:3], np.ones((4, 2), np.float32))}, relu, _conv(4, 1)],
+        "filter_5d": [_conv(1, 4, (3, 3, 1, 4, 2)), relu, _conv(4, 1)],
+        "bias_count": [{"type": "conv", "weights": _cell(np.zeros((3, 3, 1, 4), np.float32),
+                                                         np.zeros((1, 7), np.float32))}, relu, _conv(4, 1)],
+        "text_weights": [{"type": "conv", "weights": np.array(["abc", "def"], dtype=object)}, relu,
+                         _conv(4, 1)],
+    }[case]
+    path = _simplenn(tmp_path / f"{case}.mat", layers)
+    with pytest.raises(ModelLoadError) as info:
+        load_model(path)
+    assert str(info.value).startswith(f"{path}: ") and message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("arch", "drop"), [
+    ("drunet", "m_down1.2.weight"), ("drunet", "m_down3.2.weight"), ("drunet", "m_head.weight"),
+    ("drunet", "m_down1.1.res.0.weight"),
+    ("nafnet", "intro.weight"), ("nafnet", "encoders.0.0.conv1.weight"), ("nafnet", "downs.1.weight"),
+])
+def test_partial_state_dicts_are_one_model_load_error(arch, drop, tmp_path):
+    from restora.archs.registry import get_spec
+
+    spec = get_spec(arch)
+    state = spec.build(spec.example).state_dict()
+    assert drop in state
+    del state[drop]
+    path = tmp_path / f"{arch}.pth"
+    torch.save(state, path)
+    with pytest.raises(ModelLoadError) as info:
+        load_model(path)
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+def test_a_state_dict_with_a_tensor_of_the_wrong_rank_is_named(tmp_path):
+    from restora.archs.registry import get_spec
+
+    spec = get_spec("drunet")
+    state = spec.build(spec.example).state_dict()
+    state["m_down1.2.weight"] = torch.zeros(3)  # the detector reads its shape[0]... of a 1-D
+    state["m_head.weight"] = torch.zeros(3)  # ... and shape[1] here: IndexError before the fix
+    path = tmp_path / "drunet.pth"
+    torch.save(state, path)
+    with pytest.raises(ModelLoadError, match="look like a drunet network but the state dict is "
+                                             "partial or inconsistent"):
+        load_model(path)

@@ -99,6 +99,7 @@ def test_section_must_be_a_table():
         ({"degradation": {"sigma_min": 30, "sigma_max": 20}}, r"0 <= sigma_min <= sigma_max"),
         ({"data": {"train": ["a"], "channels": 2}}, r"\[data\] 'channels' must be 1 or 3, got 2"),
         ({"data": {"train": []}}, r"\[data\] 'train' must list at least one folder"),
+        ({"data": {"train": ["a"], "colour_jitter": 1.5}}, r"\[data\] 'colour_jitter' must be in \[0, 1\]"),
         ({"model": {"arch": "unet"}}, r"\[model\] 'arch' must be one of"),
         ({"optim": {"loss": "ssim"}}, r"\[optim\] 'loss' must be one of"),
         ({"optim": {"betas": [0.9]}}, r"'betas' must be two floats"),

@@ -189,3 +189,23 @@ def test_too_small_images_and_missing_folders(tmp_path):
     write_image(np.zeros((10, 10), np.uint8), tmp_path / "a.png")
     with pytest.raises(DatasetError, match=r"no training image is at least 48x48 pixels; lower \[data\] patch_size"):
         PatchSampler(DataConfig(train=[str(tmp_path)], patch_size=48), DegradationConfig(), seed=0)
+
+
+def test_colour_jitter_re_renders_the_clean_patch_before_the_noise():
+    img = (np.random.default_rng(0).uniform(0.2, 0.8, (40, 40, 3)) * 255).astype(np.uint8)
+
+    def sampler(share: float) -> PatchSampler:
+        s = PatchSampler.__new__(PatchSampler)  # in-memory image, no folder
+        s.images = [img]
+        s.data = DataConfig(train=["unused"], channels=3, patch_size=16, batch_size=8,
+                            augment=False, colour_jitter=share)
+        s.degradation = DegradationConfig(kind="gaussian", sigma_min=10, sigma_max=10)
+        s.seed, s.lr_output = 3, False
+        return s
+
+    plain, jittered = sampler(0.0).batch(0), sampler(1.0).batch(0)
+    crops = plain.targets  # the crops themselves (no jitter): exactly the uint8 source / 255
+    assert np.all(np.isin(np.rint(crops * 255), np.arange(256)))
+    assert np.abs(jittered.targets - crops).mean() > 0.02  # other colours ...
+    residual = (jittered.inputs - jittered.targets) * 255  # ... and the same noise on them
+    assert abs(residual.std() - 10) < 0.6

@@ -21,6 +21,7 @@ from restora.degrade.camera import (
     smoothstep,
     unprocess,
 )
+from restora.degrade.colour import colour_jitter, hue_rotation
 from restora.degrade.data_steps import conjugate_gradient, data_step, make_data_step
 from restora.degrade.jpeg import jpeg_compress
 from restora.degrade.kernels import (
@@ -65,11 +66,13 @@ __all__ = [
     "camera_pair",
     "camera_pipeline",
     "check_kernel",
+    "colour_jitter",
     "conjugate_gradient",
     "correlated_gaussian_noise",
     "data_step",
     "demosaic",
     "gaussian_kernel",
+    "hue_rotation",
     "imresize",
     "inverse_smoothstep",
     "jpeg_compress",

@@ -56,12 +56,15 @@ def check_kernel(kernel: object, *, method: str) -> np.ndarray:
 
 
 def _normalised(k: np.ndarray, *, path: Path | None = None) -> np.ndarray:
-    k = np.asarray(k, dtype=np.float64)
+    k = np.asarray(k)  # shape and type checked before any float64 copy is made
+    if k.dtype.kind not in "biuf":
+        raise ImageError(path, f"a blur kernel must hold real numbers, got dtype {k.dtype}.")
     if k.ndim != 2 or k.size == 0:
         raise ImageError(path, f"a blur kernel must be a 2-D array, got shape {k.shape}.")
     if max(k.shape) > MAX_KERNEL_SIZE:
         raise ImageError(path, f"the {k.shape[0]}x{k.shape[1]} kernel is larger than the "
                                f"{MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE} restora accepts.")
+    k = k.astype(np.float64)
     if not np.all(np.isfinite(k)):
         raise ImageError(path, "the kernel contains NaN or infinite values.")
     total = k.sum()
@@ -152,10 +155,10 @@ def _index(value: Any, index: int | None, path: Path) -> np.ndarray:
             raise ImageError(
                 path, f"index {index} out of range: the file holds {len(flat)} kernels."
             )
-        return np.asarray(flat[index], dtype=np.float64)
+        return np.asarray(flat[index])  # checked and made float64 by _normalised
     if index not in (None, 0):
         raise ImageError(path, f"index {index} given but the file holds a single kernel.")
-    return np.asarray(arr, dtype=np.float64)
+    return arr
 
 
 def _load_mat(path: Path, key: str | None, index: int | None) -> np.ndarray:
@@ -209,14 +212,18 @@ def load_kernel(
             if ext in (".tif", ".tiff"):
                 import tifffile
 
-                k = np.asarray(tifffile.imread(p), dtype=np.float64)
+                k = np.asarray(tifffile.imread(p))
             else:
                 from PIL import Image
 
                 with Image.open(p) as im:
                     if im.mode not in ("L", "I", "I;16", "F", "1"):
                         raise ImageError(p, f"a kernel image must be gray, got mode {im.mode}.")
-                    k = np.asarray(im, dtype=np.float64)
+                    if max(im.size) > MAX_KERNEL_SIZE:
+                        raise ImageError(p, f"the {im.height}x{im.width} kernel is larger "
+                                            f"than the {MAX_KERNEL_SIZE}x{MAX_KERNEL_SIZE} "
+                                            "restora accepts.")
+                    k = np.asarray(im)
         else:
             raise ImageError(
                 p, f"unknown kernel format {ext!r}; use .npy, .npz, .mat, .png, .tif or .bmp."

@@ -66,7 +66,7 @@ def _torch_state_dict(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, A
     except UnsafeModelError:
         raise
     except Exception as exc:
-        raise ModelLoadError(f"{path}: could not read this PyTorch file ({type(exc).__name__}: {exc})") from None
+        raise ModelLoadError(f"{path}: could not read this PyTorch file ({type(exc).__name__}: {_one_line(exc, 400)})") from None
     state, info = state_dict_from_object(obj)
     if not state:
         raise ModelLoadError(
@@ -104,7 +104,7 @@ def load_model(path: str | Path) -> ModelDescriptor:
                 meta = dict(fh.metadata() or {})
             state = load_file(str(path), device="cpu")
         except Exception as exc:
-            raise ModelLoadError(f"{path}: could not read the safetensors file ({exc})") from None
+            raise ModelLoadError(f"{path}: could not read the safetensors file ({_one_line(exc, 400)})") from None
         arch = meta.get("restora_arch")
         if arch in arch_names():
             try:
@@ -118,7 +118,7 @@ def load_model(path: str | Path) -> ModelDescriptor:
 
     state = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
     bn_eps = {p: float(i["eps"]) for p, i in info.items() if "eps" in i and "BatchNorm" in str(i.get("class"))}
-    found = detect(state, bn_eps)
+    found = _detect(state, bn_eps, path)
     if found is not None:
         spec, config, our_state = found
         try:
@@ -127,6 +127,33 @@ def load_model(path: str | Path) -> ModelDescriptor:
         except ModelLoadError:
             pass  # looked like ours but did not fit: let spandrel try
     return _spandrel(state, path, digest, meta)
+
+
+def _detect(state: dict[str, Any], bn_eps: dict[str, float], path: Path
+            ) -> tuple[ArchSpec, dict[str, Any], dict[str, Any]] | None:
+    """:func:`restora.archs.registry.detect`, with a detector that trips over a partial or
+    inconsistent state dict (a missing tensor, a tensor of the wrong rank) reported as a
+    :class:`ModelLoadError` naming the file and the architecture it looked like."""
+    try:
+        return detect(state, bn_eps)
+    except ModelLoadError:
+        raise
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError, RuntimeError) as exc:
+        from restora.archs.registry import specs, strip_prefixes
+
+        looked = "a known architecture"
+        stripped = strip_prefixes(state)
+        for spec in specs():  # which detector failed, to name it
+            try:
+                if spec.detect is not None:
+                    spec.detect(stripped, bn_eps)
+            except Exception:  # noqa: BLE001
+                looked = f"a {spec.name} network"
+                break
+        what = f"no tensor {exc}" if isinstance(exc, KeyError) else \
+            f"{type(exc).__name__}: {_one_line(exc, 200)}"
+        raise ModelLoadError(f"{path}: the tensors look like {looked} but the state dict is "
+                             f"partial or inconsistent ({what}); not built") from None
 
 
 #: Largest network restora builds from a weight file (parameters; 2 GB in float32).
@@ -161,6 +188,9 @@ def _check_size(spec: ArchSpec, config: dict[str, Any], state: dict[str, Any], p
             shapes = spec.build(config).state_dict()
     except InvalidParameterError as exc:
         raise ModelLoadError(f"{path}: {exc}") from None
+    except (RuntimeError, IndexError, KeyError, AttributeError, OverflowError) as exc:
+        raise ModelLoadError(f"{path}: the {spec.name} configuration {config} cannot be built "
+                             f"({type(exc).__name__}: {str(exc)[:200]})") from None
     described = sum(t.numel() for t in shapes.values())
     if described > MAX_PARAMETERS:
         raise ModelLoadError(f"{path}: the {spec.name} configuration describes {described:,} "
@@ -189,7 +219,8 @@ def _make(
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ModelLoadError(f"{path}: weights do not fit a {spec.name} {config}: {str(exc)[:400]}") from None
+        raise ModelLoadError(f"{path}: weights do not fit a {spec.name} {config}: "
+                             f"{_one_line(exc, 400)}") from None
     model.float().eval()
     contract = spec.contract(model)
     in_ch = spec.in_channels(config)
@@ -212,6 +243,12 @@ def _make(
     )
 
 
+def _one_line(exc: BaseException, limit: int) -> str:
+    """An exception's message on one line (torch's state-dict errors span many), shortened."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _spandrel(state: dict[str, Any], path: Path, digest: str, meta: dict[str, str]) -> ModelDescriptor:
     import spandrel
 
@@ -227,7 +264,8 @@ def _spandrel(state: dict[str, Any], path: Path, digest: str, meta: dict[str, st
             f"architectures ({', '.join(arch_names())}) nor spandrel's. First keys: {shapes}"
         ) from None
     except Exception as exc:
-        raise ModelLoadError(f"{path}: spandrel recognised the weights but could not load them ({type(exc).__name__}: {exc})") from None
+        raise ModelLoadError(f"{path}: spandrel recognised the weights but could not load them "
+                             f"({type(exc).__name__}: {_one_line(exc, 400)})") from None
     if not isinstance(sd, spandrel.ImageModelDescriptor):
         raise ModelLoadError(
             f"{path}: {sd.architecture.name} is a {sd.purpose} model that needs a mask; restora "

@@ -26,6 +26,11 @@ from restora.errors import ModelLoadError
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def is_mat_file(head: bytes) -> bool:
     """Whether the first bytes are a MATLAB MAT-file header (v5 or v7.3) or bare HDF5."""
     return head.startswith(b"MATLAB") or head.startswith(HDF5_SIGNATURE)
@@ -76,7 +81,7 @@ def _read_v73(path: Path) -> list[dict[str, Any]]:
     except ModelLoadError:
         raise
     except Exception as exc:
-        raise ModelLoadError(f"{path}: could not read the MATLAB v7.3 (HDF5) file: {exc}") from None
+        raise ModelLoadError(f"{path}: could not read the MATLAB v7.3 (HDF5) file: {_one_line(exc)}") from None
 
 
 #: Largest dataset a weight file may hold (uncompressed bytes): a few KB of gzip cannot
@@ -123,20 +128,29 @@ def _read_v5(path: Path) -> list[dict[str, Any]]:
     try:
         mat = scipy.io.loadmat(path, struct_as_record=False, squeeze_me=False)
     except Exception as exc:
-        raise ModelLoadError(f"{path}: could not read the MATLAB v5 file: {exc}") from None
+        raise ModelLoadError(f"{path}: could not read the MATLAB v5 file: {_one_line(exc)}") from None
     if "net" not in mat:
         raise ModelLoadError(f"{path}: MAT-file has no variable 'net' (found {sorted(k for k in mat if not k.startswith('__'))})")
-    net = mat["net"].ravel()[0]
-    layers = []
-    for cell in np.asarray(net.layers).ravel():
-        obj = cell.ravel()[0] if isinstance(cell, np.ndarray) else cell
-        layer: dict[str, Any] = {"type": str(np.asarray(obj.type).ravel()[0]) if hasattr(obj, "type") else ""}
-        if hasattr(obj, "weights"):
-            layer["weights"] = [np.asarray(w, dtype=np.float32) for w in np.asarray(obj.weights).ravel()]
-        for key in ("scale", "pad", "stride", "epsilon"):
-            if hasattr(obj, key):
-                layer[key] = np.asarray(getattr(obj, key), dtype=np.float64)
-        layers.append(layer)
+    layers: list[dict[str, Any]] = []
+    try:
+        net = mat["net"].ravel()[0]
+        if not hasattr(net, "layers"):
+            raise ModelLoadError(f"{path}: 'net' has no field 'layers'; expected a MatConvNet "
+                                 "simplenn model saved as 'net'")
+        for cell in np.asarray(net.layers).ravel():
+            obj = cell.ravel()[0] if isinstance(cell, np.ndarray) else cell
+            layer: dict[str, Any] = {"type": str(np.asarray(obj.type).ravel()[0]) if hasattr(obj, "type") else ""}
+            if hasattr(obj, "weights"):
+                layer["weights"] = [np.asarray(w, dtype=np.float32) for w in np.asarray(obj.weights).ravel()]
+            for key in ("scale", "pad", "stride", "epsilon"):
+                if hasattr(obj, key):
+                    layer[key] = np.asarray(getattr(obj, key), dtype=np.float64)
+            layers.append(layer)
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (a struct of the wrong shape, text for numbers)
+        raise ModelLoadError(f"{path}: layer {len(layers) + 1} of 'net.layers' cannot be read "
+                             f"({type(exc).__name__}: {_one_line(exc)})") from None
     return layers
 
 
@@ -156,6 +170,70 @@ def _subp_permutation(channels: int) -> np.ndarray:
     return perm
 
 
+def _weights(layer: dict[str, Any], i: int, path: Path, need: int, what: str) -> list[np.ndarray]:
+    weights = layer.get("weights")
+    if weights is None or len(weights) < need:
+        have = 0 if weights is None else len(weights)
+        raise ModelLoadError(
+            f"{path}: layer {i + 1} is a {layer['type']} with {have} weight array(s); it needs "
+            f"{need} ({what})" + ("; the layer has no weights" if weights is None else ""))
+    return weights
+
+
+def _conv_layer(layer: dict[str, Any], i: int, path: Path,
+                convs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """One MatConvNet conv as torch ``(weight, bias)``, checked."""
+    w, b = _weights(layer, i, path, 2, "filter and bias")[:2]
+    if w.ndim > 4 or w.size == 0:
+        raise ModelLoadError(
+            f"{path}: layer {i + 1} is a conv whose filter has shape {list(w.shape)}; a "
+            f"MatConvNet filter is [height, width, in, out] (at most 4-D, not empty)")
+    w_t = _filter(w)
+    if b.size not in (0, w_t.shape[0]):
+        raise ModelLoadError(f"{path}: layer {i + 1} is a conv with {w_t.shape[0]} filters "
+                             f"but {b.size} biases")
+    b_t = np.asarray(b, dtype=np.float32).ravel() if b.size else np.zeros(w_t.shape[0], np.float32)
+    pad = np.asarray(layer.get("pad", 1)).ravel()
+    stride = np.asarray(layer.get("stride", 1)).ravel()
+    if w_t.shape[2:] != (3, 3) or np.any(pad != 1) or np.any(stride != 1):
+        raise ModelLoadError(
+            f"{path}: layer {i + 1} is a {w_t.shape[2]}x{w_t.shape[3]} conv with pad "
+            f"{pad.tolist()} stride {stride.tolist()}; restora converts only the 3x3, "
+            f"pad 1, stride 1 convolutions of DnCNN/FFDNet"
+        )
+    if convs and w_t.shape[1] != convs[-1][0].shape[0]:
+        raise ModelLoadError(
+            f"{path}: layer {i + 1} is a conv taking {w_t.shape[1]} channels after a conv "
+            f"giving {convs[-1][0].shape[0]}")
+    if not (np.isfinite(w_t).all() and np.isfinite(b_t).all()):
+        raise ModelLoadError(f"{path}: layer {i + 1} is a conv with NaN or infinite weights")
+    return w_t, b_t
+
+
+def _fold_bnorm(layer: dict[str, Any], i: int, path: Path,
+                convs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The last conv with a MatConvNet batch-norm ``[gain, bias, moments]`` folded in."""
+    if not convs:
+        raise ModelLoadError(f"{path}: layer {i + 1} is a bnorm with no conv before it")
+    weights = _weights(layer, i, path, 3, "gain, bias and moments [mean, std]")
+    gain, beta, moments = (np.asarray(x, dtype=np.float64) for x in weights[:3])
+    w_t, b_t = convs[-1]
+    n = w_t.shape[0]
+    if gain.size != n or beta.size != n or moments.size != 2 * n:
+        raise ModelLoadError(
+            f"{path}: layer {i + 1} is a bnorm with {gain.size} gains, {beta.size} biases and "
+            f"{moments.size} moments after a conv with {n} filters; expected {n}, {n} and {2 * n}")
+    moments = moments.reshape(-1, 2)
+    if not (np.isfinite(moments).all() and (moments[:, 1] > 0).all()):
+        raise ModelLoadError(f"{path}: layer {i + 1} is a bnorm whose standard deviations are "
+                             "not all positive and finite")
+    scale = gain.ravel() / moments[:, 1]
+    return (
+        (w_t * scale[:, None, None, None]).astype(np.float32),
+        ((b_t - moments[:, 0]) * scale + beta.ravel()).astype(np.float32),
+    )
+
+
 def convert_simplenn(path: str | Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """Convert a DnCNN or FFDNet MatConvNet file to ``(arch, config, state_dict)``.
 
@@ -170,37 +248,23 @@ def convert_simplenn(path: str | Path) -> tuple[str, dict[str, Any], dict[str, A
     convs: list[tuple[np.ndarray, np.ndarray]] = []
     for i, layer in enumerate(layers):
         kind = layer["type"]
-        if kind == "conv":
-            w, b = layer["weights"][0], layer["weights"][1]
-            w_t = _filter(w)
-            b_t = np.asarray(b, dtype=np.float32).ravel() if b.size else np.zeros(w_t.shape[0], np.float32)
-            pad = np.asarray(layer.get("pad", 1)).ravel()
-            stride = np.asarray(layer.get("stride", 1)).ravel()
-            if w_t.shape[2:] != (3, 3) or np.any(pad != 1) or np.any(stride != 1):
-                raise ModelLoadError(
-                    f"{path}: layer {i + 1} is a {w_t.shape[2]}x{w_t.shape[3]} conv with pad "
-                    f"{pad.tolist()} stride {stride.tolist()}; restora converts only the 3x3, "
-                    f"pad 1, stride 1 convolutions of DnCNN/FFDNet"
-                )
-            convs.append((w_t, b_t))
-        elif kind == "bnorm":
-            if not convs:
-                raise ModelLoadError(f"{path}: layer {i + 1} is a bnorm with no conv before it")
-            gain, beta, moments = (np.asarray(x, dtype=np.float64) for x in layer["weights"][:3])
-            moments = moments.reshape(-1, 2)
-            scale = gain.ravel() / moments[:, 1]
-            w_t, b_t = convs[-1]
-            convs[-1] = (
-                (w_t * scale[:, None, None, None]).astype(np.float32),
-                ((b_t - moments[:, 0]) * scale + beta.ravel()).astype(np.float32),
-            )
-        elif kind in ("relu", "SubP", "concat"):
+        if kind in ("relu", "SubP", "concat"):
             continue
-        else:
+        if kind not in ("conv", "bnorm"):
             raise ModelLoadError(
                 f"{path}: unsupported MatConvNet layer type '{kind}' at position {i + 1} "
                 f"(layers: {', '.join(dict.fromkeys(types))}); restora converts DnCNN and FFDNet"
             )
+        try:
+            if kind == "conv":
+                convs.append(_conv_layer(layer, i, path, convs))
+            else:
+                convs[-1] = _fold_bnorm(layer, i, path, convs)
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # noqa: BLE001  (what the checks did not foresee: one error)
+            raise ModelLoadError(f"{path}: layer {i + 1} ({kind}) is malformed "
+                                 f"({type(exc).__name__}: {_one_line(exc)})") from None
     if len(convs) < 2:
         raise ModelLoadError(f"{path}: found {len(convs)} conv layers; not a DnCNN/FFDNet model")
 

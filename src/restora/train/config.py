@@ -41,6 +41,9 @@ class DataConfig:
     val_max_images: validate on the first N images of ``val`` (None: all).
     val_crop: centre-crop validation images to this side (None: whole images), for speed.
     augment: random horizontal flips and rot90s (the 8 dihedral transforms).
+    colour_jitter: share (0..1) of colour patches re-rendered by
+        :func:`restora.degrade.colour_jitter` (white balance, exposure with clipping,
+        saturation, hue) before the degradation: more and stronger colours than BSD's.
     """
 
     train: list[str] = field(default_factory=list)
@@ -52,6 +55,7 @@ class DataConfig:
     val_max_images: int | None = None
     val_crop: int | None = None
     augment: bool = True
+    colour_jitter: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -347,6 +351,8 @@ def validate(config: TrainConfig, *, source: str = "config") -> None:
     _check(bool(d.train), source, "[data] 'train' must list at least one folder of clean images")
     _check(d.channels in (1, 3), source, f"[data] 'channels' must be 1 or 3, got {d.channels}")
     _check(d.patch_size >= 8, source, f"[data] 'patch_size' must be >= 8, got {d.patch_size}")
+    _check(0.0 <= d.colour_jitter <= 1.0, source,
+           f"[data] 'colour_jitter' must be in [0, 1], got {d.colour_jitter}")
     _check(d.batch_size >= 1, source, f"[data] 'batch_size' must be >= 1, got {d.batch_size}")
     _check(g.kind in DEGRADATIONS, source, f"[degradation] 'kind' must be one of {DEGRADATIONS}, got {g.kind!r}")
     top = 255 * 60 if o.loss == "edm" else 255  # a diffusion prior learns every noise level

@@ -20,6 +20,7 @@ from restora.degrade import (
     blur,
     camera_pair,
     camera_pipeline,
+    colour_jitter,
     gaussian_kernel,
     imresize,
     jpeg_compress,
@@ -273,6 +274,8 @@ class PatchSampler:
             if self.data.augment:
                 patch = augment(patch, int(rng.integers(8)))
             clean = np.ascontiguousarray(patch, dtype=np.float32) / 255.0
+            if self.data.colour_jitter > 0 and rng.uniform() < self.data.colour_jitter:
+                clean = colour_jitter(clean, rng)
             target, degraded, sigma = degrade_pair(clean, self.degradation, rng, lr_output=self.lr_output)
             xs.append(degraded.transpose(2, 0, 1))
             ys.append(target.transpose(2, 0, 1))

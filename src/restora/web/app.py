@@ -20,6 +20,7 @@ import asyncio
 import inspect
 import json
 import secrets
+import sys
 import typing
 from contextlib import asynccontextmanager
 from dataclasses import fields
@@ -212,7 +213,14 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        app.state.jobs = JobManager(settings)
+        app.state.jobs = manager = JobManager(settings)
+        if manager.notice:
+            print(f"restora serve: {manager.notice}", file=sys.stderr)
+        elif manager.store is not None:
+            answered, lost = manager.restored
+            print(f"restora serve: jobs kept in {manager.store.folder}"
+                  + (f" ({answered} finished job(s) from an earlier run; {lost} unfinished "
+                     "job(s) marked lost)" if answered or lost else ""), file=sys.stderr)
         try:
             yield
         finally:

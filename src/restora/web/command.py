@@ -3,6 +3,7 @@ only when the command runs."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ from restora.cli_options import request_options
 from restora.options import Execution, Request
 from restora.web import create_app
 from restora.web.settings import TOKEN_ENV, ServerSettings
+from restora.web.store import default_data_dir
 
 _DEFAULTS = ServerSettings()
 
@@ -29,6 +31,8 @@ def serve(
     max_pixels: Annotated[int, typer.Option(help="Largest image (width x height), checked before decoding.")] = _DEFAULTS.max_pixels,
     result_ttl: Annotated[float, typer.Option(help="Seconds results are kept after a job finishes.")] = _DEFAULTS.result_ttl,
     max_results_mb: Annotated[float, typer.Option(help="Total MiB of stored uploads and results.")] = _DEFAULTS.max_results_mb,
+    max_memory_mb: Annotated[float | None, typer.Option(help="MiB that queued and running jobs may reserve (estimated from the image headers); default: the decode budget ($RESTORA_MAX_DECODE_BYTES or half the memory available).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Folder for the job list (SQLite) and results, kept across restarts; default: the user's state folder (a temporary one if another server uses it).")] = None,
     *,
     request: Request,
 ) -> None:
@@ -40,7 +44,9 @@ def serve(
     settings = ServerSettings(
         host=host, port=port, token=token, workers=workers, queue_size=queue_size,
         max_upload_mb=max_upload_mb, max_files=max_files, max_pixels=max_pixels,
-        result_ttl=result_ttl, max_results_mb=max_results_mb, execution=request.execution,
+        result_ttl=result_ttl, max_results_mb=max_results_mb, max_memory_mb=max_memory_mb,
+        data_dir=data_dir or default_data_dir(), data_dir_fallback=data_dir is None,
+        execution=request.execution,
     )
     for module in ("fastapi", "uvicorn", "multipart"):
         require(module, extra="web", purpose="restora serve")

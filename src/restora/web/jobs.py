@@ -5,6 +5,14 @@ private temporary folder (mode 0700) with server-made names only (``<n>/in-<i>``
 ``<n>/out-<i>.<ext>``); the client's file name is kept only as a sanitised display name for
 downloads. Finished jobs are deleted after ``result_ttl`` seconds, or earlier (oldest first)
 when the stored bytes exceed ``max_results_mb``.
+
+Memory: each job reserves, before anything is decoded, what decoding and restoring its
+images will allocate (:func:`job_memory`, from the headers, with the CLI's estimate
+:func:`restora.io._sniff.decode_bytes`); queued and running jobs together stay within
+``max_memory_mb`` (503 + Retry-After when a job does not fit now, 413 when it never could).
+
+With a ``data_dir`` the job list is kept in SQLite (:mod:`restora.web.store`): a restarted
+server answers for its finished jobs and reports the unfinished ones as lost.
 """
 
 from __future__ import annotations
@@ -23,12 +31,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from restora.errors import ImageError, InvalidParameterError, RestoraError
-from restora.io import read_image
+from restora.errors import (
+    DecodeBudgetError,
+    ImageError,
+    InvalidParameterError,
+    RestoraError,
+)
+from restora.io import image_info, read_image
+from restora.io._sniff import check_pixels, decode_bytes
 from restora.options import AUTO, Request
 from restora.pipeline.progress import Meter
 from restora.run import Restorer
 from restora.web.settings import ServerSettings
+from restora.web.store import DataFolderBusyError, JobStore
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 #: The request fields a job reports back (what the web form may set).
@@ -43,6 +58,61 @@ class ServerBusyError(RestoraError):
 
 class JobNotFoundError(RestoraError):
     """No job with that id (never existed, expired, or deleted)."""
+
+
+#: The error of an image whose job was queued or running when the server stopped.
+LOST = ("lost: the server stopped (or was killed) before this image was restored; its upload "
+        "was deleted. Submit it again")
+
+
+def job_memory(width: int, height: int, channels: int, bit_depth: int, scale: int = 1) -> int:
+    """Bytes restoring one image may allocate: its decode and the float32 pipeline copies
+    (:func:`restora.io._sniff.decode_bytes`, the CLI's decode budget estimate) plus, when it
+    is upscaled, the float32 output and a working copy of it and the encoded samples."""
+    sample = max(1, bit_depth // 8)
+    need = decode_bytes(width, height, max(channels, 1), sample)
+    if scale > 1:
+        need += width * height * scale * scale * max(channels, 1) * (2 * 4 + sample)
+    return need
+
+
+def _size(value: int) -> str:
+    return f"{value / 2**30:.2f} GiB" if value >= 2**28 else f"{value / 2**20:.0f} MiB"
+
+
+class MemoryPool:
+    """The memory that queued and running jobs have reserved, within one budget."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def grow(self, held: list[int], need: int, name: str, what: str = "") -> None:
+        """Raise the reservation ``held[0]`` to ``need`` bytes, or raise: DecodeBudgetError
+        (413) when ``need`` exceeds the whole budget, ServerBusyError (503) when it does not
+        fit beside the jobs in progress. ``what``: the image's size, for the messages."""
+        if need <= held[0]:
+            return
+        if need > self.budget:
+            raise DecodeBudgetError(
+                name, f"{what}restoring it needs about {_size(need)} of memory, more than "
+                f"the server's budget for jobs ({_size(self.budget)}; restora serve "
+                "--max-memory-mb). Send a smaller image")
+        with self._lock:
+            if self.used - held[0] + need > self.budget:
+                raise ServerBusyError(
+                    f"the server is busy: {name} ({what.rstrip(': ')}) needs about "
+                    f"{_size(need)} of memory and jobs "
+                    f"in progress hold {_size(self.used)} of the {_size(self.budget)} budget "
+                    "(restora serve --max-memory-mb). Try again in a few seconds.")
+            self.used += need - held[0]
+            held[0] = need
+
+    def release(self, held: list[int]) -> None:
+        with self._lock:
+            self.used -= held[0]
+            held[0] = 0
 
 
 @dataclass
@@ -96,6 +166,10 @@ class Job:
     #: The uploaded frames of a job that merges them (``request.frames.merge``); its one
     #: entry in ``images`` is the merged photo.
     frames: list[ImageState] = field(default_factory=list)
+    #: Bytes of memory reserved for the job (one-item list, shared with the pool).
+    memory: list[int] = field(default_factory=lambda: [0])
+    #: The options shown for a job restored from the data folder (its request is not kept).
+    saved_options: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -108,6 +182,12 @@ class Job:
             return "running"
         return "failed" if states == {"failed"} else "done"
 
+    def options(self) -> dict[str, Any]:
+        if self.saved_options is not None:
+            return self.saved_options
+        return ({k: v for k, v in self.request.to_dict().items() if k in _SHOWN}
+                | {"mask": self.request.params.mask is not None})
+
     @property
     def stored_bytes(self) -> int:
         return self.input_bytes + sum(im.output_bytes for im in self.images)
@@ -117,8 +197,7 @@ class Job:
         return {
             "id": self.id, "status": self.status, "created": self.created,
             "finished": self.finished, "expires": expires,
-            "options": {k: v for k, v in self.request.to_dict().items() if k in _SHOWN}
-            | {"mask": self.request.params.mask is not None},
+            "options": self.options(),
             "progress": round(sum(im.progress for im in self.images) / len(self.images), 4),
             "images": [im.to_dict() for im in self.images],
             "frames": [im.name for im in self.frames] or None,
@@ -182,13 +261,32 @@ class JobManager:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.removed_stale = remove_stale_folders()
-        self.root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
-        os.chmod(self.root, 0o700)
-        (self.root / OWNER_FILE).write_text(f"{os.getpid()}\n")
+        self.store: JobStore | None = None
+        #: Why the data folder was not used (another server holds it), for the log.
+        self.notice: str | None = None
+        if settings.data_dir is not None:
+            try:
+                self.store = JobStore(Path(settings.data_dir).expanduser())
+            except DataFolderBusyError as exc:
+                if not settings.data_dir_fallback:
+                    raise
+                self.notice = f"{exc}; jobs are kept in a temporary folder until this server stops"
+        if self.store is not None:
+            self.root = self.store.folder / "jobs"
+            self.root.mkdir(mode=0o700, exist_ok=True)
+        else:
+            self.root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+            os.chmod(self.root, 0o700)
+            (self.root / OWNER_FILE).write_text(f"{os.getpid()}\n")
+        self.memory = MemoryPool(settings.max_memory_bytes)
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue[Job] = queue.Queue(maxsize=settings.queue_size)
         self._counter = 0
+        #: Jobs found in the data folder at start: (answered again, reported lost).
+        self.restored = (0, 0)
+        if self.store is not None:
+            self.restored = self._restore()
         self._stop = threading.Event()
         # decoding to validate uploads happens in request threads: bound how many at once
         self._validating = threading.BoundedSemaphore(max(2, settings.workers))
@@ -222,16 +320,17 @@ class JobManager:
             self._counter += 1
             folder = self.root / f"{self._counter:08d}"
         folder.mkdir(mode=0o700)
+        held = [0]  # bytes of memory reserved for this job
         try:
             if mask is not None:
                 request = replace(request, params=replace(
-                    request.params, mask=self._store_mask(folder, mask)))
-            images, size = self._store(folder, files, request)
+                    request.params, mask=self._store_mask(folder, mask, held)))
+            images, size = self._store(folder, files, request, held)
             merged = self._merged(images, request)
             self._make_room(size)
             job = Job(id=secrets.token_urlsafe(18), folder=folder, request=request,
                       images=images if merged is None else [merged], input_bytes=size,
-                      frames=[] if merged is None else images)
+                      frames=[] if merged is None else images, memory=held)
             with self._lock:
                 self._jobs[job.id] = job
             try:
@@ -240,7 +339,9 @@ class JobManager:
                 with self._lock:
                     del self._jobs[job.id]
                 raise ServerBusyError(self._busy_message()) from None
+            self._persist(job)
         except BaseException:
+            self.memory.release(held)
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return job
@@ -281,10 +382,27 @@ class JobManager:
             "Try again in a few seconds."
         )
 
-    def _store_mask(self, folder: Path, mask: tuple[str | None, IO[bytes]]) -> Path:
+    def _reserve(self, path: Path, name: str, held: list[int], *, scale: int = 1,
+                 extra: int = 0) -> int:
+        """Reserve the memory restoring ``path`` needs (from its header, nothing decoded)
+        on top of ``extra`` bytes; returns the image's own need."""
+        try:
+            info = image_info(path)
+            check_pixels(path, info["width"], info["height"], self.settings.max_pixels)
+        except ImageError as exc:
+            raise type(exc)(name, exc.problem) from None
+        width, height = info["width"], info["height"]
+        need = job_memory(width, height, info["channels"], info["bit_depth"], scale)
+        what = f"{width}x{height} pixels x {info['channels']} channel(s) x {info['bit_depth']} bits: "
+        self.memory.grow(held, max(held[0], extra + need), name, what)
+        return need
+
+    def _store_mask(self, folder: Path, mask: tuple[str | None, IO[bytes]],
+                    held: list[int]) -> Path:
         path = folder / "mask"
         with open(path, "wb") as fh:
             shutil.copyfileobj(mask[1], fh, 1 << 20)
+        self._reserve(path, display_name(mask[0], 0), held)
         try:
             with self._validating:
                 read_image(path, max_pixels=self.settings.max_pixels)
@@ -293,16 +411,21 @@ class JobManager:
         return path
 
     def _store(self, folder: Path, files: list[tuple[str | None, IO[bytes]]],
-               request: Request) -> tuple[list[ImageState], int]:
+               request: Request, held: list[int]) -> tuple[list[ImageState], int]:
         images: list[ImageState] = []
         total = 0
         limit = self.settings.max_pixels
+        scale = request.params.scale or 1 if request.choice.task in ("upscale", AUTO) else 1
+        merging = request.frames.kind is not None
+        frames_need = 0  # a merge holds every frame at once; single photos run one by one
         for i, (client_name, stream) in enumerate(files):
             name = display_name(client_name, i)
             path = folder / f"in-{i}"
             with open(path, "wb") as fh:
                 shutil.copyfileobj(stream, fh, 1 << 20)
             total += path.stat().st_size
+            frames_need += self._reserve(path, name, held, scale=1 if merging else scale,
+                                         extra=frames_need if merging else 0)
             try:
                 with self._validating:
                     photo = read_image(path, max_pixels=limit)
@@ -388,13 +511,20 @@ class JobManager:
             except queue.Empty:
                 continue
             restorer = Restorer(job.request.choice, self.settings.execution)  # networks: cached
-            for image in job.images:
-                if job.cancelled or self._stop.is_set():
-                    image.status = "cancelled"
-                    continue
-                self._run_image(job, image, restorer)
+            try:
+                for image in job.images:
+                    if job.cancelled or self._stop.is_set():
+                        image.status = "cancelled"
+                        continue
+                    self._run_image(job, image, restorer)
+                    self._persist(job)
+            finally:
+                self.memory.release(job.memory)
             job.finished = time.time()
             job.version += 1
+            if self.store is not None and not job.cancelled:
+                self._drop_uploads(job)
+            self._persist(job)
 
     def _run_image(self, job: Job, image: ImageState, restorer: Restorer) -> None:
         """Restore one uploaded image through the runner, as ``restora restore`` does."""
@@ -488,7 +618,86 @@ class JobManager:
     def _remove(self, job: Job) -> None:
         with self._lock:
             self._jobs.pop(job.id, None)
+        if self.store is not None:
+            self.store.delete(job.id)
         shutil.rmtree(job.folder, ignore_errors=True)
+
+    # --- the data folder (SQLite job list) --------------------------------------------------
+
+    def _persist(self, job: Job) -> None:
+        """Write the job's row (what the API reports, and where its results are)."""
+        if self.store is None or job.cancelled:
+            return
+        images = [im.to_dict() | {"output_path": None if im.output_path is None else
+                                  im.output_path.name, "output_bytes": im.output_bytes}
+                  for im in job.images]
+        doc = {"options": job.options(), "images": images,
+               "frames": [f.name for f in job.frames]}
+        self.store.save(job.id, job.folder.name, job.created, job.finished, doc)
+
+    @staticmethod
+    def _drop_uploads(job: Job) -> None:
+        """Delete a finished job's uploads (results stay until the job expires)."""
+        for path in [*job.folder.glob("in-*"), job.folder / "mask", *job.folder.glob("*.part")]:
+            path.unlink(missing_ok=True)
+        job.input_bytes = 0
+
+    def _restore(self) -> tuple[int, int]:
+        """Load the jobs of the data folder at start: finished ones are answered again (while
+        not expired and their result files exist); queued or running ones are reported lost
+        (:data:`LOST`), their uploads deleted. Folders no row names are removed."""
+        assert self.store is not None
+        now, answered, lost = time.time(), 0, 0
+        known = set()
+        for job_id, folder_name, created, finished, doc in self.store.rows():
+            folder = self.root / Path(folder_name).name
+            if finished is not None and now - finished > self.settings.result_ttl:
+                self.store.delete(job_id)
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            images = []
+            for row in doc.get("images", []):
+                image = ImageState(
+                    index=int(row["index"]), name=str(row["name"]), input_path=folder / "-",
+                    format=str(row["format"]), width=int(row["width"]), height=int(row["height"]),
+                    status=str(row["status"]), progress=float(row["progress"]),
+                    detected=row.get("detected"), decision=row.get("decision"),
+                    method=row.get("method"), error=row.get("error"),
+                    output_name=row.get("output_name"), seconds=row.get("seconds"),
+                    mp_per_s=row.get("mp_per_s"), output_bytes=int(row.get("output_bytes") or 0))
+                if row.get("output_path"):
+                    image.output_path = folder / Path(row["output_path"]).name
+                if image.status in ("queued", "running"):
+                    image.status, image.error, image.eta_s = "failed", LOST, None
+                elif image.status == "done" and (image.output_path is None
+                                                 or not image.output_path.is_file()):
+                    image.status, image.error = "failed", ("the result file is missing from "
+                                                           "the server's data folder; submit the "
+                                                           "image again")
+                images.append(image)
+            if not images:
+                self.store.delete(job_id)
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            was_lost = finished is None
+            job = Job(id=job_id, folder=folder, request=None,  # type: ignore[arg-type]
+                      images=images, created=created, finished=finished or now,
+                      saved_options=doc.get("options") or {},
+                      frames=[ImageState(index=i, name=str(n), input_path=folder / "-",
+                                         format="?", width=0, height=0)
+                              for i, n in enumerate(doc.get("frames") or [])])
+            self._drop_uploads(job)
+            self._jobs[job_id] = job
+            known.add(folder.name)
+            lost += was_lost
+            answered += not was_lost
+            if was_lost:
+                self._persist(job)
+        for folder in self.root.iterdir():
+            if folder.name not in known:  # uploads of a job that never reached the list
+                shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink()
+        self._counter = max((int(n) for n in known if n.isdigit()), default=0)
+        return answered, lost
 
     def close(self) -> None:
         """Stop the workers (running images finish, queued ones are cancelled); delete files."""
@@ -500,7 +709,10 @@ class JobManager:
                 break
         for thread in self._threads:
             thread.join(timeout=30)
-        shutil.rmtree(self.root, ignore_errors=True)
+        if self.store is not None:  # finished jobs stay for the next start
+            self.store.close()
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _unique(name: str, used: set[str]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from restora.errors import InvalidParameterError
 from restora.options import Execution
@@ -38,6 +39,17 @@ class ServerSettings:
     result_ttl: seconds a finished job and its files are kept.
     max_results_mb: total size of stored uploads and results; the oldest finished jobs are
         deleted first when it is exceeded.
+    max_memory_mb: memory that queued and running jobs may reserve together, in MiB; each
+        job reserves what decoding and restoring its images will allocate (the estimate of
+        :func:`restora.io._sniff.decode_bytes`, the CLI's decode budget), read from the
+        headers before anything is decoded. A job that does not fit now gets 503 and
+        ``Retry-After``; one that could never fit, 413. ``None``: the CLI's decode budget
+        (``$RESTORA_MAX_DECODE_BYTES``, else half the memory the process may use).
+    data_dir: folder for the job list (SQLite) and the jobs' files, kept across restarts:
+        a restarted server answers for finished jobs and reports unfinished ones as lost.
+        ``None``: a private temporary folder, deleted when the server stops.
+    data_dir_fallback: when ``data_dir`` is used by another running server, use a
+        temporary folder instead of failing (``restora serve`` without ``--data-dir``).
     """
 
     host: str = "127.0.0.1"
@@ -50,6 +62,9 @@ class ServerSettings:
     max_pixels: int = 50_000_000
     result_ttl: float = 3600.0
     max_results_mb: float = 2048.0
+    max_memory_mb: float | None = None
+    data_dir: Path | None = None
+    data_dir_fallback: bool = False
     execution: Execution = field(default_factory=Execution)
 
     def __post_init__(self) -> None:
@@ -59,6 +74,8 @@ class ServerSettings:
             "max_pixels": self.max_pixels, "result_ttl": self.result_ttl,
             "max_results_mb": self.max_results_mb,
         }
+        if self.max_memory_mb is not None:
+            positive["max_memory_mb"] = self.max_memory_mb
         for name, value in positive.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise InvalidParameterError(
@@ -85,3 +102,12 @@ class ServerSettings:
     @property
     def max_results_bytes(self) -> int:
         return int(self.max_results_mb * 1024 * 1024)
+
+    @property
+    def max_memory_bytes(self) -> int:
+        """The jobs' memory budget in bytes (see ``max_memory_mb``)."""
+        if self.max_memory_mb is not None:
+            return int(self.max_memory_mb * 1024 * 1024)
+        from restora.io._sniff import resolve_max_decode_bytes
+
+        return resolve_max_decode_bytes()

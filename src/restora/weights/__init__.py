@@ -61,42 +61,49 @@ DEFAULT_WEIGHTS: tuple[WeightCard, ...] = (
         sha256="9aa81ddd06b4c0a791e64b6a761a5b58f073095c95597a4dfc66f2a5346a1ad6",
         card_path="denoise_gray.md", channels=(1,), licence="Apache-2.0",
         description="blind gray Gaussian denoiser, sigma 0-50 (small DRUNet; BSD68 s25 28.96 dB)",
+        bf16_loss_db=0.0093,  # BSD68 s15/s25, benchmarks/cpu_precision.py (card)
     ),
     WeightCard(
         name="denoise_color", task="denoise", file="denoise_color.safetensors",
         sha256="975a7c10ac7c48dbc35ae38c8de9c523d437df40c13fc0021f95f79a8fc2b6da",
         card_path="denoise_color.md", channels=(3,), licence="Apache-2.0",
         description="blind colour denoiser, sigma 0-50 and camera noise (small DRUNet; CBSD68 s25 30.89 dB)",
+        bf16_loss_db=0.019,  # CBSD68 s15/s25/s50, benchmarks/cpu_precision.py (card)
     ),
     WeightCard(
         name="denoise_real", task="denoise", file="denoise_real.safetensors",
         sha256="7df5ec501015410d83d544e4f0945a88385f9b0598af48a91b6d58a0825efdbb",
         card_path="denoise_real.md", channels=(3,), licence="Apache-2.0",
         description="blind real-photo denoiser: camera noise of phones and cameras, no sigma (small DRUNet)",
+        bf16_loss_db=0.093,  # nam_real_noise x4: over 0.02, so fp32 (card)
     ),
     WeightCard(
         name="deblock_gray", task="deblock", file="deblock_gray.safetensors",
         sha256="90105b48eca50637a11d77fc813cb7efc5a714e87e27d8aad90ba07f4370e639",
         card_path="deblock_gray.md", channels=(1, 3), luma=True, licence="Apache-2.0",
         description="blind JPEG deblocker, quality 10-90, on the luma of colour photos (classic5 q10 28.84 dB)",
+        bf16_loss_db=0.001,  # classic5 x3 q10-q40, benchmarks/cpu_precision.py (card)
     ),
     WeightCard(
         name="upscale_x4", task="upscale", file="upscale_x4.safetensors",
         sha256="6e4f11d9ffcf6bc09798f61d005f33391efeb76528d9d6c7ff0ec737e035a34a",
         card_path="upscale_x4.md", channels=(3,), scale=4, licence="Apache-2.0",
         description="x4 upscaler for clean (bicubic) inputs (compact EDSR; Set5 30.76 dB Y)",
+        bf16_loss_db=0.0009,  # Set5 x4, benchmarks/cpu_precision.py (card)
     ),
     WeightCard(
         name="upscale_x2", task="upscale", file="upscale_x2.safetensors",
         sha256="4678d537847492704729e7d56b704385dc50a70533e2f8490a59809f02e583d5",
         card_path="upscale_x2.md", channels=(3,), scale=2, licence="Apache-2.0",
         description="x2 upscaler for clean (bicubic) inputs (compact EDSR; Set5 36.74 dB Y)",
+        bf16_loss_db=0.0019,  # Set5 x2, benchmarks/cpu_precision.py (card)
     ),
     WeightCard(
         name="upscale_real_x4", task="upscale", file="upscale_real_x4.safetensors",
         sha256="a8658b4ac323f2e86658b916059689df497de7346ce5c8db299b45eaf23d79d6",
         card_path="upscale_real_x4.md", channels=(3,), scale=4, licence="Apache-2.0",
         description="blind x4 upscaler for real photos: also removes blur, noise and JPEG (by name only)",
+        bf16_loss_db=0.0047,  # Set5 x4, benchmarks/cpu_precision.py (card)
     ),
     WeightCard(
         name="diffusion_prior", task="denoise", file="diffusion_prior.safetensors",
@@ -110,6 +117,7 @@ DEFAULT_WEIGHTS: tuple[WeightCard, ...] = (
         card_path="lowlight.md", channels=(3,), licence="Apache-2.0",
         description="Zero-DCE++ low-light curve estimator, colours kept (10k parameters; run by "
                     "the zerodce method, gray photos as R = G = B)",
+        bf16_loss_db=0.0025,  # darkened CBSD68 x4, benchmarks/cpu_precision.py (card)
     ),
 )
 
