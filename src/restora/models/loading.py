@@ -15,7 +15,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from restora.archs.registry import DEFAULT_HALO, ArchSpec, arch_names, detect, get_spec
+from restora.archs.registry import (
+    DEFAULT_HALO,
+    ArchSpec,
+    arch_names,
+    detect,
+    get_spec,
+    specs,
+    strip_prefixes,
+)
 from restora.errors import InvalidParameterError, ModelLoadError, UnsafeModelError
 from restora.io.atomic import atomic_write, file_sha256
 from restora.models.descriptor import ModelDescriptor
@@ -139,8 +147,6 @@ def _detect(state: dict[str, Any], bn_eps: dict[str, float], path: Path
     except ModelLoadError:
         raise
     except (KeyError, IndexError, ValueError, TypeError, AttributeError, RuntimeError) as exc:
-        from restora.archs.registry import specs, strip_prefixes
-
         looked = "a known architecture"
         stripped = strip_prefixes(state)
         for spec in specs():  # which detector failed, to name it

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from restora.errors import InvalidParameterError
+from restora.io._sniff import resolve_max_decode_bytes
 from restora.options import Execution
 
 TOKEN_ENV = "RESTORA_SERVE_TOKEN"
@@ -108,6 +109,4 @@ class ServerSettings:
         """The jobs' memory budget in bytes (see ``max_memory_mb``)."""
         if self.max_memory_mb is not None:
             return int(self.max_memory_mb * 1024 * 1024)
-        from restora.io._sniff import resolve_max_decode_bytes
-
         return resolve_max_decode_bytes()
