@@ -114,7 +114,12 @@ def restore_all(image: np.ndarray, extra: dict[str, dict] | None = None
     return outputs
 
 
-def paired(limit: int, levels: list[str], crop: int = 0
+def _luma(x: np.ndarray) -> np.ndarray:
+    """BT.601 luma of an RGB float image, as a one-channel image."""
+    return (x @ np.array([0.299, 0.587, 0.114], np.float32))[..., None].astype(np.float32)
+
+
+def paired(limit: int, levels: list[str], crop: int = 0, gray: bool = False
            ) -> dict[str, dict[str, dict[str, float]]]:
     from restora import auto
     from restora.degrade import low_light
@@ -131,6 +136,8 @@ def paired(limit: int, levels: list[str], crop: int = 0
             clean = centre(read_image(f).pixels, crop)
             dark = low_light(clean, np.random.default_rng([li, i]), stops=stops, shot=shot,
                              read=read, quality=JPEG_QUALITY)
+            if gray:  # a monochrome photo: the luma of both (colour shift is then 0)
+                clean, dark = _luma(clean), _luma(dark)
             mean, high = auto.exposure(dark)
             flagged += int(mean < auto.DARK_MEAN_BELOW and high < auto.DARK_HIGH_BELOW)
             outputs = {"dark input": (dark, 0.0), **restore_all(dark)}
@@ -211,13 +218,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--figure", type=Path, default=REPO / "docs" / "figures" / "lowlight_example.png")
     ap.add_argument("--skip", nargs="*", default=[], choices=["paired", "real", "figure"])
     ap.add_argument("--crop", type=int, default=0, help="central N x N crop (0: whole photo)")
+    ap.add_argument("--gray", action="store_true",
+                    help="paired set in gray: the luma of the clean and the darkened photo")
     ap.add_argument("--real", nargs="+", default=list(REAL), choices=list(REAL),
                     help="memorial scans for NIQE")
     args = ap.parse_args(argv)
 
     report: dict[str, object] = {}
     if "paired" not in args.skip:
-        report["paired"] = table = paired(args.limit, args.levels, args.crop)
+        report["paired"] = table = paired(args.limit, args.levels, args.crop, args.gray)
         for level, rows in table.items():
             found = rows["automatic mode"]["flagged"]
             size = f"central {args.crop}x{args.crop}" if args.crop else "whole photos"
