@@ -54,7 +54,8 @@ real noise and is kept as the reading's probe and as ``--model denoise_real``.""
 CAMERA_SIGMA_RANGE = (6.0, 15.0)
 """Range of :func:`camera_sigma` (8-bit units). On nam_real_noise the best sigma is 8-14
 whatever the reading; on restora's own synthetic camera noise (stronger, finer) sigma above
-15 smooths more than it removes (astronaut, reading 3.6: +0.3 dB at 8, -0.5 dB at 22)."""
+15 smooths more than it removes (the synthetic camera shot of tests/auto/test_camera_noise.py
+reads 3.6: at sigma 21.8 it lost 0.47 dB against its input)."""
 #: The shipped blind real-photo model that takes the camera-noise reading.
 CAMERA_READER = "denoise_real"
 
@@ -72,9 +73,9 @@ STRUCTURE_MAX = 0.15
 """White-noise check: a finest-scale estimate at or above NOISE_THRESHOLD counts as noise
 only when what the default noise-map model removes at that sigma is unrelated to the image
 (:func:`residual_structure` below this). Brick, foliage and fabric read 3-6 at the finest
-scale on clean photos; what the model then removes follows their edges (0.2-0.3 on
-clean LIVE1 photos), while removed noise does not (-0.2-0.03 with AWGN sigma 3-25;
-docs/benchmarks.md)."""
+scale on clean photos; what the model then removes follows their edges (0.19-0.48 on 17
+of 20 clean LIVE1 photos), while removed noise does not (at most 0.10 with AWGN sigma 3-25;
+benchmarks/camera_step.py, docs/benchmarks.md)."""
 #: Side (px) of the centre crop :func:`residual_structure` reads.
 STRUCTURE_CROP = 384
 
@@ -89,7 +90,7 @@ DEBLOCK_BELOW = 90
 CAMERA_JPEG_MIN = 50
 """With camera noise, JPEGs of quality CAMERA_JPEG_MIN..DEBLOCK_BELOW-1 go to the camera
 step alone (at its sigma the blocks go with the noise: nam_real_noise saved at quality 70,
-9 pairs, 41.52 dB vs 41.30 deblocked first and 39.97 with the blind model); below it they
+9 pairs, 41.51 dB vs 41.31 deblocked first and 39.97 with the blind model); below it they
 are deblocked first."""
 
 DARK_MEAN_BELOW = 0.15

@@ -228,19 +228,26 @@ class Restorer:
         with cpu_threads(self.execution.threads):
             if self.automatic:
                 return self._run_plan(image, params, photo, progress, on_plan)
-            channels = image.shape[2]
-            noise, camera_sigma = self._noise(image, params, photo)
-            info, task, extra = self.method_for(
-                None if self.choice.method or self.choice.model else self.choice.task,
-                channels=channels, scale=params.scale, has_kernel=params.kernel is not None,
-                noise=noise)
-            if camera_sigma is not None and info.needs_sigma and "sigma" in info.options:
-                params = replace(params, sigma=camera_sigma)
+            info, task, extra, params = self._choose(image, params, photo)
             kwargs = self._kwargs(info, task, image, params, photo, extra)
             out = self._apply(info, image, kwargs, progress)
             if params.strength is not None and "strength" not in kwargs:
                 out = blend(image, out, params.strength)
             return out, Report(runs=_name(info, extra), sigma=kwargs.get("sigma"))
+
+    def _choose(self, image: np.ndarray, params: Params, photo: Photo | None
+                ) -> tuple[MethodInfo, str, dict[str, Any], Params]:
+        """The method of a named-task run on ``image`` (HWC, float or the file's samples):
+        (method, task, table options, params with the camera-noise sigma where the default
+        noise-map model runs on camera noise)."""
+        noise, camera_sigma = self._noise(image, params, photo)
+        info, task, extra = self.method_for(
+            None if self.choice.method or self.choice.model else self.choice.task,
+            channels=image.shape[2], scale=params.scale, has_kernel=params.kernel is not None,
+            noise=noise)
+        if camera_sigma is not None and info.needs_sigma and "sigma" in info.options:
+            params = replace(params, sigma=camera_sigma)
+        return info, task, extra, params
 
     def _noise(self, image: np.ndarray, params: Params,
                photo: Photo | None) -> tuple[str, float | None]:
@@ -466,13 +473,7 @@ class Restorer:
         would take 2.4 GB. Same values as :meth:`run_photo` then :func:`write_image`."""
         photo = read_image(source, max_pixels=self.execution.max_pixels, samples=True)
         samples = photo.pixels
-        noise, camera_sigma = self._noise(samples, params, photo)
-        info, task, extra = self.method_for(
-            None if self.choice.method or self.choice.model else self.choice.task,
-            channels=samples.shape[2], scale=params.scale, has_kernel=params.kernel is not None,
-            noise=noise)
-        if camera_sigma is not None and info.needs_sigma and "sigma" in info.options:
-            params = replace(params, sigma=camera_sigma)
+        info, task, extra, params = self._choose(samples, params, photo)
         depth = output_bit_depth(target, photo.bit_depth, output.bit_depth)
         dtype = np.float32 if depth == 32 else np.uint8 if depth == 8 else np.uint16
         height, width = samples.shape[:2]

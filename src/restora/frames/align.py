@@ -94,19 +94,26 @@ def match_histogram(image: np.ndarray, reference: np.ndarray, *, mask: np.ndarra
     return apply_mapping(image, luts)
 
 
+def _channel_values(image: np.ndarray, reference: np.ndarray, mask: np.ndarray | None,
+                    caller: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per channel, ``(image values, reference values)`` in [0, 1] at the ``mask`` pixels
+    (all without one); the two frames must have one shape."""
+    src, ref = _hwc(image), _hwc(reference, "reference")
+    if src.shape != ref.shape:
+        raise ShapeError(f"{caller}: shapes differ, {src.shape} vs {ref.shape}")
+    keep = np.ones(src.shape[:2], bool) if mask is None else np.asarray(mask, bool)
+    return [(np.clip(src[..., c][keep], 0.0, 1.0), np.clip(ref[..., c][keep], 0.0, 1.0))
+            for c in range(src.shape[2])]
+
+
 def intensity_mapping(image: np.ndarray, reference: np.ndarray, *, mask: np.ndarray | None = None,
                       bins: int = 1024) -> np.ndarray:
     """Per-channel lookup tables (C x ``bins`` float32, on bin centres of [0, 1]) mapping
     ``image``'s values to ``reference``'s by histogram specification."""
-    src, ref = _hwc(image), _hwc(reference, "reference")
-    if src.shape != ref.shape:
-        raise ShapeError(f"match_histogram: shapes differ, {src.shape} vs {ref.shape}")
-    keep = np.ones(src.shape[:2], bool) if mask is None else np.asarray(mask, bool)
+    channels = _channel_values(image, reference, mask, "match_histogram")
     centres = (np.arange(bins, dtype=np.float64) + 0.5) / bins
-    luts = np.empty((src.shape[2], bins), np.float32)
-    for c in range(src.shape[2]):
-        a = np.clip(src[..., c][keep], 0.0, 1.0)
-        b = np.clip(ref[..., c][keep], 0.0, 1.0)
+    luts = np.empty((len(channels), bins), np.float32)
+    for c, (a, b) in enumerate(channels):
         if a.size == 0:
             luts[c] = centres
             continue
@@ -128,15 +135,10 @@ def comparagram_mapping(image: np.ndarray, reference: np.ndarray, *,
     median of all its pixels). A moving object is a minority in the pools it joins, so it
     does not bend the curve as it bends the histogram matching of :func:`intensity_mapping`.
     Bins with fewer than ``min_count`` pixels are interpolated."""
-    src, ref = _hwc(image), _hwc(reference, "reference")
-    if src.shape != ref.shape:
-        raise ShapeError(f"comparagram_mapping: shapes differ, {src.shape} vs {ref.shape}")
-    keep = np.ones(src.shape[:2], bool) if mask is None else np.asarray(mask, bool)
+    channels = _channel_values(image, reference, mask, "comparagram_mapping")
     centres = (np.arange(bins, dtype=np.float64) + 0.5) / bins
-    luts = np.empty((src.shape[2], bins), np.float32)
-    for c in range(src.shape[2]):
-        a = np.clip(src[..., c][keep], 0.0, 1.0)
-        b = np.clip(ref[..., c][keep], 0.0, 1.0)
+    luts = np.empty((len(channels), bins), np.float32)
+    for c, (a, b) in enumerate(channels):
         index = np.minimum((a * bins).astype(np.int64), bins - 1)
         order = np.argsort(index, kind="stable")
         counts = np.bincount(index, minlength=bins)

@@ -1,0 +1,171 @@
+"""How the automatic mode's camera-noise step was chosen, and where its readings go wrong.
+
+Parts (``--parts``, all by default):
+
+* ``sweep``: nam_real_noise, 25 pairs: ``denoise_real`` (blind) and ``denoise_color`` at a
+  fixed sigma 6..14 on every photo, the best sigma per photo (oracle), sigma = K x the
+  camera reading with K chosen leave-one-out (PSNR interpolated linearly between the swept
+  sigmas, clamped to 6..14), and ``denoise_real`` followed by ``denoise_color`` at sigma 8.
+* ``jpeg``: every third pair saved as a quality-70 JPEG: the camera step alone, deblocking
+  then the camera step, and ``denoise_real``.
+* ``structure``: the first 20 LIVE1 photos as quality-95 JPEGs, clean and with AWGN sigma
+  3/5/10/25 (seed 0): the finest-scale white estimate and
+  :func:`restora.auto.residual_structure` at it.
+* ``originals``: the 68 CBSD68 originals (PNG, no noise added): which ones the reading
+  takes for camera noise, and the PSNR of the automatic mode's output against them.
+
+PSNR: RGB, uint8 output, against the reference. Every restora run is ``restora.restore``.
+
+    .venv/bin/python benchmarks/camera_step.py [--parts sweep jpeg structure originals]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "datasets"
+SIGMAS = (6, 8, 10, 12, 14)
+
+
+def _u8(y: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(np.asarray(y) * 255), 0, 255) / 255
+
+
+def _jpeg(x: np.ndarray, quality: int) -> np.ndarray:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(np.rint(x * 255), 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())), np.float32) / 255
+
+
+def _pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    from restora.io import read_image
+
+    root = DATA / "nam_real_noise"
+    return [(n.stem[:2], read_image(n).pixels,
+             read_image(root / "gt" / n.name.replace("_noise", "_gt")).pixels)
+            for n in sorted((root / "noisy").glob("*_noise.png"))]
+
+
+def sweep() -> None:
+    import restora
+    from restora import auto
+    from restora.metrics import psnr
+
+    readings, table, real, cascade = [], [], [], []
+    for name, x, gt in _pairs():
+        readings.append(auto.read_noise(x).camera)
+        row = [psnr(gt, _u8(restora.restore(x, task="denoise", model="denoise_color", sigma=s)))
+               for s in SIGMAS]
+        blind = restora.restore(x, task="denoise", model="denoise_real")
+        real.append(psnr(gt, _u8(blind)))
+        cascade.append(psnr(gt, _u8(restora.restore(blind, task="denoise", model="denoise_color",
+                                                     sigma=8))))
+        table.append(row)
+        print(name, readings[-1], [round(v, 2) for v in row], flush=True)
+    p, r = np.array(table), np.array(readings)
+
+    def at(i: int, sigma: float) -> float:
+        return float(np.interp(sigma, SIGMAS, p[i]))
+
+    ks = np.arange(2.0, 9.01, 0.25)
+    loo, chosen = [], []
+    for j in range(len(r)):
+        means = [np.mean([at(i, k * r[i]) for i in range(len(r)) if i != j]) for k in ks]
+        k = float(ks[int(np.argmax(means))])
+        chosen.append(k)
+        loo.append(at(j, k * r[j]))
+    print("| nam_real_noise, 25 pairs, mean RGB PSNR | |\n|---|---|")
+    print(f"| `denoise_real` (blind) on every photo | {np.mean(real):.2f} |")
+    print("| `denoise_color` at a fixed sigma " + " / ".join(map(str, SIGMAS)) + " | "
+          + " / ".join(f"{v:.2f}" for v in p.mean(axis=0)) + " |")
+    print(f"| `denoise_color` at the best sigma per photo (oracle) | {p.max(axis=1).mean():.2f} |")
+    print(f"| sigma = K x reading, K leave-one-out (K chosen: {sorted(set(chosen))}) | "
+          f"{np.mean(loo):.2f} |")
+    print(f"| `denoise_real`, then `denoise_color` at sigma 8 | {np.mean(cascade):.2f} |")
+
+
+def jpeg() -> None:
+    import restora
+    from restora import auto
+    from restora.metrics import psnr
+
+    rows = []
+    for name, x, gt in _pairs()[::3]:
+        noisy = _jpeg(x, 70)
+        sigma = auto.camera_sigma(auto.read_noise(noisy, jpeg=True).camera)
+        deblocked = restora.restore(noisy, task="deblock", quality=70)
+        rows.append([psnr(gt, _u8(restora.restore(noisy, task="denoise", model="denoise_color", sigma=sigma))),
+                     psnr(gt, _u8(restora.restore(deblocked, task="denoise", model="denoise_color",
+                                                  sigma=sigma))),
+                     psnr(gt, _u8(restora.restore(noisy, task="denoise", model="denoise_real")))])
+        print(name, [round(v, 2) for v in rows[-1]], flush=True)
+    m = np.mean(rows, axis=0)
+    print(f"quality 70, {len(rows)} pairs: camera step alone {m[0]:.2f}, deblock then camera step "
+          f"{m[1]:.2f}, denoise_real {m[2]:.2f}")
+
+
+def structure() -> None:
+    from restora import auto
+    from restora.estimate import estimate_sigma
+    from restora.io import read_image
+
+    noisy_max, clean = -1.0, []
+    for f in sorted((DATA / "live1").glob("*.png"))[:20]:
+        x = read_image(f).pixels
+        cells = []
+        for s in (0, 3, 5, 10, 25):
+            n = x if s == 0 else np.clip(x + np.random.default_rng(0).normal(0, s / 255, x.shape), 0, 1)
+            j = _jpeg(n.astype(np.float32), 95)
+            w = estimate_sigma(auto._centre(j), luma_only=True)
+            c = auto.residual_structure(j, max(w, 1.0), "denoise_color")
+            cells.append(f"s{s}: w={w:.2f} c={c:.3f}")
+            if s:
+                noisy_max = max(noisy_max, c)
+            else:
+                clean.append((f.stem, w, c))
+        print(f.stem, " | ".join(cells), flush=True)
+    print(f"largest structure with AWGN 3-25: {noisy_max:.3f}; clean photos: "
+          + ", ".join(f"{n} {c:.2f} (w {w:.1f})" for n, w, c in clean))
+
+
+def originals() -> None:
+    from restora import auto
+    from restora.io import read_image
+    from restora.metrics import psnr
+    from restora.options import Choice
+    from restora.run import Restorer
+
+    restorer, hits = Restorer(Choice()), []
+    files = sorted((DATA / "cbsd68").glob("*.png"))
+    for f in files:
+        photo = read_image(f)
+        reading = auto.read_noise(photo.pixels)
+        if reading.kind == "camera":
+            out, _ = restorer.run_photo(photo)
+            hits.append((f.stem, reading.camera, psnr(photo.pixels, out.pixels)))
+            print(f.stem, reading.camera, round(hits[-1][2], 2), flush=True)
+    print(f"{len(hits)} of {len(files)} CBSD68 originals read as camera noise (readings "
+          f"{min(h[1] for h in hits):.2f}-{max(h[1] for h in hits):.2f}); output vs original "
+          f"{min(h[2] for h in hits):.1f}-{max(h[2] for h in hits):.1f} dB")
+
+
+PARTS = {"sweep": sweep, "jpeg": jpeg, "structure": structure, "originals": originals}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
+    for part in parser.parse_args().parts:
+        print(f"== {part}")
+        PARTS[part]()
+
+
+if __name__ == "__main__":
+    main()
