@@ -58,7 +58,7 @@ def test_kernels_are_checked_before_any_float_copy(tmp_path):
     with pytest.raises(ImageError, match="real numbers, got dtype complex128"):
         load_kernel(tmp_path / "c.npy")
     np.save(tmp_path / "big.npy", np.zeros((6000, 6000), np.uint8))
-    with pytest.raises(ImageError, match="6000x6000 kernel is larger"):
+    with pytest.raises(ImageError, match=r"declares shape \(6000, 6000\).*Nothing was decoded"):
         load_kernel(tmp_path / "big.npy")
     np.save(tmp_path / "ok.npy", np.ones((3, 3), np.uint8))
     np.testing.assert_allclose(load_kernel(tmp_path / "ok.npy"), np.full((3, 3), 1 / 9))

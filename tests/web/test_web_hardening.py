@@ -86,6 +86,28 @@ def test_a_job_that_does_not_fit_now_gets_503_and_retry_after():
         assert pool.used == 0  # released when the job finished
 
 
+def test_an_image_past_the_time_limit_stops_at_its_next_tile_and_writes_nothing():
+    from restora.options import Execution
+
+    _, _, png = noisy_photo(320)
+    settings = ServerSettings(max_image_seconds=0.001, workers=1, execution=Execution(tile=136, overlap=16))
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as c:
+        r = _submit(c, "slow.png", png, task="denoise", method="nlm", sigma=20)
+        assert r.status_code == 202, r.text
+        state = _wait(c, r.json()["id"])
+        image = state["images"][0]
+        assert image["status"] == "failed", state
+        assert image["error"].startswith("slow.png: stopped after 0.001 s"), image["error"]
+        assert "--max-image-seconds" in image["error"] and "nothing was written" in image["error"]
+        assert not any(c.app.state.jobs.root.glob("*/out-*"))
+
+
+def test_the_time_limit_is_a_positive_number_or_none():
+    assert ServerSettings(max_image_seconds=None).max_image_seconds is None
+    with pytest.raises(ValueError, match="max_image_seconds must be a positive number"):
+        ServerSettings(max_image_seconds=0)
+
+
 # --- the job list across a SIGKILL --------------------------------------------------------------
 
 

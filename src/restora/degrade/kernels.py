@@ -161,10 +161,78 @@ def _index(value: Any, index: int | None, path: Path) -> np.ndarray:
     return arr
 
 
+#: Most values a kernel file's array may declare (a stack of 64 kernels of the largest size);
+#: checked from the file's header, before anything is decoded.
+MAX_STORED_VALUES = 64 * MAX_KERNEL_SIZE * MAX_KERNEL_SIZE
+
+
+def _check_stored(path: Path, shape: tuple[int, ...], name: str = "") -> None:
+    """Refuse, from its header, an array no kernel (or kernel stack) could be."""
+    values = int(np.prod([max(int(n), 0) for n in shape], dtype=np.float64)) if shape else 1
+    if values > MAX_STORED_VALUES:
+        where = f" {name!r}" if name else ""
+        raise ImageError(path, f"the array{where} declares shape {tuple(int(n) for n in shape)} "
+                               f"({values:,} values); a blur kernel (or a stack of them) holds at "
+                               f"most {MAX_STORED_VALUES:,}. Nothing was decoded.")
+
+
+def _npy_shape(fh: Any) -> tuple[int, ...]:
+    version = np.lib.format.read_magic(fh)
+    header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+              else np.lib.format.read_array_header_2_0)
+    return tuple(header(fh)[0])
+
+
+def _mat_v5_shapes(path: Path) -> list[tuple[int, ...]]:
+    """Shapes of the zlib-compressed variables of a MATLAB v5 file, from the first bytes of
+    each (an uncompressed variable cannot be larger than the file). Empty for other files."""
+    import struct
+    import zlib
+
+    shapes: list[tuple[int, ...]] = []
+    with open(path, "rb") as fh:
+        head = fh.read(128)
+        if len(head) < 128 or head[126:128] not in (b"IM", b"MI"):
+            return shapes
+        order = "<" if head[126:128] == b"IM" else ">"
+        while len(tag := fh.read(8)) == 8:
+            kind, size = struct.unpack(order + "II", tag)
+            if kind != 15:  # not miCOMPRESSED
+                fh.seek(size, 1)
+                continue
+            inner = zlib.decompressobj().decompress(fh.read(min(size, 4096)), 64)
+            fh.seek(size - min(size, 4096), 1)
+            # miMATRIX tag (8), array-flags element (16), then the dimensions element
+            if len(inner) < 32:
+                continue
+            dim_kind, dim_size = struct.unpack(order + "II", inner[24:32])
+            if dim_kind & 0xFFFF0000:  # small data element: size in the upper half, data packed
+                dim_size, data = dim_kind >> 16, inner[28:32]
+            else:
+                data = inner[32:32 + dim_size]
+            count = min(dim_size, len(data)) // 4
+            shapes.append(struct.unpack(order + "i" * count, data[:4 * count]))
+    return shapes
+
+
+def _load_npz(path: Path, key: str | None, index: int | None) -> np.ndarray:
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            if member.endswith(".npy"):
+                with archive.open(member) as fh:
+                    _check_stored(path, _npy_shape(fh), member[:-4])
+    with np.load(path, allow_pickle=False) as z:
+        return _index(_pick({n: z[n] for n in z.files}, key, path), index, path)
+
+
 def _load_mat(path: Path, key: str | None, index: int | None) -> np.ndarray:
     try:
         import scipy.io
 
+        for shape in _mat_v5_shapes(path):
+            _check_stored(path, shape)
         data = {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
         return _index(_pick(data, key, path), index, path)
     except NotImplementedError:  # MATLAB v7.3 = HDF5
@@ -180,6 +248,7 @@ def _load_mat(path: Path, key: str | None, index: int | None) -> np.ndarray:
         elif name not in names:
             _pick(names, name, path)
         ds = f[name]
+        _check_stored(path, ds.shape, name)
         if ds.dtype == object:  # cell array of references
             refs = [f[ref][()].T for ref in np.asarray(ds[()]).T.ravel()]  # MATLAB column order
             return _index(np.array(refs + [None], dtype=object)[:-1], index, path)
@@ -202,17 +271,20 @@ def load_kernel(
     ext = p.suffix.lower()
     try:
         if ext == ".npy":
+            with open(p, "rb") as fh:
+                _check_stored(p, _npy_shape(fh))
             k = _index(np.load(p, allow_pickle=False), index, p)
         elif ext == ".npz":
-            with np.load(p, allow_pickle=False) as z:
-                k = _index(_pick({n: z[n] for n in z.files}, key, p), index, p)
+            k = _load_npz(p, key, index)
         elif ext == ".mat":
             k = _load_mat(p, key, index)
         elif ext in (".png", ".tif", ".tiff", ".bmp"):
             if ext in (".tif", ".tiff"):
                 import tifffile
 
-                k = np.asarray(tifffile.imread(p))
+                with tifffile.TiffFile(p) as tif:
+                    _check_stored(p, tif.series[0].shape)
+                    k = np.asarray(tif.asarray())
             else:
                 from PIL import Image
 

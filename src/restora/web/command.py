@@ -32,6 +32,7 @@ def serve(
     result_ttl: Annotated[float, typer.Option(help="Seconds results are kept after a job finishes.")] = _DEFAULTS.result_ttl,
     max_results_mb: Annotated[float, typer.Option(help="Total MiB of stored uploads and results.")] = _DEFAULTS.max_results_mb,
     max_memory_mb: Annotated[float | None, typer.Option(help="MiB that queued and running jobs may reserve (estimated from the image headers); default: the decode budget ($RESTORA_MAX_DECODE_BYTES or half the memory available).")] = None,
+    max_image_seconds: Annotated[float, typer.Option(help="Seconds one image may take; a longer restoration stops at its next tile and the image fails (0: no limit).")] = _DEFAULTS.max_image_seconds or 0.0,
     data_dir: Annotated[Path | None, typer.Option(help="Folder for the job list (SQLite) and results, kept across restarts; default: the user's state folder (a temporary one if another server uses it).")] = None,
     *,
     request: Request,
@@ -45,6 +46,7 @@ def serve(
         host=host, port=port, token=token, workers=workers, queue_size=queue_size,
         max_upload_mb=max_upload_mb, max_files=max_files, max_pixels=max_pixels,
         result_ttl=result_ttl, max_results_mb=max_results_mb, max_memory_mb=max_memory_mb,
+        max_image_seconds=max_image_seconds or None,
         data_dir=data_dir or default_data_dir(), data_dir_fallback=data_dir is None,
         execution=request.execution,
     )

@@ -56,6 +56,10 @@ class ServerBusyError(RestoraError):
     """The job queue or the result storage is full; the client should retry later."""
 
 
+class ImageTimeLimitError(RestoraError):
+    """An image ran past the server's ``max_image_seconds``."""
+
+
 class JobNotFoundError(RestoraError):
     """No job with that id (never existed, expired, or deleted)."""
 
@@ -533,8 +537,14 @@ class JobManager:
         job.version += 1
         start = time.perf_counter()
         meter = Meter(image.width * image.height / 1e6)
+        limit = self.settings.max_image_seconds
 
         def progress(done: int, total: int) -> None:
+            if limit is not None and time.perf_counter() - start > limit and done < total:
+                raise ImageTimeLimitError(
+                    f"{image.name}: stopped after {limit:g} s, the server's limit per image "
+                    f"(restora serve --max-image-seconds); {100 * done / max(total, 1):.0f}% "
+                    "was done and nothing was written. Send a smaller image or another method")
             image.progress = 0.05 + 0.9 * done / max(total, 1)
             speed = meter(done, total)
             if speed.megapixels_per_s is not None and speed.eta_s is not None:

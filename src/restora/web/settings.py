@@ -46,6 +46,9 @@ class ServerSettings:
         headers before anything is decoded. A job that does not fit now gets 503 and
         ``Retry-After``; one that could never fit, 413. ``None``: the CLI's decode budget
         (``$RESTORA_MAX_DECODE_BYTES``, else half the memory the process may use).
+    max_image_seconds: wall-clock seconds one image may take; a restoration still running
+        after that stops at its next tile and the image fails with a message saying so
+        (its output is never written). ``None``: no limit.
     data_dir: folder for the job list (SQLite) and the jobs' files, kept across restarts:
         a restarted server answers for finished jobs and reports unfinished ones as lost.
         ``None``: a private temporary folder, deleted when the server stops.
@@ -64,6 +67,7 @@ class ServerSettings:
     result_ttl: float = 3600.0
     max_results_mb: float = 2048.0
     max_memory_mb: float | None = None
+    max_image_seconds: float | None = 900.0
     data_dir: Path | None = None
     data_dir_fallback: bool = False
     execution: Execution = field(default_factory=Execution)
@@ -77,6 +81,8 @@ class ServerSettings:
         }
         if self.max_memory_mb is not None:
             positive["max_memory_mb"] = self.max_memory_mb
+        if self.max_image_seconds is not None:
+            positive["max_image_seconds"] = self.max_image_seconds
         for name, value in positive.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise InvalidParameterError(
