@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     digest = file_sha256(dest)
     val_text = ", ".join(f"step {s}: {v:.2f} dB" for s, v in vals)
     measured = args.measured.read_text() if args.measured else "(not measured yet)\n"
+    start = ("random init, except the features that carry the input, set so that the "
+             "untrained network computes bicubic interpolation: `start = \"bicubic\"`"
+             if config.model.options.get("start") == "bicubic" else "random init")
     card = f"""# restora default weights: `{args.name}`
 
 | | |
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 | validation PSNR | {val_text} |
 | licence | {meta["restora_licence"]} |
 
-Trained by restora's own trainer from scratch (random init); no third-party weights were
+Trained by restora's own trainer from scratch ({start}); no third-party weights were
 used in any way. Reproduce with:
 
 ```bash

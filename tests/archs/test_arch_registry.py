@@ -48,7 +48,7 @@ def test_the_table_is_every_module_once_in_detection_order():
     orders = [s.detect_order for s in SPECS]
     assert orders == sorted(orders)
     assert get_spec("drunet").cls.__name__ == "DRUNet"
-    with pytest.raises(InvalidParameterError, match="unknown architecture 'unet'; known: dncnn"):
+    with pytest.raises(InvalidParameterError, match="unknown architecture 'unet'; known: compact, dncnn"):
         get_spec("unet")
 
 

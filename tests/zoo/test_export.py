@@ -33,6 +33,25 @@ def test_spandrel_loads_our_export_and_agrees(name, tmp_path):
     assert float((expected - got).abs().max()) < 1e-3
 
 
+@pytest.mark.parametrize(("name", "scale"), [("upscale_x4", 4), ("upscale_x2", 2)])
+def test_spandrel_loads_our_upscalers_as_realesrgan_compact(name, scale, tmp_path):
+    import spandrel
+
+    ours = load_network(name)
+    assert ours.arch == "compact"
+    target = tmp_path / f"{name}.safetensors"
+    assert cli(["export", name, "-o", str(target)]) == 0
+    theirs = spandrel.ModelLoader().load_from_file(str(target))
+    assert theirs.architecture.id == "Compact" and theirs.scale == scale
+    x = _image(3, 40, 56)
+    with torch.inference_mode():
+        expected = ours.run_tensor(x).clamp(0, 1)
+        theirs.model.eval()
+        got = theirs(x)
+    assert got.shape == expected.shape == (1, 3, 40 * scale, 56 * scale)
+    assert float((expected - got).abs().max()) < 1e-3
+
+
 @pytest.mark.parametrize("name", ["denoise_color", "upscale_x4"])
 def test_onnxruntime_runs_our_export_and_agrees(name, tmp_path):
     ort = pytest.importorskip("onnxruntime")
@@ -52,7 +71,7 @@ def test_onnxruntime_runs_our_export_and_agrees(name, tmp_path):
 
 def test_export_refuses_what_it_cannot_do(tmp_path):
     with pytest.raises(ModelLoadError, match="edsr.*no spandrel equivalent.*onnx"):
-        export_model(load_network("upscale_x4"), tmp_path / "x.safetensors", "safetensors")
+        export_model(load_network("upscale_real_x4"), tmp_path / "x.safetensors", "safetensors")
     assert not (tmp_path / "x.safetensors").exists()
     existing = tmp_path / "y.onnx"
     existing.write_bytes(b"keep")

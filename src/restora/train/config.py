@@ -93,7 +93,7 @@ class DegradationConfig:
         camera, second_order). camera_jpeg: apply the JPEG step in "camera".
     scale: integer downscale factor (sr; the resize range of second_order is
         [1/scale, 1.5] per stage, relative to the current size). For networks that upsample
-        (arch "edsr" with ``scale`` > 1) "sr" and "second_order" give the low-resolution
+        (arch "edsr" or "compact" with ``scale`` > 1) "sr" and "second_order" give the low-resolution
         image (patch_size / scale) as input; otherwise the result resized back to the patch.
     blur_sigma_max: largest Gaussian blur std, pixels (second_order; min 0.2).
     shot_min, shot_max: raw-scale shot-noise variance range (real; Brooks et al. use
@@ -141,8 +141,8 @@ class DegradationConfig:
 class ModelConfig:
     """The network: one of restora's architectures and its constructor arguments.
 
-    arch: "dncnn", "ffdnet", "drunet", "nafnet", "edsr" (super-resolution: low-resolution
-        input, ``scale`` x output) or "edm" (a diffusion prior: EDM-preconditioned DRUNet);
+    arch: "dncnn", "ffdnet", "drunet", "nafnet", "edsr" or "compact" (super-resolution:
+        low-resolution input, ``scale`` x output), "zerodce" or "edm" (a diffusion prior: EDM-preconditioned DRUNet);
         ffdnet, drunet (unless ``noise_map = false``) and edm take a noise-level map.
     options: constructor arguments of that class (``[model.options]`` table), e.g.
         ``{in_channels = 1, num_features = 64, depth = 15}`` for FFDNet. ``in_channels``
