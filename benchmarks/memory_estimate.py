@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             common = [*extra, "--threads", str(args.threads), "--overwrite"]
             peaks: list[tuple[int, int]] = []
             for mp in sizes:
-                side = int(round((mp * 1e6) ** 0.5))
+                side = round((mp * 1e6) ** 0.5)
                 image = folder / f"in_{side}.png"
                 make(image, mode, side)
                 peaks.append((side, peak_rss(["restore", str(image), "-o", str(folder / "out.png"), *common])))

@@ -208,11 +208,14 @@ def residual_structure(pixels: np.ndarray, sigma: float, weights: str) -> float 
     magnitude of its output, on the centre STRUCTURE_CROP square of HWC ``pixels``. Noise
     is removed everywhere alike (about 0 or below: flat areas lose as much as edges);
     texture mistaken for noise is removed along the image's edges (clearly above 0).
-    ``None`` when the network takes no noise level."""
+    ``None`` when the network takes no noise level; 0 for an image thinner than 3 pixels
+    (no gradient to compare with)."""
     model = load_network(weights)
     if not model.needs_sigma:
         return None
     h, w = pixels.shape[:2]
+    if min(h, w) < 3:
+        return 0.0
     top, left = max(0, (h - STRUCTURE_CROP) // 2), max(0, (w - STRUCTURE_CROP) // 2)
     crop = np.ascontiguousarray(
         to_float32(pixels[top : top + STRUCTURE_CROP, left : left + STRUCTURE_CROP]))

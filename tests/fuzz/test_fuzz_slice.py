@@ -54,8 +54,9 @@ def test_200_cases_have_no_violations(tmp_path):
     fuzz = benchmark_script("fuzz_inputs")
     cases = generate_cases(0, 200, tmp_path / "cases")
     listing = sorted(os.listdir(tmp_path / "cases"))
-    # restore_file runs on every case that fails to decode and on every 4th that decodes
-    records = fuzz.run_cases(cases, workers=2, restore_sample=4)
+    # restore_file (shipped weights on, as users run it) runs on every case that fails to
+    # decode and on every 4th that decodes
+    records = fuzz.run_cases(cases, workers=2, restore_sample=4, default_weights=True)
     assert sorted(os.listdir(tmp_path / "cases")) == listing
     summary = fuzz.summarize(records)
     assert sum(row["cases"] for row in summary.values()) == 200

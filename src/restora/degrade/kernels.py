@@ -168,7 +168,7 @@ MAX_STORED_VALUES = 64 * MAX_KERNEL_SIZE * MAX_KERNEL_SIZE
 
 def _check_stored(path: Path, shape: tuple[int, ...], name: str = "") -> None:
     """Refuse, from its header, an array no kernel (or kernel stack) could be."""
-    values = int(np.prod([max(int(n), 0) for n in shape], dtype=np.float64)) if shape else 1
+    values = math.prod(max(int(n), 0) for n in shape)
     if values > MAX_STORED_VALUES:
         where = f" {name!r}" if name else ""
         raise ImageError(path, f"the array{where} declares shape {tuple(int(n) for n in shape)} "
