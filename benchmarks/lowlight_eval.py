@@ -18,8 +18,12 @@ Real: NIQE (lower = more natural) of each method's output on the short exposures
 Debevec-Malik memorial church series (PhotoCD film scans, memorial0070..0074; read from
 ../shared, never copied), plus the normally exposed memorial0064 for reference; LIME also
 with ``-O black_point=True`` (the scans' film base lifts black to 13/16/15 of 255).
+``--photos DIR`` adds real dim digital photos with a clear licence, fetched from Debian
+packages by ``--fetch-photos DIR`` (``apt-get download``; checked against pinned SHA-256,
+never copied into the project; see :data:`DEBIAN_PHOTOS`).
 
     OMP_NUM_THREADS=1 nice -n 15 .venv/bin/python benchmarks/lowlight_eval.py [--limit 50] [--crop 256]
+    .venv/bin/python benchmarks/lowlight_eval.py --fetch-photos /tmp/dark --skip paired figure --photos /tmp/dark
 
 Writes ``docs/figures/lowlight_example.png`` (a synthetic and a real crop, every method).
 """
@@ -44,6 +48,20 @@ JPEG_QUALITY = 90
 METHODS = ("gamma", "clahe", "lime", "zerodce")
 REAL = tuple(f"memorial00{i}.png" for i in range(70, 75))
 REAL_NORMAL = "memorial0064.png"
+#: Real dim photos with a clear licence, from Debian bookworm packages:
+#: (file name here, package, version, path in the package, licence, SHA-256).
+DEBIAN_PHOTOS = (
+    ("kphotoalbum_pool_2.jpg", "kphotoalbum", "5.9.1-1", "usr/share/kphotoalbum/demo/pool_2.jpg",
+     "GPL-2+", "82f0e4ec1906a55bd25050bbbc91f4af9607c10d38535cc3dbd55522a00a132f"),
+    ("kphotoalbum_bar55.jpg", "kphotoalbum", "5.9.1-1", "usr/share/kphotoalbum/demo/bar55.jpg",
+     "GPL-2+", "dd57f8a93ea84b46d817d3b10d496360b81588da9ea887887d057803cc39c52d"),
+    ("kphotoalbum_bar55_2.jpg", "kphotoalbum", "5.9.1-1", "usr/share/kphotoalbum/demo/bar55_2.jpg",
+     "GPL-2+", "e2a3ebc63306abf0a3ae898edd69fbc0a5cef16f28450ceb1d32c67c6f7b662a"),
+    ("plasma_path.jpg", "plasma-workspace-wallpapers", "4:5.27.5-2",
+     "usr/share/wallpapers/Path/contents/images/2560x1600.jpg",
+     "GPL-2+ (Debian copyright) / LGPL-3 (its metadata.json)",
+     "7477457d7f17b736259f1b021864778ad4ba802cf3214e6728181ff29126bba8"),
+)
 #: Pixels whose reference CIELAB chroma is below this have no reliable hue.
 CHROMA_MIN = 10.0
 
@@ -154,23 +172,55 @@ def paired(limit: int, levels: list[str], crop: int = 0, gray: bool = False
     return results
 
 
-def real(names: tuple[str, ...] = REAL) -> dict[str, dict[str, float]]:
+def fetch_photos(dest: Path) -> list[Path]:
+    """Download :data:`DEBIAN_PHOTOS` into ``dest`` (``apt-get download`` + ``dpkg-deb -x``
+    in a temporary folder), each checked against its SHA-256; files already there and
+    matching are kept. Returns their paths."""
+    import hashlib
+    import subprocess
+    import tempfile
+
+    dest.mkdir(parents=True, exist_ok=True)
+
+    def ok(path: Path, digest: str) -> bool:
+        return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == digest
+
+    missing = [p for p in DEBIAN_PHOTOS if not ok(dest / p[0], p[5])]
+    with tempfile.TemporaryDirectory() as tmp:
+        for package, version in sorted({(p[1], p[2]) for p in missing}):
+            subprocess.run(["apt-get", "download", f"{package}={version}"], cwd=tmp, check=True)
+            deb = next(Path(tmp).glob(f"{package}_*.deb"))
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(Path(tmp) / package)], check=True)
+        for name, package, _, inner, licence, digest in missing:
+            data = (Path(tmp) / package / inner).read_bytes()
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise SystemExit(f"{package}: {inner} does not match its pinned SHA-256")
+            (dest / name).write_bytes(data)
+            print(f"{dest / name}: from Debian {package} ({inner}), licence {licence}")
+    return [dest / p[0] for p in DEBIAN_PHOTOS]
+
+
+def real(paths: list[Path]) -> dict[str, dict[str, float]]:
+    """NIQE of the dark input and of every method's output on each photo in ``paths``; the
+    normally exposed memorial scan too when a memorial scan is among them."""
     from restora.io import read_image
     from restora.metrics import niqe
 
     params = DATASETS / "iqa_models" / "niqe_pris_params.npz"
     folder = DATASETS / "exposure_brackets" / "memorial"
     scores: dict[str, list[float]] = {}
-    for name in names:
-        dark = read_image(folder / name).pixels
+    for path in paths:
+        dark = read_image(path).pixels[..., :3]
         outputs = {"dark input": dark, **{k: v[0] for k, v in restore_all(dark, REAL_RUNS).items()}}
         for label, out in outputs.items():
             scores.setdefault(label, []).append(niqe(out, params=params))
-        print(f"{name}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in scores.items()), flush=True)
-    normal = niqe(read_image(folder / REAL_NORMAL).pixels, params=params)
+        print(f"{path.name}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in scores.items()), flush=True)
+    names = [p.name for p in paths]
     out = {k: {"niqe": float(np.mean(v)), **{n: float(s) for n, s in zip(names, v, strict=True)}}
            for k, v in scores.items()}
-    out[f"{REAL_NORMAL} (normal exposure)"] = {"niqe": normal}
+    if any(p.parent == folder for p in paths):
+        normal = niqe(read_image(folder / REAL_NORMAL).pixels, params=params)
+        out[f"{REAL_NORMAL} (normal exposure)"] = {"niqe": normal}
     return out
 
 
@@ -220,8 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--crop", type=int, default=0, help="central N x N crop (0: whole photo)")
     ap.add_argument("--gray", action="store_true",
                     help="paired set in gray: the luma of the clean and the darkened photo")
-    ap.add_argument("--real", nargs="+", default=list(REAL), choices=list(REAL),
-                    help="memorial scans for NIQE")
+    ap.add_argument("--real", nargs="*", default=list(REAL), choices=list(REAL),
+                    help="memorial scans for NIQE (none: only --photos)")
+    ap.add_argument("--photos", type=Path, default=None,
+                    help="a folder of real dark photos for NIQE as well (e.g. the --fetch-photos folder)")
+    ap.add_argument("--fetch-photos", type=Path, default=None,
+                    help="download the Debian-packaged dim photos (DEBIAN_PHOTOS) into this folder")
     args = ap.parse_args(argv)
 
     report: dict[str, object] = {}
@@ -238,9 +292,15 @@ def main(argv: list[str] | None = None) -> int:
             for label, r in rows.items():
                 print(f"| {label} | {r['psnr']:.2f} | {r['ssim']:.3f} | {r['hue']:.2f} | "
                       f"{r['ab']:.2f} | {r['seconds']:.1f} |")
+    if args.fetch_photos is not None:
+        fetch_photos(args.fetch_photos)
     if "real" not in args.skip:
-        names = tuple(args.real)
-        report["real"] = scores = real(names)
+        from restora.io import list_images
+
+        paths = [DATASETS / "exposure_brackets" / "memorial" / n for n in args.real]
+        paths += list_images(args.photos) if args.photos is not None else []
+        names = [p.name for p in paths]
+        report["real"] = scores = real(paths)
         print("\n| method | NIQE (mean) | " + " | ".join(names) + " |")
         print("|---|---|" + "---|" * len(names))
         for label, r in scores.items():

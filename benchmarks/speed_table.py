@@ -28,6 +28,7 @@ OUT.jpg --task denoise --threads 2`` in a subprocess: wall time and peak residen
 
     .venv/bin/python benchmarks/speed_table.py                         # everything (hours on 2 shared cores)
     .venv/bin/python benchmarks/speed_table.py --parts table --skip-psnr --repeat 1   # timings only
+    .venv/bin/python benchmarks/speed_table.py --parts table --skip-psnr --skip-rows CBM3D compile
     PYTHONPATH=/path/to/openvino .venv/bin/python benchmarks/speed_table.py      # with OpenVINO
 """
 
@@ -94,7 +95,7 @@ def _backends(model, noisy: np.ndarray, folder: Path) -> list[Row]:
     import torch
 
     from restora.models.export import write_onnx
-    from restora.models.inference import InferenceRunner
+    from restora.models.inference import InferenceRunner, cpu_bf16_supported
     from restora.pipeline import run_tiled
 
     tiling = _tiling(model, noisy)
@@ -108,9 +109,10 @@ def _backends(model, noisy: np.ndarray, folder: Path) -> list[Row]:
     rows.append(Row("restora `denoise_color`, fp32, contiguous (the CPU default before)",
                     tiles(lambda t: plain(t, sigma=SIGMA)), psnr="fp32"))
     bf16 = InferenceRunner(model, device="cpu", precision="bf16", channels_last=True, threads=THREADS)
+    native = cpu_bf16_supported()
     rows.append(Row("restora `denoise_color`, bf16 autocast + channels-last (explicit)",
-                    tiles(lambda t: bf16(t, sigma=SIGMA)), psnr="bf16", once=True,
-                    note="bf16 is emulated on this CPU (no AMX / AVX512-BF16)"))
+                    tiles(lambda t: bf16(t, sigma=SIGMA)), psnr="bf16", once=not native,
+                    note="" if native else "bf16 is emulated on this CPU (no AMX / AVX512-BF16)"))
 
     net = torch.compile(model.model.eval().to(memory_format=torch.channels_last))
 
@@ -183,7 +185,10 @@ def table(args: argparse.Namespace, folder: Path) -> dict:
     rows = [Row(f"restora `denoise_color`, `--precision auto` (here: {auto}, channels-last)",
                 lambda: restora.restore(noisy, task="denoise", **common), psnr="auto"),
             Row("restora `denoise_color`, auto, `--batch 4` (tiles batched)",
-                lambda: restora.restore(noisy, task="denoise", batch=4, **common), psnr="same")]
+                lambda: restora.restore(noisy, task="denoise", batch=4, **common), psnr="same"),
+            Row("restora `denoise_color`, `--precision fp32` (`--backend auto`: ONNX Runtime)",
+                lambda: restora.restore(noisy, task="denoise", precision="fp32", **common),
+                psnr="fp32")]
     rows += _backends(model, noisy, folder)
     for label, file, sigma in (("FFDNet colour (official KAIR weights)", "ffdnet_color.pth", SIGMA),
                                ("CDnCNN-B (official KAIR weights, blind)", "dncnn_color_blind.pth", None)):
@@ -207,6 +212,7 @@ def table(args: argparse.Namespace, folder: Path) -> dict:
     except ImportError:
         rows.append(Row("CBM3D", None, note="the `bm3d` extra is not installed"))
 
+    rows = [r for r in rows if not any(word.lower() in r.name.lower() for word in args.skip_rows)]
     print(f"# 2 MP image {noisy.shape[1]}x{noisy.shape[0]}, {THREADS} threads, torch {torch.__version__}, "
           f"cpu bf16 native: {cpu_bf16_supported()}, auto resolves to {auto}", flush=True)
     for row in rows:  # the first call of each: warm-up (and torch.compile's compile time)
@@ -330,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big", nargs="*", default=["24 MP", "100 MP"], choices=("24 MP", "100 MP"))
     parser.add_argument("--repeat", type=int, default=2, help="timed rounds after the first call")
     parser.add_argument("--skip-psnr", action="store_true", help="timings only")
+    parser.add_argument("--skip-rows", nargs="*", default=[], metavar="WORD",
+                        help="leave out the rows whose name contains one of these words (e.g. CBM3D)")
     parser.add_argument("--size", type=int, nargs=2, default=list(SIZE), metavar=("W", "H"),
                         help="the timed image (smoke runs)")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "bench" / "speed_table.json")

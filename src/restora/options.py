@@ -44,6 +44,8 @@ AUTO = "auto"
 TASKS = (AUTO, "denoise", "deblock", "upscale", "deblur", "inpaint", "demosaic", "lowlight")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+#: Engines that run a network (:attr:`Execution.backend`).
+BACKENDS = ("auto", "torch", "onnxruntime")
 BIT_DEPTHS = (8, 16, 32)
 #: How camera RAW inputs are developed (:attr:`Params.raw_develop`).
 RAW_DEVELOP = ("denoise", "develop", "libraw")
@@ -301,6 +303,9 @@ class Execution:
     precision: ``auto`` (fp16/bf16 on a GPU; on a CPU bf16 only where it has AMX or
         AVX512-BF16 and the shipped model's recorded bf16 loss is at most 0.02 dB, else
         fp32), ``fp32``, ``fp16``, ``bf16``; fp16 falls back to fp32 where it overflows.
+    backend: the engine: ``auto`` (on the CPU in fp32, ONNX Runtime for the architectures it
+        runs faster: DRUNet, DnCNN, Zero-DCE, 1.4-4x; torch otherwise), ``torch``,
+        ``onnxruntime``.
     tile: tile side in pixels; ``"auto"`` = 512 for classical methods, the least-work size up
         to 1024 for networks; ``None`` = the whole image at once.
     overlap: pixels shared by neighbouring tiles (grows to four times a method's reach).
@@ -316,6 +321,8 @@ class Execution:
     precision: str = _opt("auto", "Network precision: auto (fp16/bf16 on a GPU; bf16 on CPUs "
                           "with AMX/AVX512-BF16 for models it costs <= 0.02 dB, else fp32) "
                           "| fp32 | fp16 | bf16.")
+    backend: str = _opt("auto", "Network engine: auto (ONNX Runtime on the CPU in fp32 for the "
+                        "architectures it runs faster, else torch) | torch | onnxruntime.")
     tile: int | str | None = _opt("auto", "Tile side in pixels: auto (512; networks the "
                                   "least-work size up to 1024) or a number; 0 = whole image.")
     overlap: int = _opt(DEFAULT_OVERLAP, "Tile overlap in pixels.")
@@ -330,6 +337,7 @@ class Execution:
     def __post_init__(self) -> None:
         _set(self, "device", check_device(self.device))
         _one_of("precision", self.precision, PRECISIONS)
+        _one_of("backend", self.backend, BACKENDS)
         tile = self.tile
         if isinstance(tile, str):
             text = tile.strip().lower()

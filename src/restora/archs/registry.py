@@ -55,6 +55,8 @@ class ArchSpec:
     which carry the name). detect_order: lower runs first (specific before generic).
     train_loss: the loss ``restora train`` must use with it (``None``: any).
     spandrel: spandrel's architecture id for the same family, when it has one.
+    cpu_engine: the faster engine for it on the CPU in fp32 (``"torch"`` or
+    ``"onnxruntime"``), measured by ``benchmarks/cpu_engines.py``; ``backend="auto"`` follows it.
     example: a tiny configuration (the architecture sweep test builds, saves, detects and
     reloads it).
     """
@@ -71,6 +73,7 @@ class ArchSpec:
     detect_order: int = 100
     train_loss: str | None = None
     spandrel: str | None = None
+    cpu_engine: str = "torch"
     example: Mapping[str, Any] = field(default_factory=dict)
 
     def build(self, config: Mapping[str, Any]) -> nn.Module:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import tempfile
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from restora.archs.registry import get_spec
 from restora.errors import InvalidParameterError, ModelLoadError, OutputExistsError
 from restora.io.atomic import atomic_write
 from restora.models.descriptor import ModelDescriptor
 from restora.models.loading import save_model
+from restora.models.onnxrt import onnx_graph
 
 if TYPE_CHECKING:
     import torch
@@ -27,7 +28,6 @@ FORMATS = ("safetensors", "onnx")
 TOLERANCE = 1e-3
 #: The noise level the spandrel check runs at (spandrel's DRUNet always appends 15/255).
 SPANDREL_SIGMA = 15.0
-ONNX_OPSET = 17
 
 
 def export_model(model: ModelDescriptor, target: str | Path, fmt: str, *,
@@ -150,44 +150,9 @@ def check_spandrel(model: ModelDescriptor, path: Path) -> float:
     return float((ours - theirs).abs().max())
 
 
-def _onnx_module(model: ModelDescriptor) -> Any:
-    """``forward(image[, sigma])``: image (N, C, H, W) in [0, 1], H and W multiples of the
-    network's size multiple; sigma (N,) noise std in 8-bit units for noise-map networks."""
-    import torch
-
-    net = model.model.eval()
-
-    class Wrapped(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, image: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
-            if sigma is None:
-                return self.net(image)
-            return self.net(image, sigma / 255.0)
-
-    return Wrapped()
-
-
 def write_onnx(model: ModelDescriptor, path: Path) -> Path:
-    """ONNX graph with dynamic batch, height and width; inputs ``image`` (and ``sigma`` in
-    8-bit units for noise-map networks), output ``output``; metadata says the contract."""
-    import torch
-
-    if model.call_fn is not None:
-        raise ModelLoadError(f"{model.source.name}: ONNX export is for restora's own architectures")
-    module = _onnx_module(model)
-    x = _test_image(model, (64, 64))
-    names = ["image"] + (["sigma"] if model.needs_sigma else [])
-    args = (x, torch.full((1,), 15.0)) if model.needs_sigma else (x,)
-    axes = {"image": {0: "batch", 2: "height", 3: "width"}, "output": {0: "batch", 2: "out_height", 3: "out_width"}}
-    if model.needs_sigma:
-        axes["sigma"] = {0: "batch"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), input_names=names, output_names=["output"],
-                          dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False)
+    """:func:`onnx_graph` written to ``path``, with metadata that says the contract."""
+    Path(path).write_bytes(onnx_graph(model))
     _add_onnx_metadata(model, path)
     return path
 

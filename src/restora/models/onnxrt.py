@@ -1,0 +1,139 @@
+"""ONNX Runtime as the CPU fp32 engine of :class:`~restora.models.inference.InferenceRunner`.
+
+In fp32 on the CPU, ONNX Runtime runs DRUNet, DnCNN and Zero-DCE 1.4-4x faster than torch
+and the upscalers (EDSR, the compact network) 1.4-1.5x slower (``benchmarks/cpu_engines.py``,
+docs/benchmarks.md), with the same result to about 1e-6; each architecture declares the faster
+one (:attr:`~restora.archs.registry.ArchSpec.cpu_engine`). The network is exported once per process (:func:`restora.models.export.onnx_graph`,
+about a second for DRUNet) and each runner holds its own session with its thread count.
+:class:`OnnxNetwork` is called as the torch network is, so the runner's padding, tiling,
+ensemble and channel adaptation stay the same code.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import warnings
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from restora.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    import torch
+
+    from restora.models.descriptor import ModelDescriptor
+
+__all__ = ["ONNX_OPSET", "OnnxNetwork", "onnx_graph", "onnxruntime_available"]
+
+#: The ONNX opset of exported graphs (``restora export --format onnx`` and the engine).
+ONNX_OPSET = 17
+
+#: Exported graphs kept per process (a shipped network is 1-70 MB of fp32 weights).
+_GRAPHS_KEPT = 4
+_GRAPHS: OrderedDict[str, bytes] = OrderedDict()
+_GRAPHS_LOCK = threading.Lock()
+
+
+def _onnx_module(model: ModelDescriptor) -> Any:
+    """``forward(image[, sigma])``: image (N, C, H, W) in [0, 1], H and W multiples of the
+    network's size multiple; sigma (N,) noise std in 8-bit units for noise-map networks."""
+    import torch
+
+    net = model.model.eval()
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, image: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
+            if sigma is None:
+                return self.net(image)
+            return self.net(image, sigma / 255.0)
+
+    return Wrapped()
+
+
+def onnx_graph(model: ModelDescriptor) -> bytes:
+    """The network as a serialised ONNX graph (fp32 weights) with dynamic batch, height and
+    width; inputs ``image`` (N, C, H, W) in [0, 1] (and ``sigma`` (N,) in 8-bit units for
+    noise-map networks), output ``output``. Raises :class:`ModelLoadError` for networks
+    spandrel wraps (only restora's own architectures are exported)."""
+    import io
+
+    import torch
+
+    if model.call_fn is not None:
+        raise ModelLoadError(f"{model.source.name}: ONNX export is for restora's own architectures")
+    module = _onnx_module(model)
+    m = max(model.size_multiple, 1)
+    side = -(-64 // m) * m
+    x = torch.rand(1, model.in_channels, side, side, generator=torch.Generator().manual_seed(0))
+    names = ["image"] + (["sigma"] if model.needs_sigma else [])
+    args = (x, torch.full((1,), 15.0)) if model.needs_sigma else (x,)
+    axes = {"image": {0: "batch", 2: "height", 3: "width"}, "output": {0: "batch", 2: "out_height", 3: "out_width"}}
+    if model.needs_sigma:
+        axes["sigma"] = {0: "batch"}
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, args, buffer, input_names=names, output_names=["output"],
+                          dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False)
+    return buffer.getvalue()
+
+
+@functools.cache
+def onnxruntime_available() -> bool:
+    """Whether ``onnxruntime`` imports (a core dependency; absent only in trimmed installs)."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _graph(model: ModelDescriptor) -> bytes:
+    """The model's ONNX graph, exported on first use and kept by weights digest (models
+    without one, built in memory, are exported each time)."""
+    if not model.sha256:
+        return onnx_graph(model)
+    key = model.sha256
+    with _GRAPHS_LOCK:
+        if key in _GRAPHS:
+            _GRAPHS.move_to_end(key)
+            return _GRAPHS[key]
+    graph = onnx_graph(model)
+    with _GRAPHS_LOCK:
+        _GRAPHS[key] = graph
+        while len(_GRAPHS) > _GRAPHS_KEPT:
+            _GRAPHS.popitem(last=False)
+    return graph
+
+
+class OnnxNetwork:
+    """A restora network run by ONNX Runtime on the CPU in fp32, called as the torch module
+    is: ``net(x)`` or ``net(x, sigma)`` with ``x`` an (N, C, H, W) float tensor (padded to
+    the network's size multiple) and ``sigma`` the noise std in [0, 1] units. Returns a CPU
+    float32 tensor. ``threads``: ONNX Runtime's intra-op threads."""
+
+    def __init__(self, model: ModelDescriptor, threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only
+        self.session = ort.InferenceSession(_graph(model), options,
+                                            providers=["CPUExecutionProvider"])
+        self.needs_sigma = model.needs_sigma
+
+    def __call__(self, x: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
+        import torch
+
+        feeds = {"image": np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())}
+        if self.needs_sigma:
+            feeds["sigma"] = np.full((x.shape[0],), float(sigma) * 255.0, np.float32)
+        return torch.from_numpy(self.session.run(None, feeds)[0])
