@@ -304,7 +304,7 @@ class Execution:
         AVX512-BF16 and the shipped model's recorded bf16 loss is at most 0.02 dB, else
         fp32), ``fp32``, ``fp16``, ``bf16``; fp16 falls back to fp32 where it overflows.
     backend: the engine: ``auto`` (on the CPU in fp32, ONNX Runtime for the architectures it
-        runs faster: DRUNet, DnCNN, Zero-DCE, 1.4-4x; torch otherwise), ``torch``,
+        runs faster: DRUNet and DnCNN, 1.2-1.4x; torch otherwise), ``torch``,
         ``onnxruntime``.
     tile: tile side in pixels; ``"auto"`` = 512 for classical methods, the least-work size up
         to 1024 for networks; ``None`` = the whole image at once.

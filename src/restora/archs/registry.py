@@ -57,6 +57,8 @@ class ArchSpec:
     spandrel: spandrel's architecture id for the same family, when it has one.
     cpu_engine: the faster engine for it on the CPU in fp32 (``"torch"`` or
     ``"onnxruntime"``), measured by ``benchmarks/cpu_engines.py``; ``backend="auto"`` follows it.
+    onnx: an ONNX export computes the network for every input size (``False`` where the
+    forward pass branches on the input's size, which tracing would freeze).
     example: a tiny configuration (the architecture sweep test builds, saves, detects and
     reloads it).
     """
@@ -74,6 +76,7 @@ class ArchSpec:
     train_loss: str | None = None
     spandrel: str | None = None
     cpu_engine: str = "torch"
+    onnx: bool = True
     example: Mapping[str, Any] = field(default_factory=dict)
 
     def build(self, config: Mapping[str, Any]) -> nn.Module:

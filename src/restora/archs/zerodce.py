@@ -137,6 +137,6 @@ SPEC = ArchSpec(
     # one pixel per 3x3 conv, times the downscaling of a 1024-pixel tile
     halo=lambda config: DEPTH * _factor(int(config.get("max_side", 512))),
     train_loss="zero_reference",
-    cpu_engine="onnxruntime",  # 0.23x torch fp32 (benchmarks/cpu_engines.py)
+    onnx=False,  # the curve map's downscaling factor depends on the input size
     example={"in_channels": 3, "num_features": 8, "iterations": 4},
 )

@@ -20,9 +20,9 @@ has native bf16 (:func:`cpu_bf16_supported`: AMX or AVX512-BF16) *and* the model
 shipped weight set whose recorded bf16 loss (``WeightCard.bf16_loss_db``, measured by
 ``benchmarks/cpu_precision.py`` on its reference sets) is at most :data:`BF16_MAX_LOSS_DB`;
 fp32 otherwise. In fp32 on the CPU, ``backend="auto"`` runs the architectures that declare it
-(:attr:`~restora.archs.registry.ArchSpec.cpu_engine`: DRUNet, DnCNN, Zero-DCE) with ONNX
-Runtime (:mod:`restora.models.onnxrt`: 1.4-4x faster than torch fp32, same result to about
-1e-6); torch runs everything else (GPUs, bf16, spandrel networks, gradients).
+(:attr:`~restora.archs.registry.ArchSpec.cpu_engine`: DRUNet, DnCNN) with ONNX Runtime
+(:mod:`restora.models.onnxrt`: 0.71-0.84x torch fp32's time on 1024-pixel tiles, same result
+to about 1e-6); torch runs everything else (GPUs, bf16, spandrel networks, gradients).
 """
 
 from __future__ import annotations
@@ -297,6 +297,8 @@ def resolve_backend(backend: str, *, device: str, precision: str, model: ModelDe
         why = f"it runs on the CPU in fp32 (here {device}, {precision})"
     elif model.call_fn is not None:
         why = f"it runs restora's own architectures ({model.source.name} is a spandrel network)"
+    elif model.arch in arch_names() and not get_spec(model.arch).onnx:
+        why = f"a {model.arch} network does not export to ONNX for every input size"
     elif not onnxruntime_available():
         why = "it is not installed (pip install onnxruntime)"
     if why is None and backend == "auto":

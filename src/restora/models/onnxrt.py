@@ -1,7 +1,7 @@
 """ONNX Runtime as the CPU fp32 engine of :class:`~restora.models.inference.InferenceRunner`.
 
-In fp32 on the CPU, ONNX Runtime runs DRUNet, DnCNN and Zero-DCE 1.4-4x faster than torch
-and the upscalers (EDSR, the compact network) 1.4-1.5x slower (``benchmarks/cpu_engines.py``,
+In fp32 on the CPU, ONNX Runtime runs DRUNet and DnCNN in 0.71-0.84x torch's time, and the
+upscalers (EDSR, the compact network) in 1.3-1.7x (``benchmarks/cpu_engines.py``,
 docs/benchmarks.md), with the same result to about 1e-6; each architecture declares the faster
 one (:attr:`~restora.archs.registry.ArchSpec.cpu_engine`). The network is exported once per process (:func:`restora.models.export.onnx_graph`,
 about a second for DRUNet) and each runner holds its own session with its thread count.
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from restora.archs.registry import arch_names, get_spec
 from restora.errors import ModelLoadError
 
 if TYPE_CHECKING:
@@ -68,6 +69,10 @@ def onnx_graph(model: ModelDescriptor) -> bytes:
 
     if model.call_fn is not None:
         raise ModelLoadError(f"{model.source.name}: ONNX export is for restora's own architectures")
+    if model.arch in arch_names() and not get_spec(model.arch).onnx:
+        raise ModelLoadError(f"{model.source.name}: a {model.arch} network does not export to ONNX "
+                             "(its forward pass depends on the input size, which an ONNX graph "
+                             "would fix); run it with restora")
     module = _onnx_module(model)
     m = max(model.size_multiple, 1)
     side = -(-64 // m) * m
@@ -126,6 +131,11 @@ class OnnxNetwork:
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only
+        # No memory arena: an arena keeps a tile's activations after the run (+1.1 GB held per
+        # session on 1024-pixel DRUNet tiles, peak 1.93 GB vs 1.53 GB), which long-lived web
+        # and batch processes and the 100 MP budget cannot afford; without it memory goes
+        # back as torch's does, for 1.2x the arena's time (still 0.70x torch's).
+        options.enable_cpu_mem_arena = False
         self.session = ort.InferenceSession(_graph(model), options,
                                             providers=["CPUExecutionProvider"])
         self.needs_sigma = model.needs_sigma
