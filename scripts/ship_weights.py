@@ -82,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     start = ("random init, except the features that carry the input, set so that the "
              "untrained network computes bicubic interpolation: `start = \"bicubic\"`"
              if config.model.options.get("start") == "bicubic" else "random init")
+    if config.model.init:  # a fine-tuning stage: the earlier stages' configs run first
+        origin = (f"Trained by restora's own trainer in stages: the first from scratch ({start}), "
+                  f"this one from `{config.model.init}` (an earlier stage's run)")
+        stages = " (the earlier stages first: the `restora train` lines in the recipe's header)"
+    else:
+        origin, stages = f"Trained by restora's own trainer from scratch ({start})", ""
     card = f"""# restora default weights: `{args.name}`
 
 | | |
@@ -100,8 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 | validation PSNR | {val_text} |
 | licence | {meta["restora_licence"]} |
 
-Trained by restora's own trainer from scratch ({start}); no third-party weights were
-used in any way. Reproduce with:
+{origin}; no third-party weights were used in any way. Reproduce with{stages}:
 
 ```bash
 restora train {args.config.as_posix()}

@@ -3,8 +3,9 @@
 In fp32 on the CPU, ONNX Runtime runs DRUNet and DnCNN in 0.71-0.84x torch's time, and the
 upscalers (EDSR, the compact network) in 1.3-1.7x (``benchmarks/cpu_engines.py``,
 docs/benchmarks.md), with the same result to about 1e-6; each architecture declares the faster
-one (:attr:`~restora.archs.registry.ArchSpec.cpu_engine`). The network is exported once per process (:func:`restora.models.export.onnx_graph`,
-about a second for DRUNet) and each runner holds its own session with its thread count.
+one (:attr:`~restora.archs.registry.ArchSpec.cpu_engine`). The network is exported once per
+process (:func:`onnx_graph`, about a second for DRUNet; ``restora export --format onnx``
+writes the same graph) and each runner holds its own session with its thread count.
 :class:`OnnxNetwork` is called as the torch network is, so the runner's padding, tiling,
 ensemble and channel adaptation stay the same code.
 """
