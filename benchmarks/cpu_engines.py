@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args(argv)
 
+    from restora.archs.registry import get_spec
     from restora.models import load_model
     from restora.models.inference import InferenceRunner, cpu_bf16_supported
 
@@ -56,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---:|---:|---:|" + ("---:|" if bf16 else "") + "---:|")
     for name, path in models():
         model = load_model(path)
+        if not get_spec(model.arch).onnx:
+            print(f"| {name} | {model.arch} | - | - | - | - | " + ("- | " if bf16 else "")
+                  + "not exported: its forward pass depends on the input size |", flush=True)
+            continue
         side = SIDES.get(model.task, SIDE)
         x = np.random.default_rng(0).random((1, side, side, model.in_channels), dtype=np.float32)
         kw = {"sigma": 15.0} if model.needs_sigma else {}
