@@ -292,19 +292,18 @@ def resolve_backend(backend: str, *, device: str, precision: str, model: ModelDe
         raise InvalidParameterError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if backend == "torch":
         return "torch"
+    spec = get_spec(model.arch) if model.arch in arch_names() else None
     why = None
     if device != "cpu" or precision != "fp32":
         why = f"it runs on the CPU in fp32 (here {device}, {precision})"
     elif model.call_fn is not None:
         why = f"it runs restora's own architectures ({model.source.name} is a spandrel network)"
-    elif model.arch in arch_names() and not get_spec(model.arch).onnx:
+    elif spec is not None and not spec.onnx:
         why = f"a {model.arch} network does not export to ONNX for every input size"
     elif not onnxruntime_available():
         why = "it is not installed (pip install onnxruntime)"
-    if why is None and backend == "auto":
-        return get_spec(model.arch).cpu_engine if model.arch in arch_names() else "torch"
     if why is None:
-        return "onnxruntime"
+        return (spec.cpu_engine if spec is not None else "torch") if backend == "auto" else "onnxruntime"
     if backend == "onnxruntime":
         raise InvalidParameterError(f"backend onnxruntime cannot run model {model.arch}: {why}; "
                                     "use backend torch or auto")
