@@ -24,6 +24,10 @@ On a CPU without bf16 instructions torch still runs bf16 autocast (inputs, weigh
 convolution's output rounded to bf16, products accumulated in fp32, as AMX does), only
 slower (6-7x fp32 here); the PSNR difference measures the rounding, not the instruction set.
 
+``--backend`` picks the engine both precisions run on (default ``auto``, what users get);
+``--backend openvino`` measures OpenVINO's own bf16 (its inference precision, not autocast)
+against its fp32, for the architectures it runs.
+
 Levels run highest-PSNR first (sigma 15, quality 40, Set5): bf16's rounding costs most
 where the output is cleanest. Once a model loses more than the limit at one level its
 decision is fp32, and its other levels are skipped unless ``--full`` (they cannot change it).
@@ -33,6 +37,8 @@ Results are saved after every level; ``--resume`` skips the levels already in ``
     .venv/bin/python benchmarks/cpu_precision.py --models denoise_color --limit 4   # smoke run
     .venv/bin/python benchmarks/cpu_precision.py --models denoise_real lowlight --limit 4 \
         --out runs/bench/cpu_precision2.json                              # a subset, own file
+    .venv/bin/python benchmarks/cpu_precision.py --backend openvino \
+        --models denoise_color denoise_gray deblock_gray upscale_real_x4 --out runs/bench/ov.json
 """
 
 from __future__ import annotations
@@ -84,7 +90,7 @@ def _u8(x):
     return from_float32(np.clip(x, 0.0, 1.0), np.uint8)
 
 
-def score_denoise_real(folder: Path, precision: str, limit: int | None) -> float:
+def score_denoise_real(folder: Path, precision: str, limit: int | None, backend: str) -> float:
     """Mean RGB PSNR of ``--model denoise_real`` (blind) on the first nam_real_noise pairs."""
     import numpy as np
 
@@ -94,7 +100,7 @@ def score_denoise_real(folder: Path, precision: str, limit: int | None) -> float
     from restora.run import Restorer
 
     restorer = Restorer(Choice(task="denoise", model="denoise_real"),
-                        Execution(device="cpu", precision=precision, tile=None))
+                        Execution(device="cpu", precision=precision, tile=None, backend=backend))
     scores = []
     for noisy in sorted((folder / "noisy").glob("*_noise.png"))[:limit]:
         gt = read_image(folder / "gt" / noisy.name.replace("_noise", "_gt")).pixels
@@ -103,7 +109,7 @@ def score_denoise_real(folder: Path, precision: str, limit: int | None) -> float
     return float(np.mean(scores))
 
 
-def score_lowlight(folder: Path, precision: str, limit: int | None) -> float:
+def score_lowlight(folder: Path, precision: str, limit: int | None, backend: str) -> float:
     """Mean RGB PSNR of the ``zerodce`` method (denoise off) on darkened CBSD68 photos."""
     import numpy as np
 
@@ -115,7 +121,7 @@ def score_lowlight(folder: Path, precision: str, limit: int | None) -> float:
     from restora.options import Execution
 
     stops, shot, read, quality = LOW_LIGHT
-    execution = Execution(device="cpu", precision=precision, tile=None)
+    execution = Execution(device="cpu", precision=precision, tile=None, backend=backend)
     scores = []
     for i, path in enumerate(list_dataset(folder)[:limit]):
         clean = read_image(path).pixels
@@ -129,7 +135,7 @@ SCORERS = {"denoise_real": score_denoise_real, "lowlight": score_lowlight}
 
 
 def measure(model: str, limit: int | None, tmp: Path, log: dict, *, full: bool,
-            save, only: list[str] | None = None) -> dict:
+            save, only: list[str] | None = None, backend: str = "auto") -> dict:
     from restora.bench import evaluate
     from restora.models.inference import BF16_MAX_LOSS_DB
 
@@ -144,9 +150,9 @@ def measure(model: str, limit: int | None, tmp: Path, log: dict, *, full: bool,
         for precision in ("fp32", "bf16"):
             t0 = time.perf_counter()
             if model in SCORERS:
-                row[precision] = SCORERS[model](folder, precision, limit)
+                row[precision] = SCORERS[model](folder, precision, limit, backend)
             else:
-                row[precision] = evaluate(None, folder, model=model, device="cpu",
+                row[precision] = evaluate(None, folder, model=model, device="cpu", backend=backend,
                                           precision=precision, limit=limit, **options).mean_psnr
             row[f"{precision}_s"] = round(time.perf_counter() - t0, 1)
         row["diff"] = row["bf16"] - row["fp32"]
@@ -171,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="keep the levels already in --out")
     parser.add_argument("--sets", nargs="*", default=None,
                         help="only the levels whose label starts with one of these ('classic5 q')")
+    parser.add_argument("--backend", default="auto", help="engine of both precisions (auto, torch, "
+                        "onnxruntime, openvino)")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "bench" / "cpu_precision.json")
     args = parser.parse_args(argv)
     if not DATA.is_dir():
@@ -184,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     log: dict = json.loads(args.out.read_text()) if args.resume and args.out.is_file() else {}
     log.update({"limit": args.limit, "threads": args.threads, "torch": torch.__version__,
+                "backend": args.backend,
                 "cpu_bf16_fast": cpu_bf16_supported()})
 
     def save() -> None:
@@ -191,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
-            measure(model, args.limit, Path(tmp), log, full=args.full, save=save, only=args.sets)
+            measure(model, args.limit, Path(tmp), log, full=args.full, save=save, only=args.sets,
+                    backend=args.backend)
     print("\n| model | set, level | fp32 | bf16 | bf16 - fp32 |\n|---|---|---:|---:|---:|")
     for model in args.models:
         for label, row in log[model]["sets"].items():

@@ -5,14 +5,16 @@ with Pillow bicubic, plus Gaussian noise sigma 25, seed 0), 2 CPU threads (torch
 ONNX Runtime, OpenVINO), best of ``--repeat`` interleaved rounds; the rows:
 
 * restora's default colour denoiser ``denoise_color`` (DRUNet) through ``restora.restore``
-  with ``--precision auto`` (what it resolves to on this CPU is printed), with ``--batch 4``,
-  and through the same tiles (restora's automatic tile and overlap) with the runner in fp32
-  without channels-last (the CPU default before), in bf16 autocast (channels-last), with
-  ``torch.compile`` (inductor), ONNX Runtime and OpenVINO (from ``restora export --format
-  onnx``; OpenVINO only when ``import openvino`` works);
+  with ``--precision auto`` and ``--backend auto`` (the precision and engine they resolve to
+  on this CPU are printed), with ``--batch 4``, with ``--precision fp32``, and through the
+  same tiles (restora's automatic tile and overlap) with torch's runner in fp32 without
+  channels-last (the CPU default before), in bf16 autocast (channels-last), with
+  ``torch.compile`` (inductor), and ONNX Runtime and OpenVINO fp32 from the file ``restora
+  export --format onnx`` writes;
 * the official FFDNet colour and blind CDnCNN weights (KAIR's ``ffdnet_color.pth`` and
   ``dncnn_color_blind.pth`` in ``../shared/weights/kair``, loaded by restora's loader from
-  there) through ``restora.restore(model=PATH)``;
+  there) through ``restora.restore(model=PATH, precision="fp32")`` with torch, as the authors
+  run them (the reference of the ratios), and FFDNet also with restora's ``--backend auto``;
 * OpenCV non-local means (restora's ``nlm``: ``cv2.fastNlMeansDenoising``) and CBM3D
   (restora's ``bm3d``: the ``bm3d`` package, extra ``bm3d``).
 
@@ -29,7 +31,6 @@ OUT.jpg --task denoise --threads 2`` in a subprocess: wall time and peak residen
     .venv/bin/python benchmarks/speed_table.py                         # everything (hours on 2 shared cores)
     .venv/bin/python benchmarks/speed_table.py --parts table --skip-psnr --repeat 1   # timings only
     .venv/bin/python benchmarks/speed_table.py --parts table --skip-psnr --skip-rows CBM3D compile
-    PYTHONPATH=/path/to/openvino .venv/bin/python benchmarks/speed_table.py      # with OpenVINO
 """
 
 from __future__ import annotations
@@ -106,11 +107,11 @@ def _backends(model, noisy: np.ndarray, folder: Path) -> list[Row]:
 
     rows = []
     plain = InferenceRunner(model, device="cpu", precision="fp32", channels_last=False, threads=THREADS)
-    rows.append(Row("restora `denoise_color`, fp32, contiguous (the CPU default before)",
+    rows.append(Row("restora `denoise_color`, torch fp32, contiguous (the CPU default before)",
                     tiles(lambda t: plain(t, sigma=SIGMA)), psnr="fp32"))
     bf16 = InferenceRunner(model, device="cpu", precision="bf16", channels_last=True, threads=THREADS)
     native = cpu_bf16_supported()
-    rows.append(Row("restora `denoise_color`, bf16 autocast + channels-last (explicit)",
+    rows.append(Row("restora `denoise_color`, torch bf16 autocast + channels-last (runner)",
                     tiles(lambda t: bf16(t, sigma=SIGMA)), psnr="bf16", once=not native,
                     note="" if native else "bf16 is emulated on this CPU (no AMX / AVX512-BF16)"))
 
@@ -180,22 +181,27 @@ def table(args: argparse.Namespace, folder: Path) -> dict:
     _, noisy = two_megapixel_image(tuple(args.size))
     mp = noisy.shape[0] * noisy.shape[1] / 1e6
     model = load_model(find_card("denoise_color").path)
-    auto = InferenceRunner(model, device="cpu").precision
+    runner = InferenceRunner(model, device="cpu", backend="auto")
+    auto = runner.precision
+    fp32_engine = InferenceRunner(model, device="cpu", precision="fp32", backend="auto").backend
     common = {"sigma": SIGMA, "device": "cpu", "threads": THREADS}
-    rows = [Row(f"restora `denoise_color`, `--precision auto` (here: {auto}, channels-last)",
+    rows = [Row(f"restora `denoise_color`, `--precision auto` (here: {auto}, {runner.backend})",
                 lambda: restora.restore(noisy, task="denoise", **common), psnr="auto"),
             Row("restora `denoise_color`, auto, `--batch 4` (tiles batched)",
                 lambda: restora.restore(noisy, task="denoise", batch=4, **common), psnr="same"),
-            Row("restora `denoise_color`, `--precision fp32` (`--backend auto`: ONNX Runtime)",
+            Row(f"restora `denoise_color`, `--precision fp32` (`--backend auto`: {fp32_engine})",
                 lambda: restora.restore(noisy, task="denoise", precision="fp32", **common),
                 psnr="fp32")]
     rows += _backends(model, noisy, folder)
-    for label, file, sigma in (("FFDNet colour (official KAIR weights)", "ffdnet_color.pth", SIGMA),
-                               ("CDnCNN-B (official KAIR weights, blind)", "dncnn_color_blind.pth", None)):
+    for label, file, sigma, backend in (
+            ("FFDNet colour (official KAIR weights), torch fp32 as published", "ffdnet_color.pth", SIGMA, "torch"),
+            ("FFDNet colour (official KAIR weights), restora `--precision fp32` (`--backend auto`)",
+             "ffdnet_color.pth", SIGMA, "auto"),
+            ("CDnCNN-B (official KAIR weights, blind), torch fp32", "dncnn_color_blind.pth", None, "torch")):
         if (KAIR / file).is_file():
-            rows.append(Row(label, lambda f=file, s=sigma: restora.restore(
-                noisy, model=KAIR / f, sigma=s, device="cpu", threads=THREADS),
-                psnr=("model", KAIR / file, sigma)))
+            rows.append(Row(label, lambda f=file, s=sigma, b=backend: restora.restore(
+                noisy, model=KAIR / f, sigma=s, device="cpu", threads=THREADS, precision="fp32",
+                backend=b), psnr=("model", KAIR / file, sigma)))
         else:
             rows.append(Row(label, None, note=f"{KAIR / file} not found"))
     rows.append(Row("OpenCV NLM (restora `nlm`)", lambda: restora.restore(
@@ -276,11 +282,14 @@ def table(args: argparse.Namespace, folder: Path) -> dict:
         result.append({"method": row.name, "seconds": seconds,
                        "s_per_mp": None if seconds is None else seconds / mp, "psnr": cell, "note": note})
     base = result[0]["seconds"]
-    print("\n| method | s / MP (2 MP image) | time / auto's | CBSD68 sigma 25 PSNR (dB) | note |\n|---|---:|---:|---|---|")
+    ffdnet = next((r["seconds"] for r in result if "as published" in r["method"]), None)
+    print("\n| method | s / MP (2 MP image) | time / auto's | time / FFDNet torch fp32's | "
+          "CBSD68 sigma 25 PSNR (dB) | note |\n|---|---:|---:|---:|---|---|")
     for r in result:
         sec = "-" if r["seconds"] is None else f"{r['s_per_mp']:.2f}"
         ratio = "-" if r["seconds"] is None or base is None else f"{r['seconds'] / base:.2f}x"
-        print(f"| {r['method']} | {sec} | {ratio} | {r['psnr']} | {r['note']} |")
+        vs = "-" if r["seconds"] is None or ffdnet is None else f"{r['seconds'] / ffdnet:.2f}"
+        print(f"| {r['method']} | {sec} | {ratio} | {vs} | {r['psnr']} | {r['note']} |")
     return {"rows": result, "auto": auto, "megapixels": mp}
 
 
@@ -309,7 +318,8 @@ def big(args: argparse.Namespace, folder: Path) -> dict:
         src = _photo(folder / f"photo_{w}x{h}.jpg", w, h)
         out = folder / f"out_{w}x{h}.jpg"
         cmd = ["/usr/bin/time", "-v", str(REPO / ".venv" / "bin" / "restora"), "restore", str(src),
-               "-o", str(out), "--task", "denoise", "--threads", str(THREADS), "--overwrite"]
+               "-o", str(out), "--task", "denoise", "--threads", str(THREADS), "--overwrite",
+               "--backend", args.big_backend]
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - start
@@ -333,6 +343,7 @@ def big(args: argparse.Namespace, folder: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", nargs="*", default=["table", "big"], choices=("table", "big"))
+    parser.add_argument("--big-backend", default="auto", help="--backend of the big-photo runs")
     parser.add_argument("--big", nargs="*", default=["24 MP", "100 MP"], choices=("24 MP", "100 MP"))
     parser.add_argument("--repeat", type=int, default=2, help="timed rounds after the first call")
     parser.add_argument("--skip-psnr", action="store_true", help="timings only")

@@ -45,7 +45,7 @@ TASKS = (AUTO, "denoise", "deblock", "upscale", "deblur", "inpaint", "demosaic",
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 #: Engines that run a network (:attr:`Execution.backend`).
-BACKENDS = ("auto", "torch", "onnxruntime")
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
 BIT_DEPTHS = (8, 16, 32)
 #: How camera RAW inputs are developed (:attr:`Params.raw_develop`).
 RAW_DEVELOP = ("denoise", "develop", "libraw")
@@ -303,9 +303,10 @@ class Execution:
     precision: ``auto`` (fp16/bf16 on a GPU; on a CPU bf16 only where it has AMX or
         AVX512-BF16 and the shipped model's recorded bf16 loss is at most 0.02 dB, else
         fp32), ``fp32``, ``fp16``, ``bf16``; fp16 falls back to fp32 where it overflows.
-    backend: the engine: ``auto`` (on the CPU in fp32, ONNX Runtime for the architectures it
-        runs faster: DRUNet and DnCNN, 1.2-1.4x; torch otherwise), ``torch``,
-        ``onnxruntime``.
+    backend: the engine: ``auto`` (on the CPU, for the architectures a graph engine runs
+        faster (DRUNet, DnCNN): OpenVINO when the ``openvino`` extra is installed (fp32 and
+        bf16), else ONNX Runtime in fp32; torch otherwise), ``torch``, ``onnxruntime``,
+        ``openvino``.
     tile: tile side in pixels; ``"auto"`` = 512 for classical methods, the least-work size up
         to 1024 for networks; ``None`` = the whole image at once.
     overlap: pixels shared by neighbouring tiles (grows to four times a method's reach).
@@ -321,8 +322,9 @@ class Execution:
     precision: str = _opt("auto", "Network precision: auto (fp16/bf16 on a GPU; bf16 on CPUs "
                           "with AMX/AVX512-BF16 for models it costs <= 0.02 dB, else fp32) "
                           "| fp32 | fp16 | bf16.")
-    backend: str = _opt("auto", "Network engine: auto (ONNX Runtime on the CPU in fp32 for the "
-                        "architectures it runs faster, else torch) | torch | onnxruntime.")
+    backend: str = _opt("auto", "Network engine: auto (on the CPU, OpenVINO if installed or "
+                        "ONNX Runtime in fp32 for the architectures they run faster, else "
+                        "torch) | torch | onnxruntime | openvino.")
     tile: int | str | None = _opt("auto", "Tile side in pixels: auto (512; networks the "
                                   "least-work size up to 1024) or a number; 0 = whole image.")
     overlap: int = _opt(DEFAULT_OVERLAP, "Tile overlap in pixels.")

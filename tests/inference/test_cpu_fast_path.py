@@ -185,8 +185,8 @@ def test_entry_points_run_channels_last_and_match_the_plain_network(tmp_path):
     image = np.random.default_rng(2).random((40, 56), dtype=np.float32)
     runner = InferenceRunner.for_execution(model, Execution(device="cpu", backend="torch"))
     assert runner.channels_last and runner.precision == "fp32"
-    # by default DnCNN runs with ONNX Runtime on the CPU in fp32 (its faster engine there)
-    assert InferenceRunner.for_execution(model, Execution(device="cpu")).backend == "onnxruntime"
+    # by default DnCNN runs with a graph engine on the CPU in fp32 (faster there)
+    assert InferenceRunner.for_execution(model, Execution(device="cpu")).backend == "openvino"
     plain = InferenceRunner(model, channels_last=False)(image)  # byte-identical to the descriptor
     assert np.array_equal(plain, model(image))
     assert np.abs(restora.restore(image, model=model, tile=None) - plain).max() <= 1e-6

@@ -132,6 +132,6 @@ SPEC = ArchSpec(
     name="dncnn", cls=DnCNN, task="denoise", needs_sigma=False,
     halo=lambda config: int(config.get("depth", 17)),  # one pixel per 3x3 conv
     detect=detect, detect_order=90, spandrel="DnCNN",
-    cpu_engine="onnxruntime",  # 0.71x torch fp32 on 1024 px tiles (benchmarks/cpu_engines.py)
+    cpu_engines=("openvino", "onnxruntime"),  # benchmarks/cpu_engines.py, docs/benchmarks.md
     example={"in_channels": 1, "out_channels": 1, "num_features": 8, "depth": 8},
 )

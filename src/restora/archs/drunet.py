@@ -121,6 +121,6 @@ def detect(state: StateDict, bn_eps: Mapping[str, float]) -> tuple[dict[str, Any
 SPEC = ArchSpec(
     name="drunet", cls=DRUNet, task="denoise", needs_sigma=True, size_multiple=8,
     normalise_config=tuples("channels"), detect=detect, detect_order=10, spandrel="DRUNet",
-    cpu_engine="onnxruntime",  # 0.75-0.84x torch fp32 on 1024 px tiles (benchmarks/cpu_engines.py)
+    cpu_engines=("openvino", "onnxruntime"),  # benchmarks/cpu_engines.py, docs/benchmarks.md
     example={"in_channels": 3, "out_channels": 3, "channels": [8, 8, 16, 16], "num_blocks": 2},
 )

@@ -71,5 +71,6 @@ SPEC = ArchSpec(
     name="ffdnet", cls=FFDNet, task="denoise", needs_sigma=True,
     halo=lambda config: 2 * int(config.get("depth", 15)),  # 3x3 convs at half resolution
     detect=detect, detect_order=90,
+    cpu_engines=("openvino",),  # 0.7x torch fp32 and bf16 (benchmarks/cpu_engines.py)
     example={"in_channels": 3, "num_features": 8, "depth": 4},
 )

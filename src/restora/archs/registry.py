@@ -55,8 +55,9 @@ class ArchSpec:
     which carry the name). detect_order: lower runs first (specific before generic).
     train_loss: the loss ``restora train`` must use with it (``None``: any).
     spandrel: spandrel's architecture id for the same family, when it has one.
-    cpu_engine: the faster engine for it on the CPU in fp32 (``"torch"`` or
-    ``"onnxruntime"``), measured by ``benchmarks/cpu_engines.py``; ``backend="auto"`` follows it.
+    cpu_engines: the graph engines measured faster than torch for it on the CPU
+    (``"openvino"``, ``"onnxruntime"``), fastest first (``benchmarks/cpu_engines.py``);
+    ``backend="auto"`` takes the first one installed that runs the precision, else torch.
     onnx: an ONNX export computes the network for every input size (``False`` where the
     forward pass branches on the input's size, which tracing would freeze).
     example: a tiny configuration (the architecture sweep test builds, saves, detects and
@@ -75,7 +76,7 @@ class ArchSpec:
     detect_order: int = 100
     train_loss: str | None = None
     spandrel: str | None = None
-    cpu_engine: str = "torch"
+    cpu_engines: tuple[str, ...] = ()
     onnx: bool = True
     example: Mapping[str, Any] = field(default_factory=dict)
 

@@ -19,10 +19,11 @@ The CPU path: channels-last always (fp32 convolutions 1.2-1.8x faster on the CPU
 has native bf16 (:func:`cpu_bf16_supported`: AMX or AVX512-BF16) *and* the model is a
 shipped weight set whose recorded bf16 loss (``WeightCard.bf16_loss_db``, measured by
 ``benchmarks/cpu_precision.py`` on its reference sets) is at most :data:`BF16_MAX_LOSS_DB`;
-fp32 otherwise. In fp32 on the CPU, ``backend="auto"`` runs the architectures that declare it
-(:attr:`~restora.archs.registry.ArchSpec.cpu_engine`: DRUNet, DnCNN) with ONNX Runtime
-(:mod:`restora.models.onnxrt`: 0.71-0.84x torch fp32's time on 1024-pixel tiles, same result
-to about 1e-6); torch runs everything else (GPUs, bf16, spandrel networks, gradients).
+fp32 otherwise. On the CPU, ``backend="auto"`` runs the architectures that list graph engines
+(:attr:`~restora.archs.registry.ArchSpec.cpu_engines`) with the first one installed for the
+precision (:mod:`restora.models.onnxrt`): OpenVINO (the ``openvino`` extra; fp32 and bf16),
+ONNX Runtime (fp32: 0.71-0.84x torch fp32's time on 1024-pixel tiles, same result to about
+1e-6); torch runs everything else (GPUs, spandrel networks, gradients).
 """
 
 from __future__ import annotations
@@ -47,7 +48,12 @@ from restora.archs.registry import arch_names, get_spec
 from restora.color import rgb_to_ycbcr_jfif, ycbcr_jfif_to_rgb
 from restora.errors import InvalidParameterError, ShapeError
 from restora.io.bridge import from_tensor, to_tensor
-from restora.models.onnxrt import OnnxNetwork, onnxruntime_available
+from restora.models.onnxrt import (
+    ENGINE_PACKAGES,
+    OnnxNetwork,
+    OpenVinoNetwork,
+    engine_available,
+)
 from restora.options import (
     BACKENDS,
     DEFAULT_MODEL_TILE,
@@ -280,34 +286,48 @@ def resolve_precision(
     return precision
 
 
-def resolve_backend(backend: str, *, device: str, precision: str, model: ModelDescriptor) -> str:
-    """The engine to run ``model`` with: ``"torch"`` or ``"onnxruntime"``.
+#: Precisions each graph engine runs on the CPU (bf16: OpenVINO's inference precision).
+ENGINE_PRECISIONS = {"onnxruntime": ("fp32",), "openvino": ("fp32", "bf16")}
 
-    ``auto``: ONNX Runtime on the CPU in fp32 for restora's own architectures whose
-    :attr:`~restora.archs.registry.ArchSpec.cpu_engine` it is (measured faster there), when
-    it is installed; torch otherwise. ``onnxruntime`` asked for where it cannot run raises
-    :class:`InvalidParameterError` saying why.
+
+def _engine_refusal(engine: str, *, device: str, precision: str, model: ModelDescriptor) -> str | None:
+    """Why graph ``engine`` cannot run ``model`` here, or ``None`` when it can."""
+    spec = get_spec(model.arch) if model.arch in arch_names() else None
+    precisions = ENGINE_PRECISIONS[engine]
+    if device != "cpu" or precision not in precisions:
+        return f"it runs on the CPU in {' or '.join(precisions)} (here {device}, {precision})"
+    if model.call_fn is not None:
+        return f"it runs restora's own architectures ({model.source.name} is a spandrel network)"
+    if spec is not None and not spec.onnx:
+        return f"a {model.arch} network does not export to ONNX for every input size"
+    if not engine_available(engine):
+        return f"it is not installed (pip install {ENGINE_PACKAGES[engine]})"
+    return None
+
+
+def resolve_backend(backend: str, *, device: str, precision: str, model: ModelDescriptor) -> str:
+    """The engine to run ``model`` with: ``"torch"``, ``"onnxruntime"`` or ``"openvino"``.
+
+    ``auto``: on the CPU, the first engine of the architecture's
+    :attr:`~restora.archs.registry.ArchSpec.cpu_engines` (measured faster than torch) that
+    is installed and runs this precision (ONNX Runtime: fp32; OpenVINO: fp32, bf16); torch
+    otherwise (GPUs, fp16, spandrel networks, architectures that list none). A graph engine
+    asked for by name where it cannot run raises :class:`InvalidParameterError` saying why.
     """
     if backend not in BACKENDS:
         raise InvalidParameterError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if backend == "torch":
         return "torch"
-    spec = get_spec(model.arch) if model.arch in arch_names() else None
-    why = None
-    if device != "cpu" or precision != "fp32":
-        why = f"it runs on the CPU in fp32 (here {device}, {precision})"
-    elif model.call_fn is not None:
-        why = f"it runs restora's own architectures ({model.source.name} is a spandrel network)"
-    elif spec is not None and not spec.onnx:
-        why = f"a {model.arch} network does not export to ONNX for every input size"
-    elif not onnxruntime_available():
-        why = "it is not installed (pip install onnxruntime)"
-    if why is None:
-        return (spec.cpu_engine if spec is not None else "torch") if backend == "auto" else "onnxruntime"
-    if backend == "onnxruntime":
-        raise InvalidParameterError(f"backend onnxruntime cannot run model {model.arch}: {why}; "
+    where = {"device": device, "precision": precision, "model": model}
+    if backend == "auto":
+        spec = get_spec(model.arch) if model.arch in arch_names() else None
+        engines = spec.cpu_engines if spec is not None else ()
+        return next((e for e in engines if _engine_refusal(e, **where) is None), "torch")
+    why = _engine_refusal(backend, **where)
+    if why is not None:
+        raise InvalidParameterError(f"backend {backend} cannot run model {model.arch}: {why}; "
                                     "use backend torch or auto")
-    return "torch"
+    return backend
 
 
 @contextmanager
@@ -427,8 +447,8 @@ class InferenceRunner:
         self.luma = luma and model.in_channels == 1 and model.out_channels == 1
         self.backend = resolve_backend(backend, device=self.device, precision=self.precision,
                                        model=model)
-        if self.backend == "onnxruntime":
-            self.channels_last = False  # ONNX Runtime takes NCHW
+        if self.backend != "torch":
+            self.channels_last = False  # the graph engines take NCHW
         self._prepared: ModelDescriptor | None = None
         self._onnx: ModelDescriptor | None = None
         self._warned = False
@@ -474,12 +494,15 @@ class InferenceRunner:
                         multiple=self.model.size_multiple)
 
     def _on_device(self, grad: bool = False) -> ModelDescriptor:
-        """The descriptor with its network on the device (copied once, then cached); with the
-        ONNX Runtime backend, a descriptor whose network is the ONNX session (no ``grad``)."""
-        if self.backend == "onnxruntime" and not grad:
+        """The descriptor with its network on the device (copied once, then cached); with a
+        graph engine (ONNX Runtime, OpenVINO), a descriptor whose network is the engine's
+        session (forward passes only: ``grad`` runs torch)."""
+        if self.backend != "torch" and not grad:
             if self._onnx is None:
                 threads = self.threads if self.threads is not None else available_cpus()
-                self._onnx = replace(self.model, model=OnnxNetwork(self.model, threads))
+                net = (OnnxNetwork(self.model, threads) if self.backend == "onnxruntime"
+                       else OpenVinoNetwork(self.model, threads, self.precision))
+                self._onnx = replace(self.model, model=net)
             return self._onnx
         if self._prepared is not None:
             return self._prepared

@@ -1,13 +1,16 @@
-"""ONNX Runtime as the CPU fp32 engine of :class:`~restora.models.inference.InferenceRunner`.
+"""CPU engines that run the exported ONNX graph for :class:`~restora.models.inference.InferenceRunner`:
+ONNX Runtime (fp32; a core dependency) and OpenVINO (fp32 and bf16; the ``openvino`` extra).
 
 In fp32 on the CPU, ONNX Runtime runs DRUNet and DnCNN in 0.71-0.84x torch's time, and the
 upscalers (EDSR, the compact network) in 1.3-1.7x (``benchmarks/cpu_engines.py``,
-docs/benchmarks.md), with the same result to about 1e-6; each architecture declares the faster
-one (:attr:`~restora.archs.registry.ArchSpec.cpu_engine`). The network is exported once per
+docs/benchmarks.md), with the same result to about 1e-6. OpenVINO, where installed, is faster
+again for the architectures that list it, in fp32 and (on CPUs with native bf16) in bf16.
+Each architecture lists the engines measured faster than torch
+(:attr:`~restora.archs.registry.ArchSpec.cpu_engines`). The network is exported once per
 process (:func:`onnx_graph`, about a second for DRUNet; ``restora export --format onnx``
 writes the same graph) and each runner holds its own session with its thread count.
-:class:`OnnxNetwork` is called as the torch network is, so the runner's padding, tiling,
-ensemble and channel adaptation stay the same code.
+:class:`OnnxNetwork` and :class:`OpenVinoNetwork` are called as the torch network is, so the
+runner's padding, tiling, ensemble and channel adaptation stay the same code.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
 
     from restora.models.descriptor import ModelDescriptor
 
-__all__ = ["ONNX_OPSET", "OnnxNetwork", "onnx_graph", "onnxruntime_available"]
+__all__ = ["ONNX_OPSET", "OnnxNetwork", "OpenVinoNetwork", "engine_available", "onnx_graph"]
 
 #: The ONNX opset of exported graphs (``restora export --format onnx`` and the engine).
 ONNX_OPSET = 17
@@ -91,11 +94,18 @@ def onnx_graph(model: ModelDescriptor) -> bytes:
     return buffer.getvalue()
 
 
+#: The Python package of each graph engine (``pip install`` names the same).
+ENGINE_PACKAGES = {"onnxruntime": "onnxruntime", "openvino": "openvino"}
+
+
 @functools.cache
-def onnxruntime_available() -> bool:
-    """Whether ``onnxruntime`` imports (a core dependency; absent only in trimmed installs)."""
+def engine_available(engine: str) -> bool:
+    """Whether a graph engine (``onnxruntime``: a core dependency; ``openvino``: the
+    ``openvino`` extra) imports."""
+    import importlib
+
     try:
-        import onnxruntime  # noqa: F401
+        importlib.import_module(ENGINE_PACKAGES[engine])
     except ImportError:
         return False
     return True
@@ -148,3 +158,34 @@ class OnnxNetwork:
         if self.needs_sigma:
             feeds["sigma"] = np.full((x.shape[0],), float(sigma) * 255.0, np.float32)
         return torch.from_numpy(self.session.run(None, feeds)[0])
+
+
+class OpenVinoNetwork:
+    """A restora network run by OpenVINO on the CPU, called as :class:`OnnxNetwork` is.
+
+    precision: ``fp32`` or ``bf16`` (OpenVINO's inference precision; bf16 only on CPUs with
+    native bf16, where the runner chooses it). One model compiled for any input size (a
+    dynamic shape: compiling takes about 0.1 s, and runs at the static shape's speed); each
+    call makes its own infer request, so concurrent calls (web, batch threads) are safe and
+    a tile's buffers are freed when it is done.
+    """
+
+    def __init__(self, model: ModelDescriptor, threads: int, precision: str) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        self.compiled = core.compile_model(
+            core.read_model(_graph(model), b""), "CPU",
+            {"INFERENCE_NUM_THREADS": int(threads),
+             "INFERENCE_PRECISION_HINT": {"fp32": "f32", "bf16": "bf16"}[precision]})
+        self.needs_sigma = model.needs_sigma
+
+    def __call__(self, x: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
+        import torch
+
+        feeds = {"image": np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())}
+        if self.needs_sigma:
+            feeds["sigma"] = np.full((x.shape[0],), float(sigma) * 255.0, np.float32)
+        request = self.compiled.create_infer_request()
+        request.infer(feeds)
+        return torch.from_numpy(np.array(request.get_output_tensor(0).data, np.float32, copy=True))

@@ -68,7 +68,7 @@ DEFAULT_WEIGHTS: tuple[WeightCard, ...] = (
         sha256="4aa9735db215b2125349e68b6bee676ff3a8d80e9b962c0656d3c2e90497feb5",
         card_path="denoise_color.md", channels=(3,), licence="Apache-2.0",
         description="blind colour denoiser, sigma 0-50 and camera noise (small DRUNet; CBSD68 s25 31.09 dB)",
-        bf16_loss_db=0.014,  # CBSD68 s15/s25/s50, benchmarks/cpu_precision.py (card)
+        bf16_loss_db=0.014,  # CBSD68 s15/s25/s50, torch autocast and OpenVINO bf16 (card)
     ),
     WeightCard(
         name="denoise_real", task="denoise", file="denoise_real.safetensors",
@@ -103,7 +103,7 @@ DEFAULT_WEIGHTS: tuple[WeightCard, ...] = (
         sha256="a8658b4ac323f2e86658b916059689df497de7346ce5c8db299b45eaf23d79d6",
         card_path="upscale_real_x4.md", channels=(3,), scale=4, licence="Apache-2.0",
         description="blind x4 upscaler for real photos: also removes blur, noise and JPEG (by name only)",
-        bf16_loss_db=0.0047,  # Set5 x4, benchmarks/cpu_precision.py (card)
+        bf16_loss_db=0.011,  # Set5 x4: OpenVINO bf16 0.011, torch autocast 0.0047 (card)
     ),
     WeightCard(
         name="diffusion_prior", task="denoise", file="diffusion_prior.safetensors",
