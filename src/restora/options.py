@@ -304,8 +304,8 @@ class Execution:
         AVX512-BF16 and the shipped model's recorded bf16 loss is at most 0.02 dB, else
         fp32), ``fp32``, ``fp16``, ``bf16``; fp16 falls back to fp32 where it overflows.
     backend: the engine: ``auto`` (on the CPU, for the architectures a graph engine runs
-        faster (DRUNet, DnCNN): OpenVINO when the ``openvino`` extra is installed (fp32 and
-        bf16), else ONNX Runtime in fp32; torch otherwise), ``torch``, ``onnxruntime``,
+        faster (DRUNet, DnCNN, FFDNet, EDSR): OpenVINO (fp32 and bf16), or ONNX Runtime in
+        fp32 where OpenVINO does not import; torch otherwise), ``torch``, ``onnxruntime``,
         ``openvino``.
     tile: tile side in pixels; ``"auto"`` = 512 for classical methods, the least-work size up
         to 1024 for networks; ``None`` = the whole image at once.

@@ -21,7 +21,7 @@ shipped weight set whose recorded bf16 loss (``WeightCard.bf16_loss_db``, measur
 ``benchmarks/cpu_precision.py`` on its reference sets) is at most :data:`BF16_MAX_LOSS_DB`;
 fp32 otherwise. On the CPU, ``backend="auto"`` runs the architectures that list graph engines
 (:attr:`~restora.archs.registry.ArchSpec.cpu_engines`) with the first one installed for the
-precision (:mod:`restora.models.onnxrt`): OpenVINO (the ``openvino`` extra; fp32 and bf16),
+precision (:mod:`restora.models.onnxrt`): OpenVINO (fp32 and bf16; DRUNet in about half torch's time),
 ONNX Runtime (fp32: 0.71-0.84x torch fp32's time on 1024-pixel tiles, same result to about
 1e-6); torch runs everything else (GPUs, spandrel networks, gradients).
 """

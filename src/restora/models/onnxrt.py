@@ -1,5 +1,5 @@
 """CPU engines that run the exported ONNX graph for :class:`~restora.models.inference.InferenceRunner`:
-ONNX Runtime (fp32; a core dependency) and OpenVINO (fp32 and bf16; the ``openvino`` extra).
+ONNX Runtime (fp32) and OpenVINO (fp32 and bf16), both core dependencies.
 
 In fp32 on the CPU, ONNX Runtime runs DRUNet and DnCNN in 0.71-0.84x torch's time, and the
 upscalers (EDSR, the compact network) in 1.3-1.7x (``benchmarks/cpu_engines.py``,
@@ -100,8 +100,8 @@ ENGINE_PACKAGES = {"onnxruntime": "onnxruntime", "openvino": "openvino"}
 
 @functools.cache
 def engine_available(engine: str) -> bool:
-    """Whether a graph engine (``onnxruntime``: a core dependency; ``openvino``: the
-    ``openvino`` extra) imports."""
+    """Whether a graph engine (``onnxruntime``, ``openvino``: core dependencies, absent
+    only from trimmed installs or platforms without wheels) imports."""
     import importlib
 
     try:
