@@ -51,6 +51,27 @@ def test_auto_without_openvino(monkeypatch) -> None:
         resolve_backend("openvino", device="cpu", precision="fp32", model=model)
 
 
+def test_an_engine_that_fails_to_load(monkeypatch, camera: np.ndarray) -> None:
+    """If the graph engine cannot be built (export or compile fails), ``auto`` warns once
+    and runs torch, with torch's result; asked for by name, one clear error."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("compile failed\nsecond line")
+
+    monkeypatch.setattr(inference, "OpenVinoNetwork", broken)
+    model = _shipped("denoise_color")
+    tile = camera[:64, :64]
+    auto = InferenceRunner(model, device="cpu", precision="fp32", backend="auto")
+    assert auto.backend == "openvino"
+    with pytest.warns(RuntimeWarning, match="openvino could not load .*compile failed; running it with torch"):
+        out = auto(tile, sigma=15)
+    assert auto.backend == "torch"
+    torch_out = InferenceRunner(model, device="cpu", precision="fp32")(tile, sigma=15)
+    assert np.array_equal(out, torch_out)
+    named = InferenceRunner(model, device="cpu", precision="fp32", backend="openvino")
+    with pytest.raises(InvalidParameterError, match="^backend openvino could not load .*compile failed; use"):
+        named(tile, sigma=15)
+
+
 def test_onnxruntime_refused_where_it_cannot_run(tmp_path) -> None:
     """Zero-DCE estimates its curves on a copy downscaled by a factor that depends on the
     input size: a traced ONNX graph froze it (0.09 off at 1024 px), so it is never exported
@@ -93,8 +114,8 @@ def test_same_result_as_torch_on_a_photo(astronaut: np.ndarray) -> None:
 
 
 def test_openvino_bf16_matches_torch_bf16(astronaut: np.ndarray) -> None:
-    """OpenVINO's bf16 (its inference precision, on any CPU: emulated where bf16 is not
-    native) lands within 0.02 dB of torch's bf16 autocast and of fp32 on a noisy photo."""
+    """OpenVINO's bf16 (its inference precision; on a CPU without native bf16 OpenVINO runs
+    fp32 instead) lands within 0.02 dB of torch's bf16 autocast and of fp32 on a noisy photo."""
     noisy = np.clip(astronaut + np.random.default_rng(0).normal(0, 25 / 255, astronaut.shape),
                     0, 1).astype(np.float32)
     crop, clean = noisy[:256, :256], astronaut[:256, :256]

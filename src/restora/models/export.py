@@ -180,7 +180,7 @@ def check_onnx(model: ModelDescriptor, path: Path) -> float:
         import onnxruntime as ort
     except ImportError:
         warnings.warn("onnxruntime is not installed: the ONNX export was not checked "
-                      "(pip install 'restora[onnx]')", stacklevel=2)
+                      "(pip install onnxruntime)", stacklevel=2)
         return 0.0
     import numpy as np
     import torch

@@ -447,6 +447,8 @@ class InferenceRunner:
         self.luma = luma and model.in_channels == 1 and model.out_channels == 1
         self.backend = resolve_backend(backend, device=self.device, precision=self.precision,
                                        model=model)
+        self._engine_chosen = backend == "auto"  # fall back to torch if the engine fails to load
+        self._torch_channels_last = channels_last
         if self.backend != "torch":
             self.channels_last = False  # the graph engines take NCHW
         self._prepared: ModelDescriptor | None = None
@@ -500,8 +502,17 @@ class InferenceRunner:
         if self.backend != "torch" and not grad:
             if self._onnx is None:
                 threads = self.threads if self.threads is not None else available_cpus()
-                net = (OnnxNetwork(self.model, threads) if self.backend == "onnxruntime"
-                       else OpenVinoNetwork(self.model, threads, self.precision))
+                try:
+                    net = (OnnxNetwork(self.model, threads) if self.backend == "onnxruntime"
+                           else OpenVinoNetwork(self.model, threads, self.precision))
+                except Exception as exc:  # noqa: BLE001  (export or engine compile failed)
+                    what = f"{self.backend} could not load {self.model.source.name}: " + (
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                    if not self._engine_chosen:
+                        raise InvalidParameterError(f"backend {what}; use backend torch or auto") from None
+                    warnings.warn(f"{what}; running it with torch", RuntimeWarning, stacklevel=2)
+                    self.backend, self.channels_last = "torch", self._torch_channels_last
+                    return self._on_device(grad)
                 self._onnx = replace(self.model, model=net)
             return self._onnx
         if self._prepared is not None:

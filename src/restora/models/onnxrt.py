@@ -163,8 +163,8 @@ class OnnxNetwork:
 class OpenVinoNetwork:
     """A restora network run by OpenVINO on the CPU, called as :class:`OnnxNetwork` is.
 
-    precision: ``fp32`` or ``bf16`` (OpenVINO's inference precision; bf16 only on CPUs with
-    native bf16, where the runner chooses it). One model compiled for any input size (a
+    precision: ``fp32`` or ``bf16`` (OpenVINO's inference precision hint: ``--precision
+    auto`` picks bf16 only on CPUs with native bf16; asked for elsewhere, OpenVINO runs fp32). One model compiled for any input size (a
     dynamic shape: compiling takes about 0.1 s, and runs at the static shape's speed); each
     call makes its own infer request, so concurrent calls (web, batch threads) are safe and
     a tile's buffers are freed when it is done.
