@@ -129,6 +129,17 @@ def _graph(model: ModelDescriptor) -> bytes:
     return graph
 
 
+def _feeds(x: torch.Tensor, sigma: float | None) -> dict[str, np.ndarray]:
+    """The graph's inputs: ``image`` (N, C, H, W) float32 and, for noise-map networks,
+    ``sigma`` (N,) in 8-bit units from ``sigma`` in [0, 1] units."""
+    import torch
+
+    feeds = {"image": np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())}
+    if sigma is not None:
+        feeds["sigma"] = np.full((x.shape[0],), float(sigma) * 255.0, np.float32)
+    return feeds
+
+
 class OnnxNetwork:
     """A restora network run by ONNX Runtime on the CPU in fp32, called as the torch module
     is: ``net(x)`` or ``net(x, sigma)`` with ``x`` an (N, C, H, W) float tensor (padded to
@@ -154,10 +165,7 @@ class OnnxNetwork:
     def __call__(self, x: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
         import torch
 
-        feeds = {"image": np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())}
-        if self.needs_sigma:
-            feeds["sigma"] = np.full((x.shape[0],), float(sigma) * 255.0, np.float32)
-        return torch.from_numpy(self.session.run(None, feeds)[0])
+        return torch.from_numpy(self.session.run(None, _feeds(x, sigma if self.needs_sigma else None))[0])
 
 
 class OpenVinoNetwork:
@@ -183,9 +191,6 @@ class OpenVinoNetwork:
     def __call__(self, x: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
         import torch
 
-        feeds = {"image": np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())}
-        if self.needs_sigma:
-            feeds["sigma"] = np.full((x.shape[0],), float(sigma) * 255.0, np.float32)
         request = self.compiled.create_infer_request()
-        request.infer(feeds)
+        request.infer(_feeds(x, sigma if self.needs_sigma else None))
         return torch.from_numpy(np.array(request.get_output_tensor(0).data, np.float32, copy=True))
