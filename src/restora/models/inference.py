@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from restora.archs.registry import arch_names, get_spec
+from restora.archs.registry import ArchSpec, arch_names, get_spec
 from restora.color import rgb_to_ycbcr_jfif, ycbcr_jfif_to_rgb
 from restora.errors import InvalidParameterError, ShapeError
 from restora.io.bridge import from_tensor, to_tensor
@@ -290,9 +290,10 @@ def resolve_precision(
 ENGINE_PRECISIONS = {"onnxruntime": ("fp32",), "openvino": ("fp32", "bf16")}
 
 
-def _engine_refusal(engine: str, *, device: str, precision: str, model: ModelDescriptor) -> str | None:
-    """Why graph ``engine`` cannot run ``model`` here, or ``None`` when it can."""
-    spec = get_spec(model.arch) if model.arch in arch_names() else None
+def _engine_refusal(engine: str, *, device: str, precision: str, model: ModelDescriptor,
+                    spec: ArchSpec | None) -> str | None:
+    """Why graph ``engine`` cannot run ``model`` (of architecture ``spec``, ``None`` for
+    one outside restora's table) here, or ``None`` when it can."""
     precisions = ENGINE_PRECISIONS[engine]
     if device != "cpu" or precision not in precisions:
         return f"it runs on the CPU in {' or '.join(precisions)} (here {device}, {precision})"
@@ -318,9 +319,9 @@ def resolve_backend(backend: str, *, device: str, precision: str, model: ModelDe
         raise InvalidParameterError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if backend == "torch":
         return "torch"
-    where = {"device": device, "precision": precision, "model": model}
+    spec = get_spec(model.arch) if model.arch in arch_names() else None
+    where = {"device": device, "precision": precision, "model": model, "spec": spec}
     if backend == "auto":
-        spec = get_spec(model.arch) if model.arch in arch_names() else None
         engines = spec.cpu_engines if spec is not None else ()
         return next((e for e in engines if _engine_refusal(e, **where) is None), "torch")
     why = _engine_refusal(backend, **where)
@@ -397,9 +398,9 @@ class InferenceRunner:
         sigma model is the same for all 8. 8x the time.
     threads: CPU threads for torch during each call on the CPU (restored afterwards);
         ``None``: :func:`available_cpus` (affinity and cgroup quota).
-    backend: ``torch`` (default here), ``onnxruntime`` or ``auto`` (see
-        :func:`resolve_backend`); ONNX Runtime serves forward passes without gradients, torch
-        the ones with.
+    backend: ``torch`` (default here), ``onnxruntime``, ``openvino`` or ``auto`` (see
+        :func:`resolve_backend`); the graph engines serve forward passes without gradients,
+        torch the ones with.
     luma: a 1-channel model also takes RGB input, run on its luma (JFIF Y, the plane a JPEG
         encoder quantises) with the chroma kept (JPEG deblocking of colour photos, as ARCNN
         and DnCNN-3 are applied).
