@@ -77,6 +77,22 @@ def _tiling(model, image: np.ndarray) -> dict:
     return {"tile": tile, "overlap": overlap, "multiple": model.size_multiple}
 
 
+def _best_square(model, image: np.ndarray) -> int:
+    """The least-work square tile side up to 1024 (the automatic tile before rectangles)."""
+    from restora.pipeline import tile_grid
+
+    tiling = _tiling(model, image)
+    h, w = image.shape[:2]
+
+    def work(side: int) -> int:
+        rows, cols, th, tw = tile_grid(h, w, tile=side, overlap=tiling["overlap"],
+                                       multiple=tiling["multiple"])
+        return len(rows) * len(cols) * th * tw
+
+    sides = [s for s in range(1024, 2 * tiling["overlap"], -1) if s % tiling["multiple"] == 0]
+    return min(sides, key=lambda s: (work(s), -s))
+
+
 def _timed(fn) -> tuple[float, object]:
     start = time.perf_counter()
     out = fn()
@@ -185,8 +201,14 @@ def table(args: argparse.Namespace, folder: Path) -> dict:
     auto = runner.precision
     fp32_engine = InferenceRunner(model, device="cpu", precision="fp32", backend="auto").backend
     common = {"sigma": SIGMA, "device": "cpu", "threads": THREADS}
+    square = _best_square(model, noisy)
     rows = [Row(f"restora `denoise_color`, `--precision auto` (here: {auto}, {runner.backend})",
                 lambda: restora.restore(noisy, task="denoise", **common), psnr="auto"),
+            Row(f"restora `denoise_color`, auto, square {square} px tiles (the automatic tile "
+                "before session 8)",
+                lambda: restora.restore(noisy, task="denoise", tile=square, **common), psnr="same"),
+            Row("restora `denoise_color`, auto, the whole image as one tile (`--tile 0`)",
+                lambda: restora.restore(noisy, task="denoise", tile=0, **common), psnr="same"),
             Row("restora `denoise_color`, auto, `--batch 4` (tiles batched)",
                 lambda: restora.restore(noisy, task="denoise", batch=4, **common), psnr="same"),
             Row(f"restora `denoise_color`, `--precision fp32` (`--backend auto`: {fp32_engine})",

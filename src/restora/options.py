@@ -62,8 +62,8 @@ FORMATS: dict[str, tuple[str | None, int | None]] = {
 #: Suffix for a decoded format name (``Photo.format``) when the output keeps the format.
 FORMAT_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp", "BMP": ".bmp"}
 
-#: Tile side (pixels) for methods that are not networks; networks choose the least-work tile
-#: up to :data:`DEFAULT_MODEL_TILE`.
+#: Tile side (pixels) for methods that are not networks; networks choose the least-work
+#: rectangle with sides up to :data:`DEFAULT_MODEL_TILE`.
 DEFAULT_TILE = 512
 #: Largest tile side (input pixels) networks get by default. With DnCNN's 68-pixel overlap
 #: 512-pixel tiles cost 2x the work of one pass on 1024x768 (6 tiles); 1024 holds ~270 MB
@@ -307,8 +307,8 @@ class Execution:
         faster (DRUNet, DnCNN, FFDNet, EDSR): OpenVINO (fp32 and bf16), or ONNX Runtime in
         fp32 where OpenVINO does not import; torch otherwise), ``torch``, ``onnxruntime``,
         ``openvino``.
-    tile: tile side in pixels; ``"auto"`` = 512 for classical methods, the least-work size up
-        to 1024 for networks; ``None`` = the whole image at once.
+    tile: tile side in pixels; ``"auto"`` = 512 for classical methods, for networks the
+        least-work rectangle with sides up to 1024; ``None`` = the whole image at once.
     overlap: pixels shared by neighbouring tiles (grows to four times a method's reach).
     batch: tiles per network call. ensemble: x8 self-ensemble of a network (8x slower).
     threads: CPU threads for torch and OpenCV during a call (``None``: OpenCV unchanged,
@@ -326,7 +326,7 @@ class Execution:
                         "ONNX Runtime in fp32 for the architectures they run faster, else "
                         "torch) | torch | onnxruntime | openvino.")
     tile: int | str | None = _opt("auto", "Tile side in pixels: auto (512; networks the "
-                                  "least-work size up to 1024) or a number; 0 = whole image.")
+                                  "least-work rectangle, sides up to 1024) or a number; 0 = whole image.")
     overlap: int = _opt(DEFAULT_OVERLAP, "Tile overlap in pixels.")
     batch: int = _opt(1, "Tiles per network call.")
     ensemble: bool = _opt(False, "x8 self-ensemble of a network (flips/rotations averaged; "

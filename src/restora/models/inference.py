@@ -112,24 +112,36 @@ _RUNNERS_KEPT = 8
 Denoise = Callable[["torch.Tensor", float], "torch.Tensor"]
 
 
-def fit_tile(height: int, width: int, *, max_tile: int, overlap: int, multiple: int = 1) -> int:
-    """The tile side <= ``max_tile`` for which :func:`~restora.pipeline.run_tiled` processes
-    the fewest pixels on a ``height x width`` image (ties: the larger tile).
+def fit_tile(height: int, width: int, *, max_tile: int, overlap: int,
+             multiple: int = 1) -> tuple[int, int]:
+    """The tile ``(height, width)``, each side <= ``max_tile``, for which
+    :func:`~restora.pipeline.run_tiled` processes the fewest pixels on a ``height x width``
+    image (ties: the larger side).
 
-    A fixed tile wastes work on the last row/column, which is shifted inward to stay full
-    size: 2000x1500 in 1024-pixel tiles with overlap 68 runs 6 tiles of 1024x1024 (2.1x the
-    pixels of the image); 551-pixel tiles run 12 tiles (1.21x).
+    A fixed square tile wastes work on the last row/column, which is shifted inward to stay
+    full size: 2000x1500 in 1024-pixel tiles with overlap 68 runs 6 tiles of 1024x1024 (2.1x
+    the pixels of the image); 551-pixel squares run 12 tiles (1.21x), and 712x784 rectangles
+    run 6 (1.12x). The work is the product of one sum per axis, so each side is
+    chosen on its own axis; neither exceeds ``max_tile``, so the tile's memory stays within
+    a ``max_tile`` square's.
     """
-    if max(height, width) <= max_tile:
+    return (_fit_side(height, max_tile, overlap, multiple),
+            _fit_side(width, max_tile, overlap, multiple))
+
+
+def _fit_side(length: int, max_tile: int, overlap: int, multiple: int) -> int:
+    """The tile side <= ``max_tile`` whose tiles cover ``length`` pixels of one axis with
+    the fewest pixels processed (ties: the larger side)."""
+    if length <= max_tile:
         return max_tile
     best_cost, best = None, max_tile
-    for t in range(max_tile, 2 * overlap, -1):
-        if t % multiple:
+    for side in range(max_tile, 2 * overlap, -1):
+        if side % multiple:
             continue
-        rows, cols, th, tw = tile_grid(height, width, tile=t, overlap=overlap, multiple=multiple)
-        cost = len(rows) * len(cols) * th * tw
+        rows, _, th, _ = tile_grid(length, 1, tile=side, overlap=overlap, multiple=multiple)
+        cost = len(rows) * th
         if best_cost is None or cost < best_cost:
-            best_cost, best = cost, t
+            best_cost, best = cost, side
     return best
 
 
@@ -483,9 +495,9 @@ class InferenceRunner:
             f"backend={self.backend!r})"
         )
 
-    def tile_for(self, height: int, width: int, *, overlap: int) -> int | None:
-        """Tile side for an image when the caller does not choose: ``None`` when the model
-        must not be tiled, else :func:`fit_tile` up to the larger of the model's
+    def tile_for(self, height: int, width: int, *, overlap: int) -> tuple[int, int] | None:
+        """Tile ``(height, width)`` for an image when the caller does not choose: ``None``
+        when the model must not be tiled, else :func:`fit_tile` up to the larger of the model's
         ``tile_hint`` and :data:`~restora.options.DEFAULT_MODEL_TILE` (for images over
         :data:`LARGE_IMAGE_PIXELS`: :data:`LARGE_IMAGE_TILE`, bounding memory)."""
         hint = self.model.tile_hint

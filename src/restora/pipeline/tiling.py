@@ -37,7 +37,10 @@ import numpy as np
 from restora.errors import InvalidParameterError, ShapeError
 from restora.io.bridge import to_float32
 
-__all__ = ["crop_to", "pad_to_multiple", "run_tiled", "stream_tiled", "tile_count", "tile_grid"]
+__all__ = [
+    "Tile", "crop_to", "pad_to_multiple", "run_tiled", "stream_tiled", "tile_count", "tile_grid",
+    "tile_sides",
+]
 
 PAD_MODES = ("reflect", "symmetric", "edge", "constant")
 
@@ -118,20 +121,33 @@ def _starts(length: int, size: int, step: int) -> list[int]:
     return list(range(0, length - size, step)) + [length - size]
 
 
+Tile = int | tuple[int, int] | None
+"""A tile size: one side for square tiles, ``(height, width)`` for rectangles, ``None`` for
+the whole image in one call."""
+
+
+def tile_sides(tile: int | tuple[int, int]) -> tuple[int, int]:
+    """``(height, width)`` of a tile given as one side or as a pair (not checked)."""
+    if isinstance(tile, tuple):
+        return int(tile[0]), int(tile[1])
+    return int(tile), int(tile)
+
+
 def tile_grid(
-    height: int, width: int, *, tile: int | None = 512, overlap: int = 32, multiple: int = 1
+    height: int, width: int, *, tile: Tile = 512, overlap: int = 32, multiple: int = 1
 ) -> tuple[list[int], list[int], int, int]:
     """The tiles :func:`run_tiled` uses: ``(row_starts, col_starts, tile_h, tile_w)``.
 
-    ``tile`` is rounded down to a multiple of ``multiple``, then clipped to the image; tiles
-    step by ``tile - overlap`` and the last row/column is shifted inward to stay full size.
+    ``tile`` (one side, or ``(height, width)``) is rounded down to a multiple of
+    ``multiple``, then clipped to the image; tiles step by ``side - overlap`` along each axis
+    and the last row/column is shifted inward to stay full size.
     """
     if tile is None:
         return [0], [0], height, width
-    eff = tile - tile % multiple
-    th, tw = min(eff, height), min(eff, width)
-    step = eff - overlap
-    return _starts(height, th, step), _starts(width, tw, step), th, tw
+    side_h, side_w = tile_sides(tile)
+    eff_h, eff_w = side_h - side_h % multiple, side_w - side_w % multiple
+    th, tw = min(eff_h, height), min(eff_w, width)
+    return (_starts(height, th, eff_h - overlap), _starts(width, tw, eff_w - overlap), th, tw)
 
 
 def _profile(overlap_out: int) -> np.ndarray:
@@ -182,7 +198,7 @@ def run_tiled(
     fn: TileFn,
     image: np.ndarray,
     *,
-    tile: int | None = 512,
+    tile: Tile = 512,
     overlap: int = 32,
     scale: int = 1,
     multiple: int = 1,
@@ -199,9 +215,10 @@ def run_tiled(
         tiles (all the same size) and must return NHWC.
     image: HWC floating-point array, e.g. float32 in [0, 1], or 8/16-bit samples (uint8 /
         uint16, given to ``fn`` as k/255 or k/65535); never copied whole nor mutated.
-    tile: tile side in input pixels (``None`` = the whole image in one call). Rounded down
-        to a multiple of ``multiple`` and clipped to the image; edge tiles are shifted inward
-        to keep full size. Must exceed ``2 * overlap``.
+    tile: tile side in input pixels, or ``(height, width)`` for rectangular tiles (``None``
+        = the whole image in one call). Rounded down to a multiple of ``multiple`` and
+        clipped to the image; edge tiles are shifted inward to keep full size. Each side must
+        exceed ``2 * overlap``.
     overlap: input pixels shared by neighbouring tiles. Inside an overlap the outer quarter
         of each tile is discarded and the middle half is cross-faded with a raised cosine, so
         any operator whose output depends only on input within ``overlap // 4`` pixels (its
@@ -232,7 +249,7 @@ def stream_tiled(
     image: np.ndarray,
     *,
     sink: Sink,
-    tile: int | None = 512,
+    tile: Tile = 512,
     overlap: int = 32,
     scale: int = 1,
     multiple: int = 1,
@@ -320,7 +337,32 @@ class _Band:
         return self.shape
 
 
-def _engine(fn: TileFn, image: np.ndarray, target: _Whole | _Band, *, tile: int | None,
+def _check_tile(tile: object, overlap: int, multiple: int) -> int | tuple[int, int]:
+    """A checked tile: an integer side or a ``(height, width)`` pair, each side at least
+    ``multiple`` and, rounded down to it, larger than ``2 * overlap``."""
+    if isinstance(tile, (tuple, list)):
+        if len(tile) != 2:
+            raise InvalidParameterError(
+                f"tile must be one side or a (height, width) pair; got {tile!r}")
+        sides = [_check_int("tile", side, 1) for side in tile]
+    else:
+        sides = [_check_int("tile", tile, 1)]
+    for side in sides:
+        if side < multiple:
+            raise InvalidParameterError(
+                f"tile={side} is smaller than multiple={multiple}; give tile >= {multiple}"
+            )
+        eff = side - side % multiple
+        if eff <= 2 * overlap:
+            rounded = f" (rounded down to a multiple of {multiple}: {eff})" if eff != side else ""
+            raise InvalidParameterError(
+                f"tile={side}{rounded} must be larger than 2*overlap={2 * overlap} "
+                f"(overlap {overlap} on each side); use tile > {2 * overlap} or a smaller overlap"
+            )
+    return (sides[0], sides[1]) if len(sides) == 2 else sides[0]
+
+
+def _engine(fn: TileFn, image: np.ndarray, target: _Whole | _Band, *, tile: Tile,
             overlap: int, scale: int, multiple: int, pad_mode: str,
             progress: Progress | None, batch: int) -> None:
     """Check the arguments, then run every tile and add it, weighted, into ``target``."""
@@ -348,18 +390,7 @@ def _engine(fn: TileFn, image: np.ndarray, target: _Whole | _Band, *, tile: int 
     if progress is not None and not callable(progress):
         raise InvalidParameterError(f"progress must be callable or None; got {progress!r}")
     if tile is not None:
-        tile = _check_int("tile", tile, 1)
-        if tile < multiple:
-            raise InvalidParameterError(
-                f"tile={tile} is smaller than multiple={multiple}; give tile >= {multiple}"
-            )
-        eff = tile - tile % multiple
-        if eff <= 2 * overlap:
-            rounded = f" (rounded down to a multiple of {multiple}: {eff})" if eff != tile else ""
-            raise InvalidParameterError(
-                f"tile={tile}{rounded} must be larger than 2*overlap={2 * overlap} "
-                f"(overlap {overlap} on each side); use tile > {2 * overlap} or a smaller overlap"
-            )
+        tile = _check_tile(tile, overlap, multiple)
 
     rows, cols, th, tw = tile_grid(height, width, tile=tile, overlap=overlap, multiple=multiple)
     wy, ry = _axis_weights(rows, th, height, overlap, scale)
@@ -455,7 +486,7 @@ def _check_out(out: np.ndarray, shape: tuple[int, int, int], image: np.ndarray) 
 
 
 def tile_count(
-    height: int, width: int, *, tile: int | None = 512, overlap: int = 32, multiple: int = 1
+    height: int, width: int, *, tile: Tile = 512, overlap: int = 32, multiple: int = 1
 ) -> int:
     """Number of tiles (and ``progress`` steps) :func:`run_tiled` uses for an image."""
     rows, cols, _, _ = tile_grid(height, width, tile=tile, overlap=overlap, multiple=multiple)
