@@ -50,3 +50,16 @@ def test_spandrel_runs_the_same_function():
 def test_bad_options_are_refused(options):
     with pytest.raises(ValueError):
         Compact(**options)
+
+
+def test_loading_a_shipped_model_does_not_import_spandrel():
+    """spandrel (with torchvision, sympy, triton) costs ~185 MB resident per process; restora's
+    own files never need it, which keeps a 100 MP photo's restore under 2 GB."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from restora.models import load_model; from restora.weights import "
+            "find_card; [load_model(find_card(n).path) for n in ('denoise_color', 'upscale_x4')]; "
+            "print(sorted(m for m in ('spandrel', 'torchvision') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -3,21 +3,24 @@
 Wang, Xie, Dong, Shan, "Real-ESRGAN: Training Real-World Blind Super-Resolution with Pure
 Synthetic Data", ICCVW 2021 (``SRVGGNetCompact``, the ``realesr-general-x4v3`` network):
 conv + PReLU stack at the input's size, one conv to ``scale**2 * C`` channels, pixel
-shuffle, plus the nearest-neighbour upsampling of the input. spandrel's implementation is
-used as it is (so our weights load unchanged in spandrel, chaiNNer and ComfyUI); this
-module gives it restora's constructor names and contract.
+shuffle, plus the nearest-neighbour upsampling of the input. Module names and attributes
+match spandrel's ``SRVGGNetCompact`` (``body.N``, ``upsampler``), so our weights load
+unchanged in spandrel, chaiNNer and ComfyUI; the network is written out here rather than
+imported, because importing spandrel pulls in torchvision and more (about 185 MB resident
+in every process that loads any restora model).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from spandrel.architectures.Compact import Compact as _SpandrelCompact
+import torch.nn.functional as F
+from torch import nn
 
 from restora.archs.registry import ArchSpec
 
 
-class Compact(_SpandrelCompact):
+class Compact(nn.Module):
     """``(N, C, H, W)`` in [0, 1] -> ``(N, C, scale*H, scale*W)``; PReLU activations.
 
     ``num_convs`` hidden 3x3 convolutions of ``num_features`` channels (plus the first and
@@ -34,13 +37,29 @@ class Compact(_SpandrelCompact):
         if not 1 <= num_features <= 1024 or not 0 <= num_convs <= 256:
             raise ValueError(f"num_features {num_features} / num_convs {num_convs} out of range")
         out_channels = in_channels if out_channels is None else out_channels
-        super().__init__(num_in_ch=in_channels, num_out_ch=out_channels, num_feat=num_features,
-                         num_conv=num_convs, upscale=scale, act_type="prelu")
+        super().__init__()
+        # spandrel's attribute names (SRVGGNetCompact), read by bicubic_start and exporters
+        self.num_in_ch, self.num_out_ch, self.num_feat = in_channels, out_channels, num_features
+        self.num_conv, self.upscale, self.act_type = num_convs, scale, "prelu"
+        self.body = nn.ModuleList([nn.Conv2d(in_channels, num_features, 3, 1, 1),
+                                   nn.PReLU(num_parameters=num_features)])
+        for _ in range(num_convs):
+            self.body.extend([nn.Conv2d(num_features, num_features, 3, 1, 1),
+                              nn.PReLU(num_parameters=num_features)])
+        self.body.append(nn.Conv2d(num_features, out_channels * scale * scale, 3, 1, 1))
+        self.upsampler = nn.PixelShuffle(scale)
         self.scale = scale
         if start == "bicubic":
             bicubic_start(self)
         elif start != "random":
             raise ValueError(f"start must be 'random' or 'bicubic', got {start!r}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x
+        for layer in self.body:
+            out = layer(out)
+        # the residual over the nearest-neighbour upscale of the input
+        return self.upsampler(out) + F.interpolate(x, scale_factor=self.upscale, mode="nearest")
 
 
 def _cubic(t: np.ndarray, a: float = -0.5) -> np.ndarray:
