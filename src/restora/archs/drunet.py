@@ -15,7 +15,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from restora.archs.registry import ArchSpec, StateDict, count_indices, has_keys, tuples
+from restora.archs.registry import (
+    DEFAULT_HALO,
+    ArchSpec,
+    StateDict,
+    count_indices,
+    has_keys,
+    tuples,
+)
 
 
 class ResBlock(nn.Module):
@@ -42,9 +49,12 @@ class DRUNet(nn.Module):
     restoration tasks without a level, such as blind JPEG deblocking). H and W
     are padded to a multiple of 8 by edge replication (as KAIR's test code) and cropped back.
     Down-sampling: 2x2 stride-2 convs; up-sampling: 2x2 stride-2 transposed convs; no biases.
-    """
 
-    size_multiple = 8
+    ``unshuffle=r`` (restora's variant, not in KAIR): the U-Net runs at 1/r of the
+    resolution on ``pixel_unshuffle(x, r)`` (``r*r*C`` channels, as FFDNet's input) and its
+    output is pixel-shuffled back, so the first level's convolutions are ``r*r`` times
+    fewer at the same width; H and W are then padded to a multiple of ``8*r``.
+    """
 
     def __init__(
         self,
@@ -54,12 +64,18 @@ class DRUNet(nn.Module):
         num_blocks: int = 4,
         bias: bool = False,
         noise_map: bool = True,
+        unshuffle: int = 1,
     ) -> None:
         super().__init__()
         self.noise_map = noise_map
         if len(channels) != 4:
             raise ValueError(f"DRUNet needs 4 channel widths, got {tuple(channels)}")
+        if isinstance(unshuffle, bool) or not isinstance(unshuffle, int) or not 1 <= unshuffle <= 4:
+            raise ValueError(f"DRUNet unshuffle must be 1, 2, 3 or 4, got {unshuffle!r}")
+        self.unshuffle = unshuffle
+        self.size_multiple = 8 * unshuffle
         out_channels = in_channels if out_channels is None else out_channels
+        in_channels, out_channels = in_channels * unshuffle**2, out_channels * unshuffle**2
         c0, c1, c2, c3 = channels
 
         def blocks(c: int) -> list[nn.Module]:
@@ -81,6 +97,8 @@ class DRUNet(nn.Module):
         pad_h, pad_w = (-h) % m, (-w) % m
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        if self.unshuffle > 1:
+            x = F.pixel_unshuffle(x, self.unshuffle)
         if self.noise_map:
             if sigma is None:
                 raise ValueError("this DRUNet takes a noise level: forward(x, sigma)")
@@ -97,6 +115,8 @@ class DRUNet(nn.Module):
         y = self.m_up2(y + x3)
         y = self.m_up1(y + x2)
         y = self.m_tail(y + x1)
+        if self.unshuffle > 1:
+            y = F.pixel_shuffle(y, self.unshuffle)
         return y[..., :h, :w]
 
 
@@ -119,7 +139,9 @@ def detect(state: StateDict, bn_eps: Mapping[str, float]) -> tuple[dict[str, Any
 
 
 SPEC = ArchSpec(
-    name="drunet", cls=DRUNet, task="denoise", needs_sigma=True, size_multiple=8,
+    name="drunet", cls=DRUNet, task="denoise", needs_sigma=True,
+    size_multiple=lambda model: int(model.size_multiple),  # 8, or 8 * unshuffle
+    halo=lambda config: DEFAULT_HALO * int(config.get("unshuffle", 1)),
     normalise_config=tuples("channels"), detect=detect, detect_order=10, spandrel="DRUNet",
     cpu_engines=("openvino", "onnxruntime"),  # benchmarks/cpu_engines.py, docs/benchmarks.md
     example={"in_channels": 3, "out_channels": 3, "channels": [8, 8, 16, 16], "num_blocks": 2},

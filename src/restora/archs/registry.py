@@ -47,7 +47,8 @@ class ArchSpec:
     network of it does unless its file says otherwise (``denoise``, ``deblock``,
     ``upscale``, ``restore`` = general). needs_sigma: takes a noise level (refined per
     built module by its ``noise_map`` attribute). size_multiple: H and W are padded to it by
-    edge replication before the network runs (1: the network pads itself, as NAFNet does).
+    edge replication before the network runs (1: the network pads itself, as NAFNet does),
+    an int or ``f(built module)``.
     rgb_default: ``in_channels`` defaults to 3 (else 1) when the config does not say.
     halo: pixels of context per output pixel for tiling, an int or ``f(config)``.
     normalise_config: JSON config -> constructor arguments (e.g. lists -> tuples).
@@ -68,7 +69,7 @@ class ArchSpec:
     cls: type[nn.Module]
     task: str
     needs_sigma: bool = False
-    size_multiple: int = 1
+    size_multiple: int | Callable[[nn.Module], int] = 1
     rgb_default: bool = False
     halo: int | Callable[[Mapping[str, Any]], int] = DEFAULT_HALO
     normalise_config: Callable[[dict[str, Any]], dict[str, Any]] = dict
@@ -100,7 +101,8 @@ class ArchSpec:
         return {
             "task": self.task,
             "needs_sigma": bool(getattr(model, "noise_map", self.needs_sigma)),
-            "size_multiple": self.size_multiple,
+            "size_multiple": (self.size_multiple(model) if callable(self.size_multiple)
+                              else int(self.size_multiple)),
             "scale": int(getattr(model, "scale", 1)),
         }
 

@@ -114,6 +114,10 @@ def write_spandrel(model: ModelDescriptor, path: Path) -> Path:
     if model.call_fn is not None or model.arch.startswith("spandrel:"):
         save_model(model, path)
         return path
+    if int(model.config.get("unshuffle", 1)) > 1:
+        raise ModelLoadError(
+            f"{model.source.name}: a DRUNet with unshuffle={model.config['unshuffle']} has no "
+            "spandrel equivalent; export it with --format onnx")
     meta = {"format": "pt", "restora_arch": model.arch, "restora_task": model.task,
             "restora_source_sha256": model.sha256, "restora_licence": model.licence or ""}
     save_file(spandrel_state(model), str(path), metadata=meta)

@@ -20,7 +20,7 @@ in RAM: rows above the current tile row's blend region are final once that row o
 done, and overlap rows are read back and added to once.
 
 :func:`stream_tiled` needs no output image at all: it accumulates into a band of one tile
-row's height (``tile*s x W*s x C_out`` float32) and hands every row to a ``sink`` as soon as
+row's height (``tile_h*s x W*s x C_out`` float32) and hands every row to a ``sink`` as soon as
 no later tile touches it, top to bottom. With 8/16-bit input samples (converted to float32
 tile by tile) and a sink that quantises into the output file's samples, a 100-megapixel
 photo runs in the memory of its 8-bit input and output plus one band
@@ -128,7 +128,7 @@ the whole image in one call."""
 
 def tile_sides(tile: int | tuple[int, int]) -> tuple[int, int]:
     """``(height, width)`` of a tile given as one side or as a pair (not checked)."""
-    if isinstance(tile, tuple):
+    if isinstance(tile, (tuple, list)):
         return int(tile[0]), int(tile[1])
     return int(tile), int(tile)
 
@@ -261,7 +261,7 @@ def stream_tiled(
 
     Rows arrive top to bottom, each exactly once, as soon as no later tile touches them;
     ``rows`` is float32 HWC (not clipped), a view valid only during the call (copy or
-    quantise it). The working band is one tile row high: ``tile*scale x W*scale x C_out``
+    quantise it). The working band is one tile row high: ``tile_h*scale x W*scale x C_out``
     float32, whatever the image height. Other arguments as :func:`run_tiled`; the values
     are the same as its result's rows. Returns the output shape ``(H*scale, W*scale, C_out)``.
     """
