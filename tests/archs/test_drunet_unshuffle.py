@@ -45,13 +45,13 @@ def test_it_is_the_inner_unet_between_unshuffle_and_shuffle():
         padded = F.pad(odd, (0, 14, 0, 11), mode="replicate")
         assert torch.allclose(net(odd, 0.1), net(padded, 0.1)[..., :37, :50], atol=1e-6)
     assert net.size_multiple == 16 and get_spec("drunet").contract(net)["size_multiple"] == 16
-    assert get_spec("drunet").reach(CONFIG) == 64  # twice the plain DRUNet's 32
+    assert get_spec("drunet").reach(CONFIG) == 32  # twice the plain one-block DRUNet's 16
 
 
 def test_saved_file_loads_as_the_same_network(tmp_path):
     net, path = _saved(tmp_path)
     loaded = load_model(path)
-    assert loaded.config["unshuffle"] == 2 and loaded.size_multiple == 16 and loaded.halo == 64
+    assert loaded.config["unshuffle"] == 2 and loaded.size_multiple == 16 and loaded.halo == 32  # 16 x 2
     image = np.random.default_rng(0).random((40, 56, 3)).astype(np.float32)
     x = torch.from_numpy(image.transpose(2, 0, 1))[None]
     with torch.no_grad():

@@ -138,10 +138,26 @@ def detect(state: StateDict, bn_eps: Mapping[str, float]) -> tuple[dict[str, Any
     return config, dict(state)
 
 
+#: Tiling reach of a DRUNet with one residual block per level (input pixels, before
+#: unshuffling): its tiles with a 64-pixel overlap score as high as with 128 on every image of
+#: CBSD68 and BSD68 (sigma 25 and 50, restora's shipped weights, 264-pixel tiles) and within
+#: 0.012 dB on the real pairs (docs/benchmarks.md, session 10), while the automatic tiles
+#: process 0.92x (2 MP), 0.89x (24 MP) and 0.82x (100 MP) the pixels. Deeper DRUNets (the
+#: published one has 4 blocks) keep DEFAULT_HALO.
+ONE_BLOCK_HALO = 16
+
+
+def drunet_halo(config: Mapping[str, Any]) -> int:
+    """Pixels of context per output pixel for tiling: 16 for one block per level, else 32;
+    times the unshuffle factor."""
+    blocks = int(config.get("num_blocks", 4))
+    return (ONE_BLOCK_HALO if blocks <= 1 else DEFAULT_HALO) * int(config.get("unshuffle", 1))
+
+
 SPEC = ArchSpec(
     name="drunet", cls=DRUNet, task="denoise", needs_sigma=True,
     size_multiple=lambda model: int(model.size_multiple),  # 8, or 8 * unshuffle
-    halo=lambda config: DEFAULT_HALO * int(config.get("unshuffle", 1)),
+    halo=drunet_halo,
     normalise_config=tuples("channels"), detect=detect, detect_order=10, spandrel="DRUNet",
     cpu_engines=("openvino", "onnxruntime"),  # benchmarks/cpu_engines.py, docs/benchmarks.md
     example={"in_channels": 3, "out_channels": 3, "channels": [8, 8, 16, 16], "num_blocks": 2},

@@ -96,8 +96,8 @@ BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 CPUINFO = Path("/proc/cpuinfo")
 #: Above this many pixels a network's automatic tile is at most :data:`LARGE_IMAGE_TILE`:
 #: a 100 MP photo's own 8-bit samples (in and out) take 600 MB, torch 550 MB, and DRUNet's
-#: activations on a 1024-pixel tile 800 MB (768: 470 MB, for 10% more work with its
-#: 128-pixel overlap). Keeps ``restora restore`` of a 100 MP photo under 2 GB.
+#: activations on a 1024-pixel tile 800 MB (768: 470 MB, for 5% more work with its
+#: 64-pixel overlap). Keeps ``restora restore`` of a 100 MP photo under 2 GB.
 LARGE_IMAGE_PIXELS = 50_000_000
 LARGE_IMAGE_TILE = 768
 
