@@ -64,20 +64,12 @@ def build(arch: str, options: dict, folder: Path) -> Path:
     import torch
 
     from restora.archs.registry import get_spec
-    from restora.models.descriptor import ModelDescriptor
-    from restora.models.loading import save_model
+    from restora.models import save_network
 
     torch.manual_seed(0)
-    spec = get_spec(arch)
-    model = spec.build(dict(options)).eval()
-    contract = spec.contract(model)
-    desc = ModelDescriptor(
-        model=model, arch=arch, task="denoise", scale=1, in_channels=3, out_channels=3,
-        needs_sigma=contract["needs_sigma"], supported_dtypes=("fp32",),
-        size_multiple=contract["size_multiple"], tile_hint=None, halo=spec.reach(options),
-        licence=None, source=folder / f"{arch}.safetensors", sha256="", config=dict(options))
+    model = get_spec(arch).build(dict(options)).eval()
     path = folder / f"{arch}_{abs(hash(str(sorted(options.items())))) % 10**8}.safetensors"
-    return save_model(desc, path)
+    return save_network(model, arch, options, path, task="denoise")
 
 
 def macs_per_pixel(path: Path) -> tuple[int, float, bool]:

@@ -15,6 +15,7 @@ from restora.archs.registry import arch_names, detect, get_spec, specs  # noqa: 
 from restora.errors import InvalidParameterError  # noqa: E402
 from restora.models import ModelDescriptor, load_model, save_model  # noqa: E402
 from restora.models.inference import InferenceRunner  # noqa: E402
+from restora.models.loading import describe  # noqa: E402
 
 SPECS = specs()
 
@@ -29,13 +30,7 @@ def _built(spec):
 
 
 def _descriptor(spec, net, path) -> ModelDescriptor:
-    contract = spec.contract(net)
-    channels = spec.in_channels(spec.example)
-    return ModelDescriptor(model=net, arch=spec.name, task=contract["task"], scale=contract["scale"],
-                           in_channels=channels, out_channels=channels,
-                           needs_sigma=contract["needs_sigma"], supported_dtypes=("fp32",),
-                           size_multiple=contract["size_multiple"], tile_hint=512, licence=None,
-                           source=path, sha256="", config=dict(spec.example))
+    return describe(spec, net, dict(spec.example), source=path)
 
 
 def _run(desc: ModelDescriptor) -> np.ndarray:

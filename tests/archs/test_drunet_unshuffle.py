@@ -11,24 +11,15 @@ import torch.nn.functional as F
 from restora.archs.drunet import DRUNet
 from restora.archs.registry import get_spec
 from restora.errors import InvalidParameterError, ModelLoadError
-from restora.models import load_model
-from restora.models.descriptor import ModelDescriptor
-from restora.models.loading import save_model
+from restora.models import load_model, save_network
 
 CONFIG = {"in_channels": 3, "channels": [8, 8, 16, 16], "num_blocks": 1, "unshuffle": 2}
 
 
 def _saved(tmp_path):
     torch.manual_seed(0)
-    spec = get_spec("drunet")
-    net = spec.build(CONFIG).eval()
-    contract = spec.contract(net)
-    desc = ModelDescriptor(
-        model=net, arch="drunet", task="denoise", scale=1, in_channels=3, out_channels=3,
-        needs_sigma=contract["needs_sigma"], supported_dtypes=("fp32",),
-        size_multiple=contract["size_multiple"], tile_hint=None, halo=spec.reach(CONFIG),
-        licence=None, source=tmp_path / "net.pth", sha256="", config=dict(CONFIG))
-    return net, save_model(desc, tmp_path / "unshuffled.safetensors")
+    net = get_spec("drunet").build(CONFIG).eval()
+    return net, save_network(net, "drunet", CONFIG, tmp_path / "unshuffled.safetensors")
 
 
 def test_it_is_the_inner_unet_between_unshuffle_and_shuffle():

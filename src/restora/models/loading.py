@@ -228,6 +228,14 @@ def _make(
         raise ModelLoadError(f"{path}: weights do not fit a {spec.name} {config}: "
                              f"{_one_line(exc, 400)}") from None
     model.float().eval()
+    return describe(spec, model, config, task=task, source=path, sha256=digest, licence=licence)
+
+
+def describe(spec: ArchSpec, model: Any, config: dict[str, Any], *, source: Path,
+             task: str | None = None, sha256: str = "", licence: str | None = None) -> ModelDescriptor:
+    """The descriptor of ``model``, a network of ``spec`` built from ``config`` (its JSON
+    form): task (unless given), scale, noise-level input and size multiple from the network,
+    channels and tiling reach from the config."""
     contract = spec.contract(model)
     in_ch = spec.in_channels(config)
     return ModelDescriptor(
@@ -243,10 +251,19 @@ def _make(
         tile_hint=_DEFAULT_TILE,
         halo=spec.reach(config),
         licence=licence,
-        source=path,
-        sha256=digest,
+        source=source,
+        sha256=sha256,
         config=config,
     )
+
+
+def save_network(model: Any, arch: str, config: dict[str, Any], path: str | Path, *,
+                 task: str | None = None, licence: str | None = None) -> Path:
+    """Save ``model``, a network of the architecture table's ``arch`` built from ``config``,
+    with :func:`save_model` (what the trainer writes); :func:`load_model` rebuilds it."""
+    config = json.loads(json.dumps(dict(config)))  # JSON form (lists, not tuples), as saved
+    return save_model(describe(get_spec(arch), model, config, task=task, source=Path(path),
+                               licence=licence), path)
 
 
 def _one_line(exc: BaseException, limit: int) -> str:

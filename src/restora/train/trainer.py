@@ -6,7 +6,7 @@ Run folder layout (``config.output``):
                               plain tensors/ints/strings only (loads with ``weights_only=True``)
   ``log.jsonl``               one JSON object per log/validation event
   ``plot.png``                loss and validation PSNR curves (Pillow)
-  ``model.safetensors``       the EMA weights exported with :func:`restora.models.save_model`
+  ``model.safetensors``       the EMA weights exported with :func:`restora.models.save_network`
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from restora.archs.registry import get_spec, specs
 from restora.errors import InvalidParameterError, ModelLoadError, OutputExistsError
 from restora.io.atomic import atomic_write
 from restora.metrics import psnr
-from restora.models import ModelDescriptor, load_model, save_model
+from restora.models import load_model, save_network
 from restora.train.config import DEVICES, TrainConfig, config_json
 from restora.train.data import PatchSampler, validation_set
 from restora.train.plot import plot_history
@@ -261,27 +261,16 @@ def _read_log(path: Path, upto: int) -> list[dict[str, Any]]:
 
 
 def export_model(ema: nn.Module, config: TrainConfig, path: Path) -> Path:
-    """Save ``ema`` with :func:`restora.models.save_model` (arch + config in the metadata)."""
+    """Save ``ema`` with :func:`restora.models.save_network` (arch + config in the metadata)."""
     import torch
 
-
-    opts = json.loads(json.dumps(model_config(config)))
-    kind = config.degradation.kind
     model = copy.deepcopy(ema).float().cpu().eval().to(memory_format=torch.contiguous_format)
-    spec = get_spec(config.model.arch)
-    contract = spec.contract(model)
-    default_task = "upscale" if contract["scale"] > 1 else contract["task"]
+    contract = get_spec(config.model.arch).contract(model)
+    kind = config.degradation.kind
     denoising = {"gaussian", "camera", "camera_isp", "real_mix", "real"}
+    default_task = "upscale" if contract["scale"] > 1 else contract["task"]
     task = config.model.task or ("denoise" if kind in denoising else "deblock" if kind == "jpeg" else default_task)
-    channels = int(opts.get("in_channels", config.data.channels))
-    desc = ModelDescriptor(
-        model=model, arch=config.model.arch, task=task, scale=contract["scale"], in_channels=channels,
-        out_channels=int(opts.get("out_channels") or channels),
-        needs_sigma=contract["needs_sigma"], supported_dtypes=("fp32",),
-        size_multiple=contract["size_multiple"], tile_hint=None, halo=spec.reach(opts),
-        licence=None, source=path, sha256="", config=opts,
-    )
-    return save_model(desc, path)
+    return save_network(model, config.model.arch, model_config(config), path, task=task)
 
 
 class _Bar:
