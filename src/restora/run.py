@@ -47,12 +47,17 @@ from restora.io.write import output_bit_depth
 from restora.methods import get_method, list_methods
 from restora.methods.denoisers import load_network
 from restora.methods.learned import method_from_model, model_task
-from restora.methods.registry import METHOD_TASKS, SIGMA_TASKS, MethodInfo, run_method
+from restora.methods.registry import (
+    METHOD_TASKS,
+    SIGMA_TASKS,
+    MethodInfo,
+    run_method,
+    tiling_for,
+)
 from restora.models.inference import cpu_threads
 from restora.options import (
     AUTO,
     COMMON_PARAMS,
-    DEFAULT_TILE,
     Choice,
     Execution,
     Frames,
@@ -408,23 +413,12 @@ class Restorer:
             raise ShapeError(
                 f"method {info.name!r} takes images with {' or '.join(map(str, info.channels))} "
                 f"channel(s); this one has {image.shape[2]}")
-        execution = self.execution
-        runner = info.runner
-        tile = execution.tile
-        overlap = execution.overlap if info.halo < 0 else max(execution.overlap, 4 * info.halo)
-        if tile == AUTO:
-            h, w = image.shape[:2]
-            tile = DEFAULT_TILE if runner is None else runner.tile_for(h, w, overlap=overlap)
-        if info.halo < 0:
-            tile = None
-        batch = execution.batch if runner is not None else 1  # networks take NHWC stacks
         scale = int(kwargs["scale"]) if "scale" in kwargs and info.does("upscale") else 1
 
         def fn(tile_pixels: np.ndarray) -> np.ndarray:
             return run_method(info, tile_pixels, **kwargs)
 
-        return fn, {"tile": tile, "overlap": overlap, "scale": scale, "batch": batch,
-                    "multiple": 1 if runner is None else runner.model.size_multiple}
+        return fn, tiling_for(info, self.execution, *image.shape[:2], scale=scale)
 
     def run_photo(self, photo: Photo, params: Params | None = None, *,
                   progress: Progress | None = None,

@@ -39,9 +39,9 @@ from restora.errors import InvalidParameterError
 from restora.estimate import estimate_sigma
 from restora.methods.denoisers import load_network
 from restora.methods.learned import method_from_model
-from restora.methods.registry import REGISTRY, register_method, run_method
+from restora.methods.registry import REGISTRY, register_method, run_method, tiling_for
 from restora.models.inference import InferenceRunner
-from restora.options import AUTO, DEFAULT_TILE, Execution
+from restora.options import Execution
 from restora.pipeline.tiling import run_tiled
 
 #: BT.601 luma weights.
@@ -160,17 +160,8 @@ def denoise_revealed(image: np.ndarray, *, execution: Execution | None = None
     kwargs = dict(chosen.options)
     if "sigma" in info.options:
         kwargs["sigma"] = min(DENOISE_GAIN * sigma, 255.0)
-    runner = info.runner
-    overlap = execution.overlap if info.halo < 0 else max(execution.overlap, 4 * info.halo)
-    tile = execution.tile
-    if tile == AUTO:
-        h, w = image.shape[:2]
-        tile = DEFAULT_TILE if runner is None else runner.tile_for(h, w, overlap=overlap)
-    if info.halo < 0:
-        tile = None
-    out = run_tiled(lambda t: run_method(info, t, **kwargs), image, tile=tile,
-                    overlap=overlap, multiple=1 if runner is None else runner.model.size_multiple,
-                    batch=execution.batch if runner is not None else 1)
+    out = run_tiled(lambda t: run_method(info, t, **kwargs), image,
+                    **tiling_for(info, execution, *image.shape[:2]))
     return out, sigma
 
 

@@ -37,7 +37,7 @@ from restora.errors import (
     UnknownMethodError,
 )
 from restora.estimate import estimate_sigma
-from restora.options import AUTO, COMMON_PARAMS, TASKS
+from restora.options import AUTO, COMMON_PARAMS, DEFAULT_TILE, TASKS, Execution
 
 #: Tasks a method can do (every task but ``auto``, which chooses methods itself).
 METHOD_TASKS = tuple(t for t in TASKS if t != AUTO)
@@ -230,3 +230,22 @@ def run_method(info: MethodInfo, image: np.ndarray, **options: object) -> np.nda
     kwargs = {k: v for k, v in given.items() if k in info.options}
     kwargs.update({k: v for k, v in context.items() if k in info.context})
     return info.fn(image, **kwargs)
+
+
+def tiling_for(info: MethodInfo, execution: Execution, height: int, width: int, *,
+               scale: int = 1) -> dict[str, Any]:
+    """The tiling of method ``info`` on a ``height x width`` image under ``execution``: the
+    keyword arguments of :func:`~restora.pipeline.run_tiled` / ``stream_tiled`` (tile,
+    overlap, scale, multiple, batch). The overlap is at least four times the method's reach;
+    the automatic tile comes from the network's runner (``DEFAULT_TILE`` for other methods);
+    methods with reach -1 run whole."""
+    runner = info.runner
+    overlap = execution.overlap if info.halo < 0 else max(execution.overlap, 4 * info.halo)
+    tile = execution.tile
+    if tile == AUTO:
+        tile = DEFAULT_TILE if runner is None else runner.tile_for(height, width, overlap=overlap)
+    if info.halo < 0:
+        tile = None
+    return {"tile": tile, "overlap": overlap, "scale": scale,
+            "batch": execution.batch if runner is not None else 1,  # networks take NHWC stacks
+            "multiple": 1 if runner is None else runner.model.size_multiple}
