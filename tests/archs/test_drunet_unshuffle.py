@@ -66,3 +66,11 @@ def test_onnx_export_matches_and_spandrel_is_refused(tmp_path):
 def test_bad_unshuffle_is_refused(bad):
     with pytest.raises(InvalidParameterError, match="unshuffle"):
         get_spec("drunet").build({**CONFIG, "unshuffle": bad})
+
+
+def test_save_network_refuses_an_unknown_architecture_and_writes_nothing(tmp_path):
+    net = get_spec("drunet").build(CONFIG).eval()
+    target = tmp_path / "net.safetensors"
+    with pytest.raises(InvalidParameterError, match="unknown architecture 'unet'; known: compact"):
+        save_network(net, "unet", CONFIG, target)
+    assert list(tmp_path.iterdir()) == []
