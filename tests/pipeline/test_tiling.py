@@ -159,6 +159,39 @@ def test_multiple_of_8(height: int, width: int, tile: int | None) -> None:
     assert np.abs(out - ref).max() < 1e-6
 
 
+def _block_means(t: np.ndarray) -> np.ndarray:
+    """Each pixel replaced by the mean of its 8x8 block: the output depends on where the
+    8-pixel grid falls, as a network that downsamples by 8 does (reach 7 pixels). Takes
+    HWC or a batch (NHWC)."""
+    if t.ndim == 4:
+        return np.stack([_block_means(x) for x in t])
+    h, w, c = t.shape
+    means = t.reshape(h // 8, 8, w // 8, 8, c).mean(axis=(1, 3))
+    return np.repeat(np.repeat(means, 8, axis=0), 8, axis=1)
+
+
+@pytest.mark.parametrize(("height", "width", "tile"),
+                         [(321, 481, 128), (481, 321, (136, 200)), (250, 203, 96)])
+def test_tiles_start_on_the_grid_of_the_untiled_image(height, width, tile) -> None:
+    """Every tile, the last one shifted inward included, starts on a multiple of
+    ``multiple``, so a grid-phase-dependent operator gives the untiled result; a last tile
+    shifted off the grid (the engine before) gave 8x8 means of other blocks there."""
+    rows, cols, th, tw = tile_grid(height, width, tile=tile, overlap=32, multiple=8)
+    assert all(r % 8 == 0 for r in rows) and all(c % 8 == 0 for c in cols)
+    assert rows[-1] + th == height + (-height % 8) and cols[-1] + tw == width + (-width % 8)
+    image = synthetic(height, width, seed=9)
+    whole = run_tiled(_block_means, image, tile=None, multiple=8)
+    tiled = run_tiled(_block_means, image, tile=tile, overlap=32, multiple=8)
+    assert np.abs(tiled - whole).max() < 1e-6
+    rows_out = np.zeros_like(whole)
+
+    def sink(y0: int, band: np.ndarray) -> None:
+        rows_out[y0 : y0 + len(band)] = band
+
+    stream_tiled(_block_means, image, sink=sink, tile=tile, overlap=32, multiple=8, batch=3)
+    assert np.abs(rows_out - whole).max() < 1e-6
+
+
 def test_pad_to_multiple_values_and_roundtrip() -> None:
     image = np.arange(15, dtype=np.float32).reshape(3, 5)
     padded, size = pad_to_multiple(image, 4)
@@ -202,7 +235,8 @@ def test_rectangular_tiles_give_the_untiled_result() -> None:
     within overlap // 4 gives exactly the untiled result, in run_tiled and stream_tiled."""
     rows, cols, th, tw = tile_grid(700, 1000, tile=(300, 520), overlap=40, multiple=8)
     assert (th, tw) == (296, 520)  # rounded down to the multiple
-    assert rows == [0, 256, 404] and cols == [0, 480]
+    # tiles start on the 8-pixel grid; the last row reaches 408 + 296 = 704, 4 rows padded
+    assert rows == [0, 256, 408] and cols == [0, 480]
     assert tile_count(700, 1000, tile=(300, 520), overlap=40, multiple=8) == 6
     image = synthetic(700, 1000, seed=3)
     whole = gauss5(image)

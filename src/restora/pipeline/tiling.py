@@ -9,7 +9,7 @@ normalised and no full-size weight or accumulator image is ever allocated.
 Working memory beyond the input and ``out`` (exactly, for ``batch=1``):
 
 * one input tile: ``tile_h x tile_w x C_in`` float32 (a contiguous copy, padded up to
-  ``multiple`` when the image is smaller than the tile),
+  ``multiple`` when the image is smaller than the tile or at the far edge),
 * whatever ``fn`` allocates, at least its result ``tile_h*s x tile_w*s x C_out``,
 * one weighted copy of that result plus a 2-D weight tile ``tile_h*s x tile_w*s`` float32,
 * 1-D weight profiles of ``O((H + W) * s)`` float64 numbers (a few hundred kB at most).
@@ -113,12 +113,20 @@ def crop_to(image: np.ndarray, h: int, w: int) -> np.ndarray:
     return image[:h, :w]
 
 
-def _starts(length: int, size: int, step: int) -> list[int]:
-    """Tile starts along one axis: every ``step``, the last one shifted inward to end at
-    ``length`` (so edge tiles keep the full ``size`` instead of being small)."""
+def _starts(length: int, size: int, step: int, multiple: int = 1) -> list[int]:
+    """Tile starts along one axis, all multiples of ``multiple``: every ``step`` (rounded
+    down to a multiple), then a last one that ends at ``length`` rounded up to a multiple.
+
+    The last tile keeps the full ``size``; it reaches past ``length`` by less than
+    ``multiple`` pixels, which are padded as the untiled image is padded. So every tile sits
+    on the grid of the whole image: a network that downsamples by ``multiple`` computes in
+    each tile what it computes untiled (a tile shifted off the grid gives outputs 1-3 grey
+    levels apart). ``size`` is a multiple of ``multiple`` when ``size < length``."""
     if size >= length:
         return [0]
-    return list(range(0, length - size, step)) + [length - size]
+    step = max(multiple, step - step % multiple)
+    last = length + (-length % multiple) - size
+    return list(range(0, last, step)) + [last]
 
 
 Tile = int | tuple[int, int] | None
@@ -139,15 +147,18 @@ def tile_grid(
     """The tiles :func:`run_tiled` uses: ``(row_starts, col_starts, tile_h, tile_w)``.
 
     ``tile`` (one side, or ``(height, width)``) is rounded down to a multiple of
-    ``multiple``, then clipped to the image; tiles step by ``side - overlap`` along each axis
-    and the last row/column is shifted inward to stay full size.
+    ``multiple``, then clipped to the image; tiles step by ``side - overlap`` (rounded down
+    to a multiple of ``multiple``) along each axis and the last row/column is shifted inward
+    to stay full size, to the first multiple of ``multiple`` from which it covers the image
+    (it may reach up to ``multiple - 1`` pixels past the far edge: those are padded).
     """
     if tile is None:
         return [0], [0], height, width
     side_h, side_w = tile_sides(tile)
     eff_h, eff_w = side_h - side_h % multiple, side_w - side_w % multiple
     th, tw = min(eff_h, height), min(eff_w, width)
-    return (_starts(height, th, eff_h - overlap), _starts(width, tw, eff_w - overlap), th, tw)
+    return (_starts(height, th, eff_h - overlap, multiple),
+            _starts(width, tw, eff_w - overlap, multiple), th, tw)
 
 
 def _profile(overlap_out: int) -> np.ndarray:
@@ -177,7 +188,7 @@ def _axis_weights(
         if start + size < length and edge.size:  # internal bottom/right edge
             win[n_out - edge.size :] = np.minimum(win[n_out - edge.size :], edge[::-1])
         windows.append(win)
-    total = np.zeros(length * scale)
+    total = np.zeros(max(length, starts[-1] + size) * scale)
     for start, win in zip(starts, windows):
         total[start * scale : start * scale + n_out] += win
     if not np.all(total > 0):  # cannot happen while tile > 2 * overlap
@@ -185,7 +196,7 @@ def _axis_weights(
     normed, ranges = [], []
     for start, win in zip(starts, windows):
         w = win / total[start * scale : start * scale + n_out]
-        nz = np.flatnonzero(w)
+        nz = np.flatnonzero(w[: (length - start) * scale])  # padding past the edge: dropped
         ranges.append((int(nz[0]), int(nz[-1]) + 1))
         normed.append(w.astype(np.float32))
     return normed, ranges
@@ -217,16 +228,18 @@ def run_tiled(
         uint16, given to ``fn`` as k/255 or k/65535); never copied whole nor mutated.
     tile: tile side in input pixels, or ``(height, width)`` for rectangular tiles (``None``
         = the whole image in one call). Rounded down to a multiple of ``multiple`` and
-        clipped to the image; edge tiles are shifted inward to keep full size. Each side must
-        exceed ``2 * overlap``.
+        clipped to the image; edge tiles are shifted inward to keep full size, to a start on
+        the ``multiple`` grid (:func:`tile_grid`). Each side must exceed ``2 * overlap``.
     overlap: input pixels shared by neighbouring tiles. Inside an overlap the outer quarter
         of each tile is discarded and the middle half is cross-faded with a raised cosine, so
         any operator whose output depends only on input within ``overlap // 4`` pixels (its
         halo) gives exactly the untiled result; larger halos give small blended errors.
         Image borders are never faded.
     scale: output pixels per input pixel (upscalers); windows and positions scale with it.
-    multiple: tile height and width passed to ``fn`` are multiples of this; a tile that is
-        smaller (image smaller than ``tile``) is padded with ``pad_mode`` and cropped back.
+    multiple: tile height and width passed to ``fn`` are multiples of this, and tiles start
+        on multiples of it; a tile that is smaller (image smaller than ``tile``) or reaches
+        past the far edge is padded with ``pad_mode`` there and cropped back, as the
+        untiled image would be.
     out: optional float32 array (or ``np.memmap``) of shape ``(H*scale, W*scale, C_out)``
         to write into; its old contents are ignored. Allocated (zeros) when None.
     progress: called as ``progress(done, total)`` after each tile.
