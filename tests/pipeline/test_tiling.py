@@ -192,6 +192,26 @@ def test_tiles_start_on_the_grid_of_the_untiled_image(height, width, tile) -> No
     assert np.abs(rows_out - whole).max() < 1e-6
 
 
+@pytest.mark.parametrize("multiple", [1, 8, 16])
+def test_grid_covers_with_the_overlap_on_the_grid(multiple) -> None:
+    """For many sizes: neighbours share at least ``overlap`` pixels, the grid covers the
+    image, the last tile ends less than ``multiple`` past the edge, and the starts are on
+    the grid whenever a step can be (``side - overlap >= multiple``)."""
+    for length in (17, 64, 100, 321, 481, 1000):
+        for side in (16, 40, 96, 136, 256):
+            for overlap in (0, 3, 7, 12, 32):
+                if side - side % multiple <= 2 * overlap or side < multiple:
+                    continue
+                starts, _, size, _ = tile_grid(length, 1, tile=side, overlap=overlap,
+                                               multiple=multiple)
+                case = (length, side, overlap, multiple, starts)
+                assert starts[0] == 0 and length <= starts[-1] + size < length + multiple, case
+                gaps = np.diff(starts)
+                assert np.all(gaps > 0) and np.all(gaps <= size - overlap), case
+                if size - overlap >= multiple:
+                    assert all(s % multiple == 0 for s in starts), case
+
+
 def test_pad_to_multiple_values_and_roundtrip() -> None:
     image = np.arange(15, dtype=np.float32).reshape(3, 5)
     padded, size = pad_to_multiple(image, 4)

@@ -121,10 +121,13 @@ def _starts(length: int, size: int, step: int, multiple: int = 1) -> list[int]:
     ``multiple`` pixels, which are padded as the untiled image is padded. So every tile sits
     on the grid of the whole image: a network that downsamples by ``multiple`` computes in
     each tile what it computes untiled (a tile shifted off the grid gives outputs 1-3 grey
-    levels apart). ``size`` is a multiple of ``multiple`` when ``size < length``."""
+    levels apart). ``size`` is a multiple of ``multiple`` when ``size < length``. A step
+    shorter than ``multiple`` (tiles of one multiple with a small overlap) is kept as is:
+    neighbours then share at least the overlap, off the grid."""
     if size >= length:
         return [0]
-    step = max(multiple, step - step % multiple)
+    if step >= multiple:
+        step -= step % multiple
     last = length + (-length % multiple) - size
     return list(range(0, last, step)) + [last]
 
