@@ -15,10 +15,17 @@ Parts (``--parts``, all by default):
   pixel-shuffled (PD, Zhou et al. 2020), on the 25 pairs.
 * ``originals``: the 68 CBSD68 originals (PNG, no noise added): which ones the reading
   takes for camera noise, and the PSNR of the automatic mode's output against them.
+* ``models``: each noise-map colour model of ``--models`` (names or files; fp32, untiled)
+  on the 25 pairs at a fixed sigma 7..17, the best sigma per photo, and its luma / chroma
+  error (BT.601 YCbCr) at sigma 11; then on synthetic in-camera noise (the trainer's
+  ``pair_fraction`` degradation: a camera_pair residual on the clean photo) over the centre
+  192 px of the 16 first B100 photos outside CBSD68, at a noise map of 1 / 1.5 / 2 x the
+  noise's RMS.
 
 PSNR: RGB, uint8 output, against the reference. Every restora run is ``restora.restore``.
 
-    .venv/bin/python benchmarks/camera_step.py [--parts sweep jpeg structure originals variants]
+    .venv/bin/python benchmarks/camera_step.py [--parts sweep jpeg structure originals variants models]
+        [--models denoise_color FILE ...]
 """
 
 from __future__ import annotations
@@ -199,16 +206,67 @@ def variants() -> None:
         print(f"| {label} | {np.mean(v):.2f} | {np.min(v):.2f} |")
 
 
+#: B100 photos that are not in CBSD68 (the manifest's CBSD432 extras), first 16
+B100_EXTRAS = ("156065", "361010", "37073", "376043", "38082", "38092", "385039", "41033", "41069",
+               "42012", "42049", "43074", "45096", "54082", "55073", "58060")
+#: BT.601 RGB -> YCbCr (full range, no offsets)
+YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+
+
+def models(names: list[str]) -> None:
+    import restora
+    from restora.io import read_image
+    from restora.metrics import psnr
+    from restora.train.config import DegradationConfig
+    from restora.train.data import degrade_pair
+
+    sigmas = (7, 9, 11, 13, 15, 17)
+    pairs = _pairs()
+    synthetic = DegradationConfig(kind="gaussian", pair_fraction=1.0, shot_min=1e-5, shot_max=4e-3,
+                                  noise_blur_max=1.0, noise_blur_fraction=0.75)
+    rng = np.random.default_rng(0)
+    crops = []
+    for name in B100_EXTRAS:
+        c = read_image(DATA / "b100" / f"{name}.jpg").pixels
+        h, w = c.shape[:2]
+        clean = np.ascontiguousarray(c[h // 2 - 96 : h // 2 + 96, w // 2 - 96 : w // 2 + 96], np.float32)
+        crops.append(degrade_pair(clean, synthetic, rng))
+    print("| model | nam, sigma " + " / ".join(map(str, sigmas)) + " | best per photo | "
+          "luma / chroma MSE at 11 | synthetic: input / map x1 / x1.5 / x2 |\n|---|---|---|---|---|")
+    for model in names:
+        table, errors = [], []
+        for _, x, gt in pairs:
+            row = []
+            for s in sigmas:
+                y = _u8(restora.restore(x, model=model, sigma=s, precision="fp32", tile=0))
+                row.append(psnr(gt, y))
+                if s == 11:
+                    e = (y - gt) @ YCBCR.T * 255
+                    errors.append(((e[..., 0] ** 2).mean(), (e[..., 1:] ** 2).mean()))
+            table.append(row)
+        p = np.array(table)
+        synth = [[psnr(clean, _u8(noisy))] + [psnr(clean, _u8(restora.restore(
+            noisy, model=model, sigma=k * rms, precision="fp32", tile=0))) for k in (1, 1.5, 2)]
+            for clean, noisy, rms in crops]
+        luma, chroma = np.mean(errors, axis=0)
+        print(f"| {model} | " + " / ".join(f"{v:.2f}" for v in p.mean(0)) + f" | {p.max(1).mean():.2f} | "
+              f"{luma:.2f} / {chroma:.2f} | " + " / ".join(f"{v:.2f}" for v in np.mean(synth, 0)) + " |",
+              flush=True)
+
+
 PARTS = {"sweep": sweep, "jpeg": jpeg, "structure": structure, "originals": originals,
-         "variants": variants}
+         "variants": variants, "models": models}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
-    for part in parser.parse_args().parts:
+    parser.add_argument("--models", nargs="+", default=["denoise_color"],
+                        help="noise-map colour models for the 'models' part (names or files)")
+    args = parser.parse_args()
+    for part in args.parts:
         print(f"== {part}")
-        PARTS[part]()
+        PARTS[part](args.models) if part == "models" else PARTS[part]()
 
 
 if __name__ == "__main__":

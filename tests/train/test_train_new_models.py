@@ -64,6 +64,42 @@ def test_camera_fraction_mixes_camera_noise_with_measured_sigma():
     assert s == 10.0 and np.std(gauss - 0.5) * 255 == pytest.approx(10, rel=0.1)
 
 
+def test_pair_fraction_adds_correlated_camera_noise_to_the_clean_target():
+    from restora.train.data import degrade_pair
+
+    # a smooth gradient: the residual is camera noise, not demosaicking of edges
+    ramp = np.linspace(0.2, 0.8, 96, dtype=np.float32)
+    clean = np.stack([np.add.outer(ramp, ramp) / 2] * 3, axis=-1) * np.array([1.0, 0.9, 0.7], np.float32)
+    deg = DegradationConfig(kind="gaussian", pair_fraction=1.0, pair_map_gain=2.0, shot_min=2e-3,
+                            shot_max=2e-3, noise_blur_max=0.8, noise_blur_fraction=1.0)
+    target, noisy, sigma = degrade_pair(clean, deg, np.random.default_rng(0))
+    assert target is clean
+    residual = noisy.astype(np.float64) - clean
+    rms = float(np.std(residual) * 255)
+    assert sigma == pytest.approx(2.0 * rms) and 2 < rms < 40
+    # in-camera noise reduction correlates neighbours (white noise: lag-1 autocorrelation ~0)
+    r = residual - residual.mean(axis=(0, 1))
+    lag1 = float((r[:, 1:] * r[:, :-1]).mean() / (r * r).mean())
+    assert lag1 > 0.4
+    # the share is per sample; 0 keeps AWGN at the drawn sigma (the old stream)
+    shares = [degrade_pair(clean, DegradationConfig(kind="gaussian", pair_fraction=0.5, sigma_min=7,
+                                                    sigma_max=7), np.random.default_rng(i))[2] != 7.0
+              for i in range(40)]
+    assert 8 <= sum(shares) <= 32
+    _, plain, s = degrade_pair(clean, DegradationConfig(kind="gaussian", sigma_min=7, sigma_max=7),
+                               np.random.default_rng(3))
+    expected, _ = degrade(clean, DegradationConfig(kind="gaussian", sigma_min=7, sigma_max=7),
+                          np.random.default_rng(3))
+    assert s == 7.0 and np.array_equal(plain, expected)
+
+
+def test_pair_fraction_is_validated(folders, tmp_path):  # noqa: F811
+    with pytest.raises(InvalidParameterError, match="pair_fraction"):
+        _config(folders, tmp_path / "r", degradation={"pair_fraction": 1.5})
+    with pytest.raises(InvalidParameterError, match="pair_map_gain"):
+        _config(folders, tmp_path / "r", degradation={"pair_map_gain": 0})
+
+
 def test_log_uniform_sigma_spans_decades():
     deg = DegradationConfig(kind="gaussian", sigma_min=0.5, sigma_max=5000, sigma_sampling="log_uniform")
     clean = np.zeros((4, 4, 1), np.float32)

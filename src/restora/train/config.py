@@ -86,6 +86,13 @@ class DegradationConfig:
     sigma_sampling: "uniform" in [sigma_min, sigma_max], or "log_uniform" (needs sigma_min > 0).
     camera_fraction: share of "gaussian" samples degraded by the "camera" model instead
         (robustness to real sensor noise; the network then receives the measured noise std).
+    pair_fraction, pair_map_gain: share of "gaussian" samples that carry in-camera noise
+        instead: the residual of a :func:`restora.degrade.camera_pair` (demosaicked,
+        signal-dependent, correlated, JPEG; drawn as for "real") added to the clean patch,
+        which stays the target (the pair's own rendering has demosaicking artefacts a
+        denoiser must not learn to keep); the network receives ``pair_map_gain`` x the
+        noise's RMS as its noise map.
+        ``camera_fraction`` applies to the other samples.
     val_sigma: the fixed AWGN std used for validation (gaussian), 8-bit units.
     photons_min, photons_max: electrons at white level, sampled log-uniformly (camera).
     read_sigma_min, read_sigma_max: read-noise std range, 8-bit units (camera).
@@ -116,6 +123,8 @@ class DegradationConfig:
     sigma_max: float = 50.0
     sigma_sampling: str = "uniform"
     camera_fraction: float = 0.0
+    pair_fraction: float = 0.0
+    pair_map_gain: float = 1.0
     val_sigma: float = 25.0
     photons_min: float = 50.0
     photons_max: float = 2000.0
@@ -364,6 +373,10 @@ def validate(config: TrainConfig, *, source: str = "config") -> None:
            "[degradation] 'log_uniform' sigma_sampling needs sigma_min > 0")
     _check(0 <= g.camera_fraction <= 1, source,
            f"[degradation] 'camera_fraction' must be in [0, 1], got {g.camera_fraction}")
+    _check(0 <= g.pair_fraction <= 1, source,
+           f"[degradation] 'pair_fraction' must be in [0, 1], got {g.pair_fraction}")
+    _check(0 < g.pair_map_gain <= 10, source,
+           f"[degradation] 'pair_map_gain' must be in (0, 10], got {g.pair_map_gain}")
     _check(1 <= g.quality_min <= g.quality_max <= 100, source,
            f"[degradation] need 1 <= quality_min <= quality_max <= 100, got {g.quality_min}, {g.quality_max}")
     _check(0 < g.photons_min <= g.photons_max, source, "[degradation] need 0 < photons_min <= photons_max")
