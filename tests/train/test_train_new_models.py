@@ -98,6 +98,8 @@ def test_pair_fraction_is_validated(folders, tmp_path):  # noqa: F811
         _config(folders, tmp_path / "r", degradation={"pair_fraction": 1.5})
     with pytest.raises(InvalidParameterError, match="pair_map_gain"):
         _config(folders, tmp_path / "r", degradation={"pair_map_gain": 0})
+    with pytest.raises(InvalidParameterError, match="pair_fraction.*'gaussian' only, not 'jpeg'"):
+        _config(folders, tmp_path / "r", degradation={"kind": "jpeg", "pair_fraction": 0.3})
 
 
 def test_log_uniform_sigma_spans_decades():

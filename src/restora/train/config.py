@@ -375,6 +375,8 @@ def validate(config: TrainConfig, *, source: str = "config") -> None:
            f"[degradation] 'camera_fraction' must be in [0, 1], got {g.camera_fraction}")
     _check(0 <= g.pair_fraction <= 1, source,
            f"[degradation] 'pair_fraction' must be in [0, 1], got {g.pair_fraction}")
+    _check(g.pair_fraction == 0 or g.kind == "gaussian", source,
+           f"[degradation] 'pair_fraction' mixes in-camera noise into kind 'gaussian' only, not {g.kind!r}")
     _check(0 < g.pair_map_gain <= 10, source,
            f"[degradation] 'pair_map_gain' must be in (0, 10], got {g.pair_map_gain}")
     _check(1 <= g.quality_min <= g.quality_max <= 100, source,
