@@ -104,6 +104,27 @@ def test_resume_matches_an_uninterrupted_run(folders, tmp_path):
     assert max(float((mid[k] - a[k]).abs().max()) for k in a) > 1e-4
 
 
+def test_time_limit_stops_checkpointed_and_resumes_to_the_same_weights(folders, tmp_path):
+    from safetensors.torch import load_file
+
+    straight = train(_config(folders, tmp_path / "a", checkpoint_every=100), progress=False)
+    # a limit that the first step already passes: one step, validated, checkpointed, exported
+    first = train(_config(folders, tmp_path / "b", checkpoint_every=100), time_limit=1e-9, progress=False)
+    assert first.steps == 1 and not first.finished and first.val_psnr is not None
+    assert (tmp_path / "b" / "model.safetensors").is_file()
+    log = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 1]  # the loss and the validation of step 1
+    second = train(_config(folders, tmp_path / "b", checkpoint_every=100), resume=True, progress=False)
+    assert second.steps == 10 and second.finished
+    a = load_file(str(tmp_path / "a" / "checkpoint.safetensors"))
+    b = load_file(str(tmp_path / "b" / "checkpoint.safetensors"))
+    for k in a:
+        np.testing.assert_allclose(b[k].numpy(), a[k].numpy(), atol=1e-6, err_msg=k)
+    assert straight.finished
+    with pytest.raises(InvalidParameterError, match="time_limit must be > 0"):
+        train(_config(folders, tmp_path / "t"), time_limit=0, progress=False)
+
+
 def test_state_file_loads_with_weights_only(folders, tmp_path):
     import torch
 

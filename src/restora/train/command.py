@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
         config: Annotated[Path, typer.Argument(help="Recipe file (.toml, or .yaml with PyYAML).")],
         resume: Annotated[bool, typer.Option("--resume", help="Continue the run in the recipe's output folder.")] = False,
         max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N steps in total (schedule unchanged).")] = None,
+        time_limit: Annotated[float | None, typer.Option("--time-limit", help="Stop after this many seconds of training, checkpointed and exported (schedule unchanged).")] = None,
         device: Annotated[str | None, typer.Option(help="auto | cpu | cuda (overrides the recipe).")] = None,
         progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     ) -> None:
@@ -26,7 +27,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
 
-        result = train(load_config(config), resume=resume, max_steps=max_steps, device=device, progress=progress)
+        result = train(load_config(config), resume=resume, max_steps=max_steps, time_limit=time_limit, device=device, progress=progress)
         val = "-" if result.val_psnr is None else f"{result.val_psnr:.2f} dB"
         Console(stderr=True).print(
             f"{result.steps} steps{' (finished)' if result.finished else ''}, loss {result.loss:.4g}, "

@@ -310,6 +310,7 @@ def train(
     *,
     resume: bool = False,
     max_steps: int | None = None,
+    time_limit: float | None = None,
     device: str | None = None,
     progress: bool = True,
 ) -> TrainResult:
@@ -319,6 +320,9 @@ def train(
         continued run matches an uninterrupted one step for step (batches are seeded per step).
     max_steps: stop after this many steps in total (the LR schedule still spans
         ``config.steps``), leaving a checkpoint to ``resume`` from.
+    time_limit: seconds of training (from the first step; loading and building excluded)
+        after which the run stops at the end of the current step, validates, checkpoints and
+        exports as at ``max_steps`` (a cluster job's or a lent GPU's wall-clock limit).
     device: overrides ``config.device`` ("auto", "cpu", "cuda").
     progress: show a Rich progress bar.
     Writes checkpoints, ``log.jsonl``, ``plot.png`` and the exported EMA model
@@ -331,6 +335,8 @@ def train(
         config = replace(config, device=device)
     if max_steps is not None and max_steps < 1:
         raise InvalidParameterError(f"max_steps must be >= 1, got {max_steps}")
+    if time_limit is not None and not time_limit > 0:
+        raise InvalidParameterError(f"time_limit must be > 0 seconds, got {time_limit}")
     dev = _resolve_device(config.device)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
@@ -346,13 +352,13 @@ def train(
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(config.deterministic or deterministic_before)
     try:
-        return _train(config, dev, out, stop, amp, resume, progress)
+        return _train(config, dev, out, stop, amp, resume, progress, time_limit)
     finally:
         torch.use_deterministic_algorithms(deterministic_before)
 
 
 def _train(config: TrainConfig, dev: str, out: Path, stop: int, amp: bool, resume: bool,
-           progress: bool) -> TrainResult:
+           progress: bool, time_limit: float | None = None) -> TrainResult:
     import torch
 
 
@@ -425,6 +431,8 @@ def _train(config: TrainConfig, dev: str, out: Path, stop: int, amp: bool, resum
             _update_ema(ema, model, decay)
             window.append(float(loss.detach()))
             done = step + 1
+            if time_limit is not None and time.perf_counter() - t0 >= time_limit:
+                stop = done  # out of time: this step logs, validates and checkpoints as the last
             if done % config.log_every == 0 or done == stop:
                 last_loss = float(np.mean(window))
                 log({"step": done, "loss": last_loss, "lr": opt.param_groups[0]["lr"],
@@ -437,6 +445,8 @@ def _train(config: TrainConfig, dev: str, out: Path, stop: int, amp: bool, resum
             if (config.checkpoint_every and done % config.checkpoint_every == 0) or done == stop:
                 _save_checkpoint(out, done, model, ema, opt, sched, config)
             bar.update(done, last_loss if not math.isnan(last_loss) else None, val_psnr)
+            if done == stop:
+                break
     done = max(start, stop)
     model_path = export_model(ema, config, out / EXPORT)
     plot_history(history, out / PLOT)

@@ -1,0 +1,168 @@
+"""One lent GPU session, prepared: the GPU benchmark, then one recipe trained for the time left.
+
+A lent machine (the ``device`` tool: one H200, 15 minutes of device time per task, start and
+idle included) gets the repository and nothing beside it: ``../shared`` does not travel, and
+the working tree plus carried folders must stay under 64 MiB. So:
+
+    .venv/bin/python scripts/device_session.py stage            # here: copy the images into device_data/
+    # then, through the device tool, with carry ["device_data"] and timeout_s 600:
+    PYTHONUNBUFFERED=1 PYTHONPATH=src python3 scripts/device_session.py run --minutes 8 --out $OUT
+
+``stage`` copies the colour training photos (``bsd400_color``, original JPEG bytes) and as
+many Val20 photos as fit into ``device_data/`` (git-ignored; never committed), and prints
+the size that will travel. ``run`` (on the device) runs ``benchmarks/gpu_throughput.py``
+(its table to ``$OUT/gpu_throughput.txt``), times 40 steps of the recipe at ``--batch-factor``
+x its batch, sets the recipe's schedule to the steps that fit the minutes left, trains it
+with a time limit as a safety stop, and copies the exported EMA model, its log, plot and
+config to ``$OUT``. Nothing is shipped: measure the model here first (``restora eval``,
+``benchmarks/camera_step.py --parts models``), then ship it with ``scripts/ship_weights.py``.
+
+The default recipe is ``configs/default_denoise_color_stage3.toml`` from the shipped weights
+(issues 14 and 17: the colour model that generalises to real photos needs more training than
+two CPU cores give); ``--recipe configs/denoise_color_unshuffled.toml --init none`` trains
+the cheaper candidate of issue 17 from scratch instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "datasets"
+STAGED = REPO / "device_data"
+#: what may travel to the device machine: tracked files plus carried folders
+TRAVEL_LIMIT = 64 * 2**20
+TRAIN_SET, VAL_SET = "bsd400_color", "val20"
+
+
+def _tracked_bytes() -> int:
+    names = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    return sum((REPO / n).stat().st_size for n in names.decode().split("\0") if n and (REPO / n).is_file())
+
+
+def stage(margin: int = 2**20) -> int:
+    """Copy the training photos and the Val20 photos that fit into ``device_data/``."""
+    train = sorted((SHARED / TRAIN_SET).iterdir())
+    if not train:
+        print(f"error: {SHARED / TRAIN_SET}: no training photos", file=sys.stderr)
+        return 1
+    budget = TRAVEL_LIMIT - margin - _tracked_bytes() - sum(p.stat().st_size for p in train)
+    val = []
+    for p in sorted((SHARED / VAL_SET).iterdir(), key=lambda p: p.stat().st_size):
+        if p.stat().st_size > budget:
+            break
+        val.append(p)
+        budget -= p.stat().st_size
+    if budget < 0 or not val:
+        print(f"error: the training photos and one validation photo do not fit in {TRAVEL_LIMIT >> 20} MiB "
+              "with the working tree", file=sys.stderr)
+        return 1
+    shutil.rmtree(STAGED, ignore_errors=True)
+    for folder, files in ((TRAIN_SET, train), (VAL_SET, val)):
+        (STAGED / folder).mkdir(parents=True)
+        for p in files:
+            shutil.copyfile(p, STAGED / folder / p.name)
+    size = sum(p.stat().st_size for p in STAGED.rglob("*") if p.is_file())
+    print(f"{STAGED.relative_to(REPO)}: {len(train)} training + {len(val)} validation photos, "
+          f"{size / 2**20:.1f} MiB (with the working tree {(size + _tracked_bytes()) / 2**20:.1f} of "
+          f"{TRAVEL_LIMIT >> 20} MiB); carry [\"device_data\"]")
+    return 0
+
+
+def _seconds_per_step(config, device: str, steps: int) -> float:
+    """Seconds per step of ``config`` on ``device``, from steps 10..``steps`` of a throwaway run
+    (the first steps include autotuning and allocation)."""
+    from restora.train.trainer import train
+
+    calib = replace(config, output=f"{config.output}_calibration", log_every=5, val_every=0,
+                    checkpoint_every=0, data=replace(config.data, val=None))
+    shutil.rmtree(REPO / calib.output, ignore_errors=True)
+    train(calib, max_steps=steps, device=device, progress=False)
+    log = [json.loads(line) for line in (REPO / calib.output / "log.jsonl").read_text().splitlines()]
+    at = {r["step"]: r["seconds"] for r in log if "seconds" in r}
+    return (at[steps] - at[10]) / (steps - 10)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The device session: benchmark, calibrate, train for the minutes left, copy out."""
+    from restora.train.config import load_config
+    from restora.train.trainer import train
+
+    start = time.monotonic()
+    out = Path(args.out or os.environ.get("OUT") or REPO / "runs" / "device_out")
+    out.mkdir(parents=True, exist_ok=True)
+    os.chdir(REPO)
+    if not args.skip_throughput:
+        with open(out / "gpu_throughput.txt", "w") as fh:
+            cmd = [sys.executable, "benchmarks/gpu_throughput.py", "--device", args.device, "--repeat", "2"]
+            if args.device == "cpu":
+                cmd += ["--megapixels", "0.1", "--precisions", "fp32"]
+            try:
+                # a failed benchmark is written down, and the training still runs
+                done = subprocess.run(cmd, check=False, stdout=fh, stderr=subprocess.STDOUT,
+                                      timeout=args.throughput_seconds)
+                if done.returncode:
+                    fh.write(f"\n(exit status {done.returncode})\n")
+            except subprocess.TimeoutExpired:
+                fh.write(f"\n(stopped after {args.throughput_seconds} s)\n")
+        print((out / "gpu_throughput.txt").read_text(), flush=True)
+    recipe = load_config(REPO / args.recipe)
+    config = replace(
+        recipe, device=args.device, amp=True, threads=None, output=f"runs/device/{Path(args.recipe).stem}",
+        model=replace(recipe.model, init=None if args.init == "none" else args.init),
+        data=replace(recipe.data, train=[str(STAGED / TRAIN_SET)], val=str(STAGED / VAL_SET),
+                     batch_size=recipe.data.batch_size * args.batch_factor),
+    )
+    per_step = _seconds_per_step(config, args.device, args.calibration_steps)
+    left = args.minutes * 60 - (time.monotonic() - start) - args.reserve_seconds
+    if left < 20 * per_step:
+        print(f"{args.recipe}: {per_step:.2f} s per step, {left:.0f} s left: too little to train; "
+              f"give more --minutes", flush=True)
+        return 1
+    steps = int(left / per_step)
+    config = replace(config, steps=steps, val_every=0, checkpoint_every=max(steps // 4, 1), log_every=50,
+                     optim=replace(config.optim, warmup_steps=min(config.optim.warmup_steps, steps // 10)))
+    shutil.rmtree(REPO / config.output, ignore_errors=True)
+    print(f"{args.recipe}: {per_step * 1000:.1f} ms per step at batch {config.data.batch_size} -> "
+          f"{steps} steps in {left:.0f} s", flush=True)
+    result = train(config, time_limit=left, progress=False)
+    for name in ("model.safetensors", "log.jsonl", "plot.png", "config.json"):
+        if (result.output / name).is_file():
+            shutil.copyfile(result.output / name, out / name)
+    print(f"{result.steps} of {steps} steps, val PSNR {result.val_psnr}, {result.seconds:.0f} s; "
+          f"session {time.monotonic() - start:.0f} s; files in {out}", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("stage", help="copy the photos a device run needs into device_data/ (here)")
+    p = sub.add_parser("run", help="benchmark and train on the device")
+    p.add_argument("--minutes", type=float, default=8.0, help="the whole run, benchmark included")
+    p.add_argument("--recipe", default="configs/default_denoise_color_stage3.toml")
+    p.add_argument("--init", default="src/restora/weights/denoise_color.safetensors",
+                   help="weights to start from ('none': from scratch, e.g. for another architecture)")
+    p.add_argument("--batch-factor", type=int, default=4)
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--out", default=None, help="where the files go (default $OUT)")
+    p.add_argument("--calibration-steps", type=int, default=40, choices=range(15, 1001, 5),
+                   metavar="N", help="steps timed before the run (a multiple of 5, 15..1000)")
+    p.add_argument("--skip-throughput", action="store_true")
+    p.add_argument("--throughput-seconds", type=int, default=150)
+    p.add_argument("--reserve-seconds", type=float, default=45.0,
+                   help="kept for the last validation, the export and the copies")
+    args = parser.parse_args(argv)
+    return stage() if args.command == "stage" else run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
