@@ -50,7 +50,7 @@ def _tracked_bytes() -> int:
 
 def stage(margin: int = 2**20) -> int:
     """Copy the training photos and the Val20 photos that fit into ``device_data/``."""
-    train = sorted((SHARED / TRAIN_SET).iterdir())
+    train = sorted((SHARED / TRAIN_SET).iterdir()) if (SHARED / TRAIN_SET).is_dir() else []
     if not train:
         print(f"error: {SHARED / TRAIN_SET}: no training photos", file=sys.stderr)
         return 1
