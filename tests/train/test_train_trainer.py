@@ -125,6 +125,47 @@ def test_time_limit_stops_checkpointed_and_resumes_to_the_same_weights(folders, 
         train(_config(folders, tmp_path / "t"), time_limit=0, progress=False)
 
 
+def test_workers_make_the_same_batches_and_weights(folders, tmp_path):
+    from safetensors.torch import load_file
+
+    here = train(_config(folders, tmp_path / "a", steps=6), progress=False)
+    ahead = train(_config(folders, tmp_path / "b", steps=6, workers=2), progress=False)
+    assert [r["loss"] for r in ahead.history if "loss" in r] == [r["loss"] for r in here.history if "loss" in r]
+    a = load_file(str(tmp_path / "a" / "model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "model.safetensors"))
+    assert all(torch_equal(a[k], b[k]) for k in a)
+    # a time stop with batches still queued shuts the pool down cleanly
+    early = train(_config(folders, tmp_path / "c", steps=6, workers=2), time_limit=1e-9, progress=False)
+    assert early.steps == 1
+    with pytest.raises(InvalidParameterError, match="'workers' must be in 0..64"):
+        _config(folders, tmp_path / "d", workers=-1)
+
+
+def torch_equal(x, y) -> bool:
+    import torch
+
+    return bool(torch.equal(x, y))
+
+
+def test_resume_accepts_a_checkpoint_from_before_a_key_existed(folders, tmp_path):
+    import torch
+
+    cfg = _config(folders, tmp_path / "r", checkpoint_every=2)
+    train(cfg, max_steps=2, progress=False)
+    state_path = tmp_path / "r" / "checkpoint_state.pt"
+    state = torch.load(state_path, weights_only=True)
+    saved = json.loads(state["config"])
+    del saved["degradation"]["pair_fraction"], saved["workers"]  # as written before they existed
+    state["config"] = json.dumps(saved)
+    torch.save(state, state_path)
+    assert train(cfg, resume=True, progress=False).finished
+    # a key that changes the maths still has to match
+    state["config"] = json.dumps({**saved, "degradation": {**saved["degradation"], "pair_fraction": 0.5}})
+    torch.save(state, state_path)
+    with pytest.raises(InvalidParameterError, match="differs from the checkpoint's in degradation"):
+        train(cfg, resume=True, progress=False)
+
+
 def test_state_file_loads_with_weights_only(folders, tmp_path):
     import torch
 

@@ -211,6 +211,9 @@ class TrainConfig:
     channels_last: NHWC memory layout for the model and batches (faster convolutions on CPU
         and GPU; the maths is unchanged).
     threads: CPU threads for torch (None: torch's default).
+    workers: processes that make batches ahead of the optimiser (0: in the training process).
+        Batches are seeded per step, so any number gives the same run; a GPU needs several to
+        be kept busy.
     val_every: validate every N steps (and at the end); 0: only at the end.
     checkpoint_every: write a resumable checkpoint every N steps (and at the end); 0: end only.
     log_every: write a ``log.jsonl`` line (mean loss since the last one) every N steps.
@@ -225,6 +228,7 @@ class TrainConfig:
     channels_last: bool = True
     deterministic: bool = False
     threads: int | None = None
+    workers: int = 0
     val_every: int = 0
     checkpoint_every: int = 0
     log_every: int = 10
@@ -357,6 +361,7 @@ def validate(config: TrainConfig, *, source: str = "config") -> None:
     for key in ("val_every", "checkpoint_every"):
         _check(getattr(config, key) >= 0, source, f"'{key}' must be >= 0")
     _check(config.log_every >= 1, source, "'log_every' must be >= 1")
+    _check(0 <= config.workers <= 64, source, f"'workers' must be in 0..64, got {config.workers}")
     _check(bool(d.train), source, "[data] 'train' must list at least one folder of clean images")
     _check(d.channels in (1, 3), source, f"[data] 'channels' must be 1 or 3, got {d.channels}")
     _check(d.patch_size >= 8, source, f"[data] 'patch_size' must be >= 8, got {d.patch_size}")

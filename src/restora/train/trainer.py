@@ -11,11 +11,14 @@ Run folder layout (``config.output``):
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import copy
 import inspect
 import json
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -28,7 +31,7 @@ from restora.io.atomic import atomic_write
 from restora.metrics import psnr
 from restora.models import load_model, save_network
 from restora.train.config import DEVICES, TrainConfig, config_json
-from restora.train.data import PatchSampler, validation_set
+from restora.train.data import Batch, PatchSampler, validation_set
 from restora.train.plot import plot_history
 from restora.train.zero_reference import zero_reference_loss
 
@@ -42,8 +45,8 @@ LOG = "log.jsonl"
 PLOT = "plot.png"
 EXPORT = "model.safetensors"
 # Keys that may change between a run and its resumption (they do not change the maths).
-_RESUMABLE_CHANGES = ("device", "threads", "val_every", "checkpoint_every", "log_every", "output", "amp",
-                      "channels_last")
+_RESUMABLE_CHANGES = ("device", "threads", "workers", "val_every", "checkpoint_every", "log_every", "output",
+                      "amp", "channels_last")
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,10 @@ def _load_checkpoint(out: Path, model: nn.Module, ema: nn.Module, opt: Any, sche
     state = torch.load(out / STATE, map_location="cpu", weights_only=True)
     saved = json.loads(state["config"])
     now = config.to_dict()
+    # keys added to a section since the checkpoint was written compare at their defaults
+    defaults = TrainConfig().to_dict()
+    saved = {k: {**defaults[k], **v} if isinstance(v, dict) and isinstance(defaults.get(k), dict) else v
+             for k, v in {**defaults, **saved}.items()}
     diff = [k for k in sorted(set(saved) | set(now)) if k not in _RESUMABLE_CHANGES and saved.get(k) != now.get(k)]
     if diff:
         raise InvalidParameterError(
@@ -303,6 +310,47 @@ class _Bar:
             if psnr is not None:
                 info += f"  val {psnr:.2f} dB"
             self.progress.update(self.task, completed=step, info=info)
+
+
+_WORKER_SAMPLER: PatchSampler | None = None
+
+
+def _set_worker_sampler(sampler: PatchSampler) -> None:
+    global _WORKER_SAMPLER
+    _WORKER_SAMPLER = sampler
+
+
+def _worker_batch(step: int) -> Batch:
+    assert _WORKER_SAMPLER is not None
+    return _WORKER_SAMPLER.batch(step)
+
+
+@contextlib.contextmanager
+def _batches(sampler: PatchSampler, start: int, stop: int, workers: int) -> Iterator[Iterator[Batch]]:
+    """The batches of steps ``start..stop-1`` in order: made here (``workers`` 0), or ahead by
+    ``workers`` forked processes (the same batches: each is seeded by its step)."""
+    if workers == 0:
+        yield (sampler.batch(step) for step in range(start, stop))
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_set_worker_sampler, initargs=(sampler,))
+
+    def ahead() -> Iterator[Batch]:
+        pending: collections.deque = collections.deque()
+        for step in range(start, stop):
+            pending.append(pool.submit(_worker_batch, step))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    try:
+        yield ahead()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def train(
@@ -408,9 +456,8 @@ def _train(config: TrainConfig, dev: str, out: Path, stop: int, amp: bool, resum
     last_loss = math.nan
     val_psnr: float | None = None
     best: float | None = None
-    with _Bar(progress, config.steps, start) as bar:
-        for step in range(start, stop):
-            batch = sampler.batch(step)
+    with _Bar(progress, config.steps, start) as bar, _batches(sampler, start, stop, config.workers) as batches:
+        for step, batch in zip(range(start, stop), batches, strict=False):
             x = torch.from_numpy(batch.inputs).to(dev).contiguous(memory_format=layout)
             y = torch.from_numpy(batch.targets).to(dev)
             s = torch.from_numpy(batch.sigmas).to(dev)
