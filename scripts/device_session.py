@@ -28,7 +28,6 @@ the cheaper candidate of issue 17 from scratch instead.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -56,7 +55,8 @@ def stage(margin: int = 2**20) -> int:
     if not train:
         print(f"error: {SHARED / TRAIN_SET}: no training photos", file=sys.stderr)
         return 1
-    budget = TRAVEL_LIMIT - margin - _tracked_bytes() - sum(p.stat().st_size for p in train)
+    tracked = _tracked_bytes()
+    budget = TRAVEL_LIMIT - margin - tracked - sum(p.stat().st_size for p in train)
     val = []
     for p in sorted((SHARED / VAL_SET).iterdir(), key=lambda p: p.stat().st_size):
         if p.stat().st_size > budget:
@@ -74,7 +74,7 @@ def stage(margin: int = 2**20) -> int:
             shutil.copyfile(p, STAGED / folder / p.name)
     size = sum(p.stat().st_size for p in STAGED.rglob("*") if p.is_file())
     print(f"{STAGED.relative_to(REPO)}: {len(train)} training + {len(val)} validation photos, "
-          f"{size / 2**20:.1f} MiB (with the working tree {(size + _tracked_bytes()) / 2**20:.1f} of "
+          f"{size / 2**20:.1f} MiB (with the working tree {(size + tracked) / 2**20:.1f} of "
           f"{TRAVEL_LIMIT >> 20} MiB); carry [\"device_data\"]")
     return 0
 
@@ -87,9 +87,8 @@ def _seconds_per_step(config, device: str, steps: int) -> float:
     calib = replace(config, output=f"{config.output}_calibration", log_every=5, val_every=0,
                     checkpoint_every=0, data=replace(config.data, val=None))
     shutil.rmtree(REPO / calib.output, ignore_errors=True)
-    train(calib, max_steps=steps, device=device, progress=False)
-    log = [json.loads(line) for line in (REPO / calib.output / "log.jsonl").read_text().splitlines()]
-    at = {r["step"]: r["seconds"] for r in log if "seconds" in r}
+    history = train(calib, max_steps=steps, device=device, progress=False).history
+    at = {r["step"]: r["seconds"] for r in history if "seconds" in r}
     return (at[steps] - at[10]) / (steps - 10)
 
 

@@ -160,11 +160,15 @@ def degrade(
 
     ``sigma`` (8-bit units) is what a noise-map network receives: the sampled AWGN std for
     "gaussian" (or the given ``sigma``, used for validation), otherwise the measured std of
-    ``degraded - clean``. ``degraded`` has ``clean``'s shape, except with ``lr_output``
+    ``degraded - clean`` (times ``pair_map_gain`` for in-camera noise, ``pair_fraction``). ``degraded`` has ``clean``'s shape, except with ``lr_output``
     ("sr" / "second_order" for upsampling networks): ``clean``'s size / ``cfg.scale``, and
     sigma 0.
     """
     if cfg.kind == "gaussian":
+        if sigma is None and cfg.pair_fraction > 0 and rng.uniform() < cfg.pair_fraction:
+            noisy, rendered = _camera_pair(clean, cfg, rng)  # its noise, on the clean patch
+            out = np.clip(clean + (noisy - rendered), 0.0, 1.0).astype(np.float32)
+            return out, cfg.pair_map_gain * float(np.std(out.astype(np.float64) - clean) * 255.0)
         if sigma is None and cfg.camera_fraction > 0 and rng.uniform() < cfg.camera_fraction:
             out = _camera(clean, cfg, rng)
             return out, float(np.std(out.astype(np.float64) - clean) * 255.0)
@@ -205,12 +209,6 @@ def degrade_pair(
     noise-free rendering of the same raw scene (:func:`restora.degrade.camera_pair`).
     Other arguments as in :func:`degrade`.
     """
-    pair = cfg.kind == "gaussian" and sigma is None and cfg.pair_fraction > 0
-    if pair and rng.uniform() < cfg.pair_fraction:
-        rendered, noisy = _camera_pair(clean, cfg, rng)
-        out = np.clip(clean + (noisy - rendered), 0.0, 1.0).astype(np.float32)
-        rms = float(np.std(out.astype(np.float64) - clean) * 255.0)
-        return clean, out, cfg.pair_map_gain * rms
     if cfg.kind != "real":
         out, s = degrade(clean, cfg, rng, sigma=sigma, lr_output=lr_output)
         return clean, out, s
@@ -221,13 +219,13 @@ def degrade_pair(
     elif u < cfg.mix_fraction + cfg.clean_fraction:
         out = jpeg_compress(clean, int(rng.integers(80, 101)))
     else:
-        target, out = _camera_pair(clean, cfg, rng)
+        out, target = _camera_pair(clean, cfg, rng)
     return target, out, float(np.std(out.astype(np.float64) - target) * 255.0)
 
 
 def _camera_pair(clean: np.ndarray, cfg: DegradationConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``(noise-free rendering, noisy rendering)`` of ``clean`` as a raw scene
-    (:func:`restora.degrade.camera_pair`), with the shot, read and noise-blur ranges of ``cfg``."""
+    """:func:`restora.degrade.camera_pair` of ``clean`` (``(noisy, noise-free)`` renderings of
+    it as a raw scene), with the shot, read and noise-blur ranges of ``cfg``."""
     log_shot = rng.uniform(math.log(cfg.shot_min), math.log(cfg.shot_max))
     log_read = READ_SLOPE * log_shot + READ_INTERCEPT + rng.normal(0.0, READ_SPREAD)
     blur, share = 0.0, 1.0
@@ -235,9 +233,8 @@ def _camera_pair(clean: np.ndarray, cfg: DegradationConfig, rng: np.random.Gener
         blur = float(rng.uniform(min(0.3, cfg.noise_blur_max), cfg.noise_blur_max))
         if cfg.coarse_share_min < 1.0:
             share = float(rng.uniform(cfg.coarse_share_min, 1.0))
-    out, target = camera_pair(clean, rng, shot=math.exp(log_shot), read=math.exp(log_read),
-                              jpeg_probability=0.8, noise_blur=blur, coarse_share=share)
-    return target, out
+    return camera_pair(clean, rng, shot=math.exp(log_shot), read=math.exp(log_read),
+                       jpeg_probability=0.8, noise_blur=blur, coarse_share=share)
 
 
 def augment(patch: np.ndarray, k: int) -> np.ndarray:
