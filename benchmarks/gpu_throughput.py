@@ -5,9 +5,11 @@ For each network and precision, on one synthetic ``--megapixels`` RGB image (def
 
 * **bare**: the whole image as one tensor already on the device, channels-last, a single
   ``model(x)`` under ``torch.inference_mode`` (bf16/fp16 through autocast), synchronised;
-* **restora**: ``restora.restore(image, model=..., device=..., precision=..., batch=...)``
-  on the same image as a float32 HWC numpy array: tiling (least-work tile), host-to-device
-  copies, blending and the copy back are all inside the timing.
+* **restora**: ``restora.restore(photo, model=..., device=..., precision=..., batch=...)``
+  on the same image as an 8-bit HWC numpy array (a decoded photo): tiling (least-work
+  tile), host-to-device copies, blending and the copy back are all inside the timing; once
+  with the tiles on the device (``stream_tiled_on_device``, what a GPU runs) and once with
+  the numpy engine (what the CPU runs: tiles cut, blended and converted on the host).
 
 Networks: DnCNN-colour (17 layers, 64 features; random weights: the cost does not depend on
 them), NAFNet with the official SIDD configuration (width 32, blocks 2-2-4-8 / 12 / 2-2-2-2;
@@ -76,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--precisions", default="fp32,bf16")
     ap.add_argument("--batch", type=int, default=4, help="tiles per call on the restora side")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--compile", action="store_true",
+                    help="last, one more row: denoise_color with compile=True (tiles on the device)")
     args = ap.parse_args(argv)
 
     import torch
@@ -86,14 +90,20 @@ def main(argv: list[str] | None = None) -> int:
     width = round(math.sqrt(args.megapixels * 1e6 * 4 / 3) / 16) * 16
     height = round(width * 3 / 4 / 16) * 16
     mp = width * height / 1e6
-    image = np.random.default_rng(0).random((height, width, 3), dtype=np.float32)
+    photo = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    image = photo.astype(np.float32) / 255
     name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "CPU"
     print(f"# {name}, torch {torch.__version__}, image {width}x{height} ({mp:.2f} MP), batch {args.batch}\n")
-    print("| network | precision | bare forward (MP/s) | restora.restore (MP/s) | restora / bare |")
-    print("|---|---|---|---|---|")
+    print("| network | precision | bare forward (MP/s) | restora, tiles on the device (MP/s) "
+          "| restora, numpy tiles (MP/s) | device tiles / bare |")
+    print("|---|---|---|---|---|---|")
+    from restora.models.inference import InferenceRunner
+
+    decide = InferenceRunner.tiles_on_device
     dtypes = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, path in _networks(Path(tmp)).items():
+        networks = _networks(Path(tmp))
+        for label, path in networks.items():
             desc = load_model(path)
             sigma = 25.0 if desc.needs_sigma else None
             net = desc.model.to(args.device).eval().to(memory_format=torch.channels_last)
@@ -108,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                         net(x, sigma / 255.0) if sigma is not None else net(x)
 
                 def tiled(path=path, precision=precision, sigma=sigma) -> None:
-                    restora.restore(image, task="denoise", model=path, sigma=sigma, device=args.device,
+                    restora.restore(photo, task="denoise", model=path, sigma=sigma, device=args.device,
                                     precision=precision, batch=args.batch)
 
                 try:
@@ -116,12 +126,30 @@ def main(argv: list[str] | None = None) -> int:
                 except torch.OutOfMemoryError:
                     t_bare = math.nan
                     torch.cuda.empty_cache()
-                t_restora = _best(tiled, args.repeat, args.device)
-                print(f"| {label} | {precision} | {mp / t_bare:.3g} | {mp / t_restora:.3g} | "
-                      f"{t_bare / t_restora:.2f} |", flush=True)
+                times = {}
+                for on_device in (True, False):  # the engine, forced either way for this row
+                    InferenceRunner.tiles_on_device = property(lambda self, on=on_device: on)
+                    times[on_device] = _best(tiled, args.repeat, args.device)
+                InferenceRunner.tiles_on_device = decide
+                print(f"| {label} | {precision} | {mp / t_bare:.3g} | {mp / times[True]:.3g} | "
+                      f"{mp / times[False]:.3g} | {t_bare / times[True]:.2f} |", flush=True)
             del net, x
             if args.device.startswith("cuda"):
                 torch.cuda.empty_cache()
+        card_path = networks.get("restora denoise_color (DRUNet)")
+        if args.compile and card_path is not None:
+            precision = args.precisions.split(",")[-1]
+
+            def compiled() -> None:
+                restora.restore(photo, task="denoise", model=card_path, sigma=25.0, device=args.device,
+                                precision=precision, batch=args.batch, compile=True, backend="torch")
+
+            start = time.perf_counter()
+            compiled()  # compiles for each tile stack shape
+            first = time.perf_counter() - start
+            t_compiled = _best(compiled, args.repeat, args.device)
+            print(f"| restora denoise_color, compile=True (first call {first:.0f} s) | {precision} | - | "
+                  f"{mp / t_compiled:.3g} | - | - |", flush=True)
     return 0
 
 

@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     os.chdir(REPO)
     if not args.skip_throughput:
         with open(out / "gpu_throughput.txt", "w") as fh:
-            cmd = [sys.executable, "benchmarks/gpu_throughput.py", "--device", args.device, "--repeat", "2"]
+            cmd = [sys.executable, "benchmarks/gpu_throughput.py", "--device", args.device, "--repeat", "2",
+                   "--compile"]
             if args.device == "cpu":
                 cmd += ["--megapixels", "0.1", "--precisions", "fp32"]
             try:
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calibration-steps", type=int, default=40, choices=range(15, 1001, 5),
                    metavar="N", help="steps timed before the run (a multiple of 5, 15..1000)")
     p.add_argument("--skip-throughput", action="store_true")
-    p.add_argument("--throughput-seconds", type=int, default=150)
+    p.add_argument("--throughput-seconds", type=int, default=240)
     p.add_argument("--reserve-seconds", type=float, default=45.0,
                    help="kept for the last validation, the export and the copies")
     args = parser.parse_args(argv)

@@ -54,7 +54,7 @@ from restora.methods.registry import (
     run_method,
     tiling_for,
 )
-from restora.models.inference import cpu_threads
+from restora.models.inference import cpu_threads, resolve_device
 from restora.options import (
     AUTO,
     COMMON_PARAMS,
@@ -64,7 +64,7 @@ from restora.options import (
     Output,
     Params,
 )
-from restora.pipeline.tiling import run_tiled, stream_tiled
+from restora.pipeline.tiling import run_tiled, stream_tiled, stream_tiled_on_device
 from restora.weights import find_card
 
 Progress = Callable[[int, int], None]
@@ -152,6 +152,15 @@ class Restorer:
         elif choice.model is not None:
             model_task(load_network(choice.model, accept_licence=choice.accept_licence),
                        None if choice.task == AUTO else choice.task)
+
+    def gpu(self) -> str | None:
+        """The GPU this request's networks run on (``cuda``, ``cuda:N``, ``mps``), or ``None``
+        when they run on the CPU or the chosen method runs no network."""
+        choice = self.choice
+        if choice.method is not None and not _method(choice.method).uses_network:
+            return None
+        device = resolve_device(self.execution.device)
+        return None if device == "cpu" else device
 
     def _task_of(self, info: MethodInfo) -> str:
         task = self.choice.task
@@ -396,14 +405,34 @@ class Restorer:
                progress: Progress | None) -> np.ndarray:
         """Run ``info`` on HWC float32 ``image`` in blended tiles (networks: batched, on the
         device); methods whose ``halo`` is -1 see the whole image."""
-        fn, tiling = self._tiling(info, image, kwargs)
-        return run_tiled(fn, image, progress=progress, **tiling)
+        runner = info.runner
+        if runner is None or not runner.tiles_on_device:
+            fn, tiling = self._tiling(info, image, kwargs)
+            return run_tiled(fn, image, progress=progress, **tiling)
+        result: list[np.ndarray] = []
+
+        def sink(y0: int, rows: np.ndarray) -> None:
+            if not result:
+                scale = rows.shape[1] // image.shape[1]
+                result.append(np.empty((image.shape[0] * scale,) + rows.shape[1:], np.float32))
+            result[0][y0 : y0 + len(rows)] = rows
+
+        self._stream(info, image, kwargs, progress, sink)
+        return result[0]
 
     def _stream(self, info: MethodInfo, image: np.ndarray, kwargs: dict[str, Any],
                 progress: Progress | None, sink: Callable[[int, np.ndarray], None]) -> None:
         """:meth:`_apply` with the result's rows handed to ``sink`` top to bottom as they are
-        finished (:func:`~restora.pipeline.stream_tiled`); ``image`` may be 8/16-bit samples."""
+        finished (:func:`~restora.pipeline.stream_tiled`); ``image`` may be 8/16-bit samples.
+        A network on a GPU keeps its tiles there (:func:`~restora.pipeline.
+        stream_tiled_on_device`): the input's samples go up once, finished rows come down."""
         fn, tiling = self._tiling(info, image, kwargs)
+        runner = info.runner
+        if runner is not None and runner.tiles_on_device:
+            given = {k: v for k, v in kwargs.items() if k in ("sigma", "scale") and v is not None}
+            stream_tiled_on_device(runner.tensor_fn(**given), image, sink=sink,
+                                   device=runner.device, progress=progress, **tiling)
+            return
         stream_tiled(fn, image, sink=sink, progress=progress, **tiling)
 
     def _tiling(self, info: MethodInfo, image: np.ndarray,

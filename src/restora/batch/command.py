@@ -33,7 +33,7 @@ def batch(
     in_dir: Annotated[Path, typer.Argument(help="Folder of photos to restore.", show_default=False)],
     out_dir: Annotated[Path, typer.Argument(help="Output folder (sub-folders mirrored; manifest in OUT_DIR/.restora).", show_default=False)],
     engine: Annotated[str, typer.Option(help="local (process pool) | ray (local Ray cluster, or --address).")] = "local",
-    workers: Annotated[int | None, typer.Option(help="Worker processes / Ray actors (default: CPU count).", show_default=False)] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes / Ray actors (default: CPU count; 2 when the networks run on a GPU).", show_default=False)] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Walk sub-folders too.")] = False,
     pattern: Annotated[str | None, typer.Option(help="File-name glob, e.g. '*.jpg' (default: every readable image).")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Retry the images that failed before.")] = False,

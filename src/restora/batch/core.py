@@ -144,7 +144,8 @@ def run_batch(
         as a mapping (``task``, ``method``, ``model``, ``sigma``, ``scale``, ``device``,
         ``format`` (``same``: each input's; RAW becomes 16-bit TIFF), ``suffix`` (added to
         each output's stem) ...; unknown names raise). Default: the automatic mode.
-    engine: ``local`` (process pool of ``workers``, default the CPU count) or ``ray``
+    engine: ``local`` (process pool of ``workers``, default the CPU count, or
+        :data:`GPU_WORKERS` when the networks run on a GPU) or ``ray``
         (actors on a local Ray cluster, or the one at ``address``, e.g. ``"auto"``).
     recursive: walk sub-folders too (hidden ones and ``out_dir`` are never walked).
     pattern: file-name glob (case-insensitive, e.g. ``"*.jpg"``; a pattern with ``/`` is
@@ -185,8 +186,9 @@ def run_batch(
     targets = _targets(inputs, out_dir, request)
     params = request.fingerprint()
     phash = params_hash(params)
-    Restorer(request.choice, request.execution).check()  # a bad method or model: fail now
-    count = _worker_count(engine, workers)
+    restorer = Restorer(request.choice, request.execution)
+    restorer.check()  # a bad method or model: fail now
+    count = _worker_count(engine, workers, restorer)
     summary = BatchSummary(in_dir=in_dir, out_dir=out_dir, engine=engine, workers=count,
                            total=len(inputs), ignored=ignored, dry_run=dry_run)
 
@@ -399,10 +401,17 @@ def _cpu_count() -> int:
     return available_cpus()
 
 
-def _worker_count(engine: str, workers: int | None) -> int:
+#: Local worker processes per GPU by default: while one image runs on the GPU, the other
+#: process decodes its next photo and encodes its last (the GPU would idle otherwise).
+GPU_WORKERS = 2
+
+
+def _worker_count(engine: str, workers: int | None, restorer: Restorer) -> int:
     if workers is not None:
         return workers
-    return _cpu_count() if engine == "local" else 0  # 0: Ray decides from the cluster
+    if engine != "local":
+        return 0  # Ray decides from the cluster
+    return GPU_WORKERS if restorer.gpu() is not None else _cpu_count()
 
 
 def _threads_per_worker(workers: int) -> int | None:

@@ -111,3 +111,47 @@ def from_tensor(tensor: torch.Tensor) -> np.ndarray:
     array = tensor.detach().to(device="cpu", dtype=torch.float32).numpy()
     axes = (1, 2, 0) if array.ndim == 3 else (0, 2, 3, 1)
     return np.array(array.transpose(axes), dtype=np.float32, order="C", copy=True)
+
+
+def to_device_chw(image: np.ndarray, device: str | torch.device) -> torch.Tensor:
+    """CHW float32 tensor on ``device`` from an HW or HWC array, converted *there*.
+
+    Values are :func:`to_float32`'s (k/255, k/65535, bool 0/1, floats cast). 8/16-bit
+    samples cross to the device as they are (a quarter or half of the float32 bytes) and
+    are divided on it; float64 is cast to float32 first. On CUDA the copy starts from pinned
+    memory and does not block the caller (later work on the same stream waits for it).
+    """
+    import torch
+
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3:
+        raise ShapeError(f"expected an image array of shape HxW or HxWxC, got shape {array.shape}")
+    dtype = array.dtype
+    if dtype not in _INT_MAX and dtype != np.bool_ and not np.issubdtype(dtype, np.floating):
+        raise InvalidParameterError(
+            f"cannot convert image dtype {dtype} to float; expected uint8, uint16, bool or a "
+            "float dtype in [0, 1]"
+        )
+    if np.issubdtype(dtype, np.floating):
+        array = array.astype(np.float32, copy=False)
+    host = torch.from_numpy(np.ascontiguousarray(array))
+    target = torch.device(device)
+    if target.type == "cuda":
+        host = host.pin_memory()
+    moved = host.to(target, non_blocking=target.type == "cuda")
+    chw = moved.permute(2, 0, 1).to(torch.float32)
+    if dtype in _INT_MAX:
+        chw = chw / _INT_MAX[dtype]
+    return chw.contiguous()
+
+
+def hwc_rows_to_numpy(rows: torch.Tensor) -> np.ndarray:
+    """HWC float32 numpy rows from an HWC tensor on any device (a view when it is already a
+    CPU float32 tensor: read it before changing the tensor)."""
+    import torch
+
+    if rows.ndim != 3:
+        raise ShapeError(f"expected HWC rows, got shape {tuple(rows.shape)}")
+    return rows.detach().to(device="cpu", dtype=torch.float32).numpy()

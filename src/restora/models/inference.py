@@ -413,6 +413,9 @@ class InferenceRunner:
     backend: ``torch`` (default here), ``onnxruntime``, ``openvino`` or ``auto`` (see
         :func:`resolve_backend`); the graph engines serve forward passes without gradients,
         torch the ones with.
+    compile: run torch's forward passes through ``torch.compile`` (inductor), compiled on
+        first use and again for each new tile size (tens of seconds each); gradients and
+        graph engines run as before; ignored for spandrel networks.
     luma: a 1-channel model also takes RGB input, run on its luma (JFIF Y, the plane a JPEG
         encoder quantises) with the chroma kept (JPEG deblocking of colour photos, as ARCNN
         and DnCNN-3 are applied).
@@ -433,8 +436,9 @@ class InferenceRunner:
         threads: int | None = None,
         luma: bool = False,
         backend: str = "torch",
+        compile: bool = False,
     ) -> None:
-        for flag, value in (("ensemble", ensemble), ("luma", luma)):
+        for flag, value in (("ensemble", ensemble), ("luma", luma), ("compile", compile)):
             if not isinstance(value, bool):
                 raise InvalidParameterError(f"{flag} must be True or False; got {value!r}")
         if threads is not None and (
@@ -464,7 +468,9 @@ class InferenceRunner:
         self._torch_channels_last = channels_last
         if self.backend != "torch":
             self.channels_last = False  # the graph engines take NCHW
+        self.compile = compile and model.call_fn is None
         self._prepared: ModelDescriptor | None = None
+        self._compiled: ModelDescriptor | None = None
         self._onnx: ModelDescriptor | None = None
         self._warned = False
 
@@ -475,13 +481,14 @@ class InferenceRunner:
         :class:`~restora.options.Execution` (channels-last),
         shared per process: a web server or batch worker copies a network to its device once."""
         key = (model, execution.device, execution.precision, execution.ensemble,
-               execution.threads, luma, execution.backend)
+               execution.threads, luma, execution.backend, execution.compile)
         with _RUNNERS_LOCK:
             runner = _RUNNERS.pop(key, None)
             if runner is None:
                 runner = cls(model, device=execution.device, precision=execution.precision,
                              channels_last=None, ensemble=execution.ensemble,
-                             threads=execution.threads, luma=luma, backend=execution.backend)
+                             threads=execution.threads, luma=luma, backend=execution.backend,
+                             compile=execution.compile)
             _RUNNERS[key] = runner  # most recently used last
             while len(_RUNNERS) > _RUNNERS_KEPT:
                 _RUNNERS.pop(next(iter(_RUNNERS)))
@@ -492,7 +499,7 @@ class InferenceRunner:
             f"InferenceRunner({self.model.arch} from {self.model.source.name}, "
             f"device={self.device!r}, precision={self.precision!r}, "
             f"channels_last={self.channels_last}, ensemble={self.ensemble}, threads={self.threads}, "
-            f"backend={self.backend!r})"
+            f"backend={self.backend!r}, compile={self.compile})"
         )
 
     def tile_for(self, height: int, width: int, *, overlap: int) -> tuple[int, int] | None:
@@ -528,6 +535,13 @@ class InferenceRunner:
                     return self._on_device(grad)
                 self._onnx = replace(self.model, model=net)
             return self._onnx
+        if self.compile and not grad:
+            if self._compiled is None:
+                import torch
+
+                prepared = self._on_device(grad=True)
+                self._compiled = replace(prepared, model=torch.compile(prepared.model))
+            return self._compiled
         if self._prepared is not None:
             return self._prepared
         desc = self.model
@@ -630,6 +644,34 @@ class InferenceRunner:
 
         return tiled
 
+    @property
+    def tiles_on_device(self) -> bool:
+        """Whether a photo's tiles should stay on the device
+        (:func:`~restora.pipeline.stream_tiled_on_device` with :meth:`tensor_fn`): on a GPU,
+        where the numpy engine's copies and blending would cost more than the network; not
+        on the CPU, nor in luma mode (its colour conversion runs on arrays)."""
+        return self.device != "cpu" and not self.luma
+
+    def _check_scale(self, scale: int | None) -> None:
+        if scale is not None and int(scale) != self.model.scale:
+            raise InvalidParameterError(
+                f"model {self.model.arch} from {self.model.source.name} upscales "
+                f"x{self.model.scale}; got scale={scale}"
+            )
+
+    def tensor_fn(self, *, sigma: float | None = None,
+                  scale: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+        """This network as the tile function of
+        :func:`~restora.pipeline.stream_tiled_on_device`: an (N, C, H, W) float32 tensor in
+        [0, 1] on the runner's device -> (N, C_out, H*s, W*s) on the same device, clipped to
+        [0, 1] as :meth:`run_batch` clips. ``sigma`` / ``scale`` as :meth:`run_batch`."""
+        self._check_scale(scale)
+
+        def run(x: torch.Tensor) -> torch.Tensor:
+            return self.forward(x, sigma).clamp(0, 1)
+
+        return run
+
     def run_batch(
         self, tiles: np.ndarray, *, sigma: float | None = None, scale: int | None = None
     ) -> np.ndarray:
@@ -649,11 +691,7 @@ class InferenceRunner:
                 f"model {self.model.arch} from {self.model.source.name} expects an "
                 f"(N, H, W, C) stack, got {arr.shape}"
             )
-        if scale is not None and int(scale) != self.model.scale:
-            raise InvalidParameterError(
-                f"model {self.model.arch} from {self.model.source.name} upscales "
-                f"x{self.model.scale}; got scale={scale}"
-            )
+        self._check_scale(scale)
         if self.luma and arr.shape[3] == 3:
             ycc = rgb_to_ycbcr_jfif(arr)
             y = self.run_batch(ycc[..., :1].astype(np.float32), sigma=sigma, scale=scale)

@@ -31,15 +31,20 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from restora.errors import InvalidParameterError, ShapeError
-from restora.io.bridge import to_float32
+from restora.io.bridge import hwc_rows_to_numpy, to_device_chw, to_float32
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
-    "Tile", "crop_to", "pad_to_multiple", "run_tiled", "stream_tiled", "tile_count", "tile_grid",
-    "tile_sides",
+    "Tile", "crop_to", "pad_to_multiple", "run_tiled", "stream_tiled", "stream_tiled_on_device",
+    "tile_count", "tile_grid", "tile_sides",
 ]
 
 PAD_MODES = ("reflect", "symmetric", "edge", "constant")
@@ -253,9 +258,10 @@ def run_tiled(
     Raises ShapeError (bad image, ``fn`` result or ``out`` shape: expected vs actual) and
     InvalidParameterError (bad option).
     """
+    plan = _plan(fn, image, tile=tile, overlap=overlap, scale=scale, multiple=multiple,
+                 pad_mode=pad_mode, progress=progress, batch=batch)
     target = _Whole(out, image)
-    _engine(fn, image, target, tile=tile, overlap=overlap, scale=scale, multiple=multiple,
-            pad_mode=pad_mode, progress=progress, batch=batch)
+    _run(fn, plan, _HostTiles(image, plan), target, progress)
     assert target.out is not None
     return target.out
 
@@ -283,9 +289,55 @@ def stream_tiled(
     """
     if not callable(sink):
         raise InvalidParameterError(f"sink must be callable; got {sink!r}")
-    target = _Band(sink)
-    _engine(fn, image, target, tile=tile, overlap=overlap, scale=scale, multiple=multiple,
-            pad_mode=pad_mode, progress=progress, batch=batch)
+    plan = _plan(fn, image, tile=tile, overlap=overlap, scale=scale, multiple=multiple,
+                 pad_mode=pad_mode, progress=progress, batch=batch)
+    target = _Band(sink, np.array, _identity)
+    _run(fn, plan, _HostTiles(image, plan), target, progress)
+    return target.finish()
+
+
+def _identity(rows: np.ndarray) -> np.ndarray:
+    return rows
+
+
+def stream_tiled_on_device(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    image: np.ndarray,
+    *,
+    sink: Sink,
+    device: str,
+    tile: Tile = 512,
+    overlap: int = 32,
+    scale: int = 1,
+    multiple: int = 1,
+    pad_mode: str = "reflect",
+    progress: Progress | None = None,
+    batch: int = 1,
+) -> tuple[int, int, int]:
+    """:func:`stream_tiled` with the tiles on a torch ``device`` (a GPU): nothing but the
+    input's samples goes up and the finished rows come down.
+
+    fn: (N, C_in, h, w) float32 tensor on ``device`` -> (N, C_out, h*scale, w*scale)
+        tensor on ``device`` (N = up to ``batch`` tiles of one tile row).
+    image: as :func:`stream_tiled` (float, or 8/16-bit samples, which cross to the device
+        as they are and become floats there: :func:`~restora.io.bridge.to_device_chw`).
+
+    Each row of tiles is one upload: the input rows it covers, padded as a whole to the
+    ``multiple`` (the numpy engine pads each tile; the values are the same wherever a tile
+    is at least ``2 * multiple`` wide). Cutting, blending and the working band (``tile_h*scale
+    x W*scale x C_out`` float32) stay on the device, and ``sink`` receives numpy rows as
+    :func:`stream_tiled` gives them: the same tiles, weights and order, so the same values up
+    to the device's float arithmetic. Other arguments and errors as :func:`stream_tiled`.
+    Returns the output shape ``(H*scale, W*scale, C_out)``.
+    """
+    import torch
+
+    if not callable(sink):
+        raise InvalidParameterError(f"sink must be callable; got {sink!r}")
+    plan = _plan(fn, image, tile=tile, overlap=overlap, scale=scale, multiple=multiple,
+                 pad_mode=pad_mode, progress=progress, batch=batch)
+    target = _Band(sink, torch.clone, hwc_rows_to_numpy)
+    _run(fn, plan, _DeviceTiles(image, plan, torch.device(device)), target, progress)
     return target.finish()
 
 
@@ -296,9 +348,10 @@ class _Whole:
         self.out, self.image = out, image
         self.zeroed_to = 0  # rows of a caller's ``out`` above this are zeroed (or written)
 
-    def start(self, shape: tuple[int, int, int], band: int) -> None:
+    def start(self, shape: tuple[int, int, int], band: int,
+              zeros: Callable[[tuple[int, ...]], np.ndarray]) -> None:
         if self.out is None:
-            self.out = np.zeros(shape, dtype=np.float32)
+            self.out = zeros(shape)
             self.zeroed_to = shape[0]
         else:
             _check_out(self.out, shape, self.image)
@@ -312,32 +365,38 @@ class _Whole:
 
 
 class _Band:
-    """Accumulates into a band of rows; rows no later tile touches go to the sink."""
+    """Accumulates into a band of rows; rows no later tile touches go to the sink.
 
-    def __init__(self, sink: Sink) -> None:
-        self.sink = sink
-        self.band: np.ndarray | None = None
+    The band is the engine's array type (numpy, or a torch tensor on a device): ``copy``
+    copies a slice of it, ``emit`` turns rows of it into the HWC float32 numpy rows the sink
+    receives."""
+
+    def __init__(self, sink: Sink, copy: Callable[[Any], Any],
+                 emit: Callable[[Any], np.ndarray]) -> None:
+        self.sink, self.copy, self.emit = sink, copy, emit
+        self.band: Any = None
         self.top = 0  # output row of band[0]
         self.used = 0  # band rows holding sums (the rest is zero)
         self.shape = (0, 0, 0)
 
-    def start(self, shape: tuple[int, int, int], band: int) -> None:
+    def start(self, shape: tuple[int, int, int], band: int,
+              zeros: Callable[[tuple[int, ...]], Any]) -> None:
         self.shape = shape
-        self.band = np.zeros((min(band, shape[0]),) + shape[1:], dtype=np.float32)
+        self.band = zeros((min(band, shape[0]),) + shape[1:])
 
     def _flush(self, below: int) -> None:
         assert self.band is not None
         n = below - self.top
         if n <= 0:
             return
-        self.sink(self.top, self.band[:n])
+        self.sink(self.top, self.emit(self.band[:n]))
         keep = self.used - n
         if keep > 0:
-            self.band[:keep] = self.band[n : self.used]
+            self.band[:keep] = self.copy(self.band[n : self.used])
         self.band[max(keep, 0) : self.used] = 0
         self.top, self.used = below, max(keep, 0)
 
-    def rows(self, y0: int, y1: int, final_below: int) -> np.ndarray:
+    def rows(self, y0: int, y1: int, final_below: int) -> Any:
         assert self.band is not None
         if y1 - self.top > len(self.band):
             self._flush(final_below)
@@ -378,10 +437,39 @@ def _check_tile(tile: object, overlap: int, multiple: int) -> int | tuple[int, i
     return (sides[0], sides[1]) if len(sides) == 2 else sides[0]
 
 
-def _engine(fn: TileFn, image: np.ndarray, target: _Whole | _Band, *, tile: Tile,
-            overlap: int, scale: int, multiple: int, pad_mode: str,
-            progress: Progress | None, batch: int) -> None:
-    """Check the arguments, then run every tile and add it, weighted, into ``target``."""
+@dataclass(frozen=True)
+class _Plan:
+    """The checked arguments of one tiled run and its grid: tile starts, tile size (``th x
+    tw``, padded to ``ph x pw``), per-axis normalised weights with their nonzero ranges, and
+    ``final[i]``: the output rows above it are touched by no tile of row ``i`` or later."""
+
+    height: int
+    width: int
+    scale: int
+    multiple: int
+    pad_mode: str
+    batch: int
+    rows: list[int]
+    cols: list[int]
+    th: int
+    tw: int
+    ph: int
+    pw: int
+    wy: list[np.ndarray]
+    ry: list[tuple[int, int]]
+    wx: list[np.ndarray]
+    rx: list[tuple[int, int]]
+    final: list[int]
+
+    @property
+    def tiles(self) -> list[tuple[int, int]]:
+        """``(row index, column index)`` of every tile, in raster order."""
+        return [(i, j) for i in range(len(self.rows)) for j in range(len(self.cols))]
+
+
+def _plan(fn: Callable[..., Any], image: np.ndarray, *, tile: Tile, overlap: int, scale: int,
+          multiple: int, pad_mode: str, progress: Progress | None, batch: int) -> _Plan:
+    """Check the arguments of a tiled run (both engines) and lay out its tiles."""
     if not callable(fn):
         raise InvalidParameterError(f"fn must be callable; got {type(fn).__name__}")
     if not isinstance(image, np.ndarray) or image.ndim != 3:
@@ -411,39 +499,126 @@ def _engine(fn: TileFn, image: np.ndarray, target: _Whole | _Band, *, tile: Tile
     rows, cols, th, tw = tile_grid(height, width, tile=tile, overlap=overlap, multiple=multiple)
     wy, ry = _axis_weights(rows, th, height, overlap, scale)
     wx, rx = _axis_weights(cols, tw, width, overlap, scale)
-    # output rows above final[i] are touched by no tile of row i or later: they are final
     first = [rows[i] * scale + ry[i][0] for i in range(len(rows))]
     final = [min(first[i:]) for i in range(len(rows))]
-    ph, pw = th + (-th % multiple), tw + (-tw % multiple)
-    tiles = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
-    total = len(tiles)
+    return _Plan(height, width, scale, multiple, pad_mode, batch, rows, cols, th, tw,
+                 th + (-th % multiple), tw + (-tw % multiple), wy, ry, wx, rx, final)
 
-    expected_tile = (ph * scale, pw * scale)
-    c_out: int | None = None
-    done = 0
-    for start in range(0, total, batch):
-        chunk = tiles[start : start + batch]
-        pieces = []
+
+class _HostTiles:
+    """Tiles as numpy arrays: each a fresh float32 copy of its part of the input, padded on
+    its own; ``fn`` takes and returns HWC (``batch`` 1) or NHWC arrays."""
+
+    def __init__(self, image: np.ndarray, plan: _Plan) -> None:
+        self.image, self.plan = image, plan
+
+    def gather(self, chunk: list[tuple[int, int]]) -> np.ndarray:
+        p, pieces = self.plan, []
         for i, j in chunk:
-            view = image[rows[i] : rows[i] + th, cols[j] : cols[j] + tw]
+            view = self.image[p.rows[i] : p.rows[i] + p.th, p.cols[j] : p.cols[j] + p.tw]
             piece = to_float32(view) if view.dtype in SAMPLE_DTYPES else \
                 np.array(view, dtype=np.float32, copy=True)
-            pieces.append(pad_to_multiple(piece, multiple, pad_mode)[0])
-        given = pieces[0] if batch == 1 else np.stack(pieces)
-        del pieces
+            pieces.append(pad_to_multiple(piece, p.multiple, p.pad_mode)[0])
+        return pieces[0] if p.batch == 1 else np.stack(pieces)
+
+    def split(self, result: object, n: int, c_out: int | None) -> list[np.ndarray]:
+        p = self.plan
+        return _check_result(result, p.batch, n, (p.ph * p.scale, p.pw * p.scale), (p.ph, p.pw),
+                             p.scale, c_out)
+
+    def weighted(self, res: np.ndarray, i: int, j: int) -> np.ndarray:
+        """Tile ``(i, j)``'s result times its blend weights, over its nonzero window."""
+        p = self.plan
+        (a, b), (c, d) = p.ry[i], p.rx[j]
+        weight = p.wy[i][a:b, None] * p.wx[j][None, c:d]
+        return np.multiply(res[a:b, c:d], weight[..., None], dtype=np.float32)
+
+    @staticmethod
+    def zeros(shape: tuple[int, ...]) -> np.ndarray:
+        return np.zeros(shape, dtype=np.float32)
+
+
+class _DeviceTiles:
+    """Tiles as torch tensors on a device: each row of tiles' input rows is uploaded once
+    (:func:`~restora.io.bridge.to_device_chw`) and cut there; ``fn`` takes and returns
+    NCHW tensors; results are blended as HWC views."""
+
+    def __init__(self, image: np.ndarray, plan: _Plan, device: torch.device) -> None:
+        import torch
+
+        self.torch, self.image, self.plan, self.device = torch, image, plan, device
+        self.wy = [torch.from_numpy(w).to(device) for w in plan.wy]
+        self.wx = [torch.from_numpy(w).to(device) for w in plan.wx]
+        self.bands: dict[int, torch.Tensor] = {}
+
+    def _rows(self, i: int) -> torch.Tensor:
+        """Row ``i`` of tiles' input rows on the device, padded to the multiple (CHW)."""
+        if i not in self.bands:
+            for old in [k for k in self.bands if k < i]:
+                del self.bands[old]
+            p = self.plan
+            rows = self.image[p.rows[i] : p.rows[i] + p.th]
+            self.bands[i] = to_device_chw(pad_to_multiple(rows, p.multiple, p.pad_mode)[0],
+                                          self.device)
+        return self.bands[i]
+
+    def gather(self, chunk: list[tuple[int, int]]) -> torch.Tensor:
+        p = self.plan
+        return self.torch.stack([self._rows(i)[:, : p.ph, p.cols[j] : p.cols[j] + p.pw]
+                                 for i, j in chunk])
+
+    def split(self, result: object, n: int, c_out: int | None) -> list[torch.Tensor]:
+        p, torch = self.plan, self.torch
+        expected = (n, p.ph * p.scale, p.pw * p.scale)
+        if not isinstance(result, torch.Tensor) or result.ndim != 4 \
+                or (result.shape[0], result.shape[2], result.shape[3]) != expected:
+            got = tuple(result.shape) if isinstance(result, torch.Tensor) else type(result).__name__
+            raise ShapeError(
+                f"fn was given an NCHW stack of {n} tile(s) of {p.ph}x{p.pw} pixels and must "
+                f"return a tensor of shape ({n}, C_out, {p.ph * p.scale}, {p.pw * p.scale}) "
+                f"for scale={p.scale}; got {got}. Check that scale= matches what fn does."
+            )
+        if c_out is not None and result.shape[1] != c_out:
+            raise ShapeError(
+                f"fn returned {result.shape[1]} channels for one tile and {c_out} for an "
+                "earlier one; it must return the same number of channels for every tile"
+            )
+        if result.device != self.device:
+            raise ShapeError(f"fn must return a tensor on {self.device}; got {result.device}")
+        return list(result.to(torch.float32).permute(0, 2, 3, 1))
+
+    def weighted(self, res: torch.Tensor, i: int, j: int) -> torch.Tensor:
+        p = self.plan
+        (a, b), (c, d) = p.ry[i], p.rx[j]
+        weight = self.wy[i][a:b, None] * self.wx[j][None, c:d]
+        return res[a:b, c:d] * weight[..., None]
+
+    def zeros(self, shape: tuple[int, ...]) -> torch.Tensor:
+        return self.torch.zeros(shape, dtype=self.torch.float32, device=self.device)
+
+
+def _run(fn: Callable[[Any], Any], plan: _Plan, tiles: Any, target: _Whole | _Band,
+         progress: Progress | None) -> None:
+    """Run every tile and add it, weighted, into ``target`` (both engines)."""
+    all_tiles = plan.tiles
+    total = len(all_tiles)
+    c_out: int | None = None
+    done = 0
+    for start in range(0, total, plan.batch):
+        chunk = all_tiles[start : start + plan.batch]
+        given = tiles.gather(chunk)
         result = fn(given)
         del given
-        results = _check_result(result, batch, len(chunk), expected_tile, (ph, pw), scale, c_out)
+        results = tiles.split(result, len(chunk), c_out)
         if c_out is None:
             c_out = int(results[0].shape[-1])
-            target.start((height * scale, width * scale, c_out), th * scale)
+            target.start((plan.height * plan.scale, plan.width * plan.scale, c_out),
+                         plan.th * plan.scale, tiles.zeros)
         for (i, j), res in zip(chunk, results):
-            (a, b), (c, d) = ry[i], rx[j]
-            y0, x0 = rows[i] * scale, cols[j] * scale
-            weight = wy[i][a:b, None] * wx[j][None, c:d]
-            part = np.multiply(res[a:b, c:d], weight[..., None], dtype=np.float32)
-            del weight
-            target.rows(y0 + a, y0 + b, final[i])[:, x0 + c : x0 + d] += part
+            (a, b), (c, d) = plan.ry[i], plan.rx[j]
+            y0, x0 = plan.rows[i] * plan.scale, plan.cols[j] * plan.scale
+            part = tiles.weighted(res, i, j)
+            target.rows(y0 + a, y0 + b, plan.final[i])[:, x0 + c : x0 + d] += part
             del part
             done += 1
             if progress is not None:
