@@ -33,7 +33,7 @@ def forced(monkeypatch):
 
     def force(on: bool) -> None:
         monkeypatch.setattr(InferenceRunner, "tiles_on_device",
-                            property(lambda self: on and not self.luma))
+                            property(lambda self: on))
 
     monkeypatch.setattr(restora.run, "stream_tiled_on_device", counting)
     return force, calls
@@ -92,11 +92,23 @@ def test_the_decision():
     assert not runner.tiles_on_device  # the CPU keeps the numpy engine
     runner.device = "cuda"  # as resolve_device gives on a GPU machine
     assert runner.tiles_on_device
-    gray = find_card("deblock_gray")
-    assert gray is not None
-    luma = InferenceRunner(load_model(gray.path), device="cpu", luma=True)
-    luma.device = "cuda"
-    assert not luma.tiles_on_device  # luma mode converts colour on arrays
+
+
+def test_colour_through_a_gray_network_luma_on_the_device(forced):
+    """JPEG deblocking of a colour photo (deblock_gray on its JFIF luma) through the device
+    engine: the luma is computed and put back on the device, within a grey level of the
+    array path (float64 sums in another order), all but a few pixels equal."""
+    force, calls = forced
+    photo = COLOUR.copy()
+    outputs = []
+    for on in (False, True):
+        force(on)
+        outputs.append(restora.restore(photo, task="deblock", quality=20, tile=136,
+                                       precision="fp32").astype(int))
+    assert calls == ["cpu"]
+    diff = np.abs(outputs[1] - outputs[0])
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
+    assert np.abs(outputs[0] - photo).mean() > 0.5  # deblocking changed the photo
 
 
 def test_batch_runs_two_workers_per_gpu(tmp_path, monkeypatch):

@@ -6,9 +6,15 @@ the same layout, without clipping. They never mutate their input.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from restora.errors import ShapeError
+
+if TYPE_CHECKING:
+    import torch
 
 # MATLAB rgb2ycbcr (ITU-R BT.601, "studio swing"): for RGB in [0, 1],
 # Y = 16/255 + (65.481 R + 128.553 G + 24.966 B) / 255, Cb/Cr offset 128/255.
@@ -67,6 +73,24 @@ def rgb_to_ycbcr_jfif(image: np.ndarray) -> np.ndarray:
     """
     x = np.asarray(image, dtype=np.float64)
     return x @ _RGB_TO_JFIF.T + np.array([0.0, 0.5, 0.5])
+
+
+def replace_luma_jfif(rgb: torch.Tensor, luma: Callable[[torch.Tensor], torch.Tensor],
+                      ) -> torch.Tensor:
+    """RGB with its JFIF luma replaced by ``luma(Y)``, chroma kept: tensors (N, 3, H, W) in
+    [0, 1] on any device; ``luma`` maps (N, 1, H, W) float32 Y to the new Y.
+
+    The tensor twin of :func:`rgb_to_ycbcr_jfif` -> new Y -> :func:`ycbcr_jfif_to_rgb`: the
+    inverse's Y column is (1, 1, 1), so each channel moves by the change of Y (computed in
+    float64 as the array functions are; the result is clipped to [0, 1], float32).
+    """
+    import torch
+
+    weights = torch.as_tensor(_RGB_TO_JFIF[0], dtype=torch.float64, device=rgb.device)
+    x = rgb.to(torch.float64)
+    y = (x * weights.view(1, 3, 1, 1)).sum(1, keepdim=True)
+    new = luma(y.to(torch.float32)).to(torch.float64)
+    return (x + (new - y)).clamp(0, 1).to(torch.float32)
 
 
 def ycbcr_jfif_to_rgb(image: np.ndarray) -> np.ndarray:

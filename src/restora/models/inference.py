@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from restora.archs.registry import ArchSpec, arch_names, get_spec
-from restora.color import rgb_to_ycbcr_jfif, ycbcr_jfif_to_rgb
+from restora.color import replace_luma_jfif, rgb_to_ycbcr_jfif, ycbcr_jfif_to_rgb
 from restora.errors import InvalidParameterError, ShapeError
 from restora.io.bridge import from_tensor, to_tensor
 from restora.models.onnxrt import (
@@ -649,8 +649,8 @@ class InferenceRunner:
         """Whether a photo's tiles should stay on the device
         (:func:`~restora.pipeline.stream_tiled_on_device` with :meth:`tensor_fn`): on a GPU,
         where the numpy engine's copies and blending would cost more than the network; not
-        on the CPU, nor in luma mode (its colour conversion runs on arrays)."""
-        return self.device != "cpu" and not self.luma
+        on the CPU, where both engines take the same time and the numpy one less memory."""
+        return self.device != "cpu"
 
     def _check_scale(self, scale: int | None) -> None:
         if scale is not None and int(scale) != self.model.scale:
@@ -664,11 +664,20 @@ class InferenceRunner:
         """This network as the tile function of
         :func:`~restora.pipeline.stream_tiled_on_device`: an (N, C, H, W) float32 tensor in
         [0, 1] on the runner's device -> (N, C_out, H*s, W*s) on the same device, clipped to
-        [0, 1] as :meth:`run_batch` clips. ``sigma`` / ``scale`` as :meth:`run_batch`."""
+        [0, 1] as :meth:`run_batch` clips (luma mode as well: colour through its luma on the
+        device, :func:`~restora.color.replace_luma_jfif`). ``sigma`` / ``scale`` as
+        :meth:`run_batch`."""
         self._check_scale(scale)
 
-        def run(x: torch.Tensor) -> torch.Tensor:
+        def network(x: torch.Tensor) -> torch.Tensor:
             return self.forward(x, sigma).clamp(0, 1)
+
+        def run(x: torch.Tensor) -> torch.Tensor:
+            if self.luma and x.shape[1] == 3:
+                if self.model.scale != 1:
+                    raise ShapeError(f"luma mode needs a same-size model; {self.model.arch} upscales")
+                return replace_luma_jfif(x, network)
+            return network(x)
 
         return run
 
