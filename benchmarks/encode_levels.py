@@ -29,8 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     from PIL import Image
     from skimage import data
 
-    from restora.io import write
-    from restora.io import read_image, write_image
+    from restora.io import read_image, write, write_image
 
     width = round(math.sqrt(args.megapixels * 1e6 * 4 / 3))
     height = round(width * 3 / 4)
