@@ -8,7 +8,8 @@ again for the architectures that list it, in fp32 and (on CPUs with native bf16)
 Each architecture lists the engines measured faster than torch
 (:attr:`~restora.archs.registry.ArchSpec.cpu_engines`). The network is exported once per
 process (:func:`onnx_graph`, about a second for DRUNet; ``restora export --format onnx``
-writes the same graph) and each runner holds its own session with its thread count.
+writes the same graph) and kept in restora's cache folder for the next process
+(:func:`graph_cache_file`); each runner holds its own session with its thread count.
 :class:`OnnxNetwork` and :class:`OpenVinoNetwork` are called as the torch network is, so the
 runner's padding, tiling, ensemble and channel adaptation stay the same code.
 """
@@ -16,22 +17,27 @@ runner's padding, tiling, ensemble and channel adaptation stay the same code.
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 import warnings
 from collections import OrderedDict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from restora.archs.registry import arch_names, get_spec
-from restora.errors import ModelLoadError
+from restora.errors import ModelLoadError, RestoraError
+from restora.io.atomic import atomic_write
+from restora.zoo import cache_root
 
 if TYPE_CHECKING:
     import torch
 
     from restora.models.descriptor import ModelDescriptor
 
-__all__ = ["ONNX_OPSET", "OnnxNetwork", "OpenVinoNetwork", "engine_available", "onnx_graph"]
+__all__ = ["ONNX_OPSET", "OnnxNetwork", "OpenVinoNetwork", "engine_available", "graph_cache_file",
+           "onnx_graph"]
 
 #: The ONNX opset of exported graphs (``restora export --format onnx`` and the engine).
 ONNX_OPSET = 17
@@ -111,9 +117,34 @@ def engine_available(engine: str) -> bool:
     return True
 
 
+@functools.cache
+def _code_digest() -> str:
+    """SHA-256 of the code an exported graph depends on: restora's architectures and this
+    module (an edited architecture must not meet a graph exported from the old one)."""
+    digest = hashlib.sha256()
+    here = Path(__file__)
+    for path in sorted((here.parents[1] / "archs").rglob("*.py")) + [here]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def graph_cache_file(model: ModelDescriptor) -> Path:
+    """Where the model's exported graph is kept between processes:
+    ``cache_root()/onnx/ARCH-KEY.onnx``, the key a digest of the weights file, the
+    architecture code, torch's version and the opset."""
+    import torch
+
+    key = hashlib.sha256(
+        f"{model.sha256}|{model.arch}|{torch.__version__}|{ONNX_OPSET}|{_code_digest()}".encode()
+    ).hexdigest()[:40]
+    return cache_root() / "onnx" / f"{model.arch}-{key}.onnx"
+
+
 def _graph(model: ModelDescriptor) -> bytes:
-    """The model's ONNX graph, exported on first use and kept by weights digest (models
-    without one, built in memory, are exported each time)."""
+    """The model's ONNX graph, exported on first use and kept by weights digest: per process
+    in memory, and between processes in :func:`graph_cache_file` (a CLI call skips the
+    export, about 1.5 s for DRUNet, most of it importing onnx). Models without a digest
+    (built in memory) are exported each time; an unwritable cache only costs the export."""
     if not model.sha256:
         return onnx_graph(model)
     key = model.sha256
@@ -121,7 +152,17 @@ def _graph(model: ModelDescriptor) -> bytes:
         if key in _GRAPHS:
             _GRAPHS.move_to_end(key)
             return _GRAPHS[key]
-    graph = onnx_graph(model)
+    path = graph_cache_file(model)
+    try:
+        graph = path.read_bytes()
+    except OSError:
+        graph = b""
+    if not graph:
+        graph = onnx_graph(model)
+        try:
+            atomic_write(path, lambda fh: fh.write(graph))
+        except RestoraError:
+            pass  # a read-only or full cache: the graph is exported again next time
     with _GRAPHS_LOCK:
         _GRAPHS[key] = graph
         while len(_GRAPHS) > _GRAPHS_KEPT:

@@ -170,14 +170,19 @@ def get(name: str) -> ZooModel:
 # --- the cache folder ------------------------------------------------------------------------
 
 
-def cache_dir() -> Path:
-    """Where pulled models live: ``$RESTORA_CACHE/models`` or the OS cache folder."""
+def cache_root() -> Path:
+    """restora's cache folder: ``$RESTORA_CACHE`` or the OS cache folder (platformdirs)."""
     root = os.environ.get(ENV_CACHE)
     if not root:
         import platformdirs
 
         root = platformdirs.user_cache_dir("restora", appauthor=False)
-    return Path(root).expanduser() / "models"
+    return Path(root).expanduser()
+
+
+def cache_dir() -> Path:
+    """Where pulled models live: ``cache_root() / "models"``."""
+    return cache_root() / "models"
 
 
 def offline() -> bool:
