@@ -8,7 +8,7 @@ For each network and precision, on one synthetic ``--megapixels`` RGB image (def
 * **restora**: ``restora.restore(photo, model=..., device=..., precision=..., batch=...)``
   on the same image as an 8-bit HWC numpy array (a decoded photo): tiling (least-work
   tile), host-to-device copies, blending and the copy back are all inside the timing; once
-  with the tiles on the device (``stream_tiled_on_device``, what a GPU runs) and once with
+  with the tiles on the device (``stream_tiled(..., device=...)``, what a GPU runs) and once with
   the numpy engine (what the CPU runs: tiles cut, blended and converted on the host).
 
 Networks: DnCNN-colour (17 layers, 64 features; random weights: the cost does not depend on

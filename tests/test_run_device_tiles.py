@@ -1,4 +1,4 @@
-"""Networks on a GPU keep their tiles there (stream_tiled_on_device), through every entry
+"""Networks on a GPU keep their tiles there (stream_tiled(..., device=...)), through every entry
 point's runner; the decision, and the same results as the numpy engine (shipped weights).
 
 No GPU here: the device path is forced on the CPU (torch tensors on "cpu"), where it must
@@ -25,17 +25,18 @@ from restora.run import Restorer
 def forced(monkeypatch):
     """Run networks through the device engine on the CPU; count its calls."""
     calls = []
-    engine = restora.run.stream_tiled_on_device
+    engine = restora.run.stream_tiled
 
     def counting(*args, **kwargs):
-        calls.append(kwargs["device"])
+        if kwargs.get("device") is not None:
+            calls.append(kwargs["device"])
         return engine(*args, **kwargs)
 
     def force(on: bool) -> None:
         monkeypatch.setattr(InferenceRunner, "tiles_on_device",
                             property(lambda self: on))
 
-    monkeypatch.setattr(restora.run, "stream_tiled_on_device", counting)
+    monkeypatch.setattr(restora.run, "stream_tiled", counting)
     return force, calls
 
 

@@ -64,7 +64,7 @@ from restora.options import (
     Output,
     Params,
 )
-from restora.pipeline.tiling import run_tiled, stream_tiled, stream_tiled_on_device
+from restora.pipeline.tiling import run_tiled, stream_tiled
 from restora.weights import find_card
 
 Progress = Callable[[int, int], None]
@@ -424,14 +424,14 @@ class Restorer:
                 progress: Progress | None, sink: Callable[[int, np.ndarray], None]) -> None:
         """:meth:`_apply` with the result's rows handed to ``sink`` top to bottom as they are
         finished (:func:`~restora.pipeline.stream_tiled`); ``image`` may be 8/16-bit samples.
-        A network on a GPU keeps its tiles there (:func:`~restora.pipeline.
-        stream_tiled_on_device`): the input's samples go up once, finished rows come down."""
+        A network on a GPU keeps its tiles there (``stream_tiled(..., device=...)``): the
+        input's samples go up once per row of tiles, finished rows come down."""
         fn, tiling = self._tiling(info, image, kwargs)
         runner = info.runner
         if runner is not None and runner.tiles_on_device:
             given = {k: v for k, v in kwargs.items() if k in ("sigma", "scale") and v is not None}
-            stream_tiled_on_device(runner.tensor_fn(**given), image, sink=sink,
-                                   device=runner.device, progress=progress, **tiling)
+            stream_tiled(runner.tensor_fn(**given), image, sink=sink, progress=progress,
+                         device=runner.device, **tiling)
             return
         stream_tiled(fn, image, sink=sink, progress=progress, **tiling)
 

@@ -1,4 +1,4 @@
-"""stream_tiled_on_device: the tiling engine with the tiles on a torch device (a GPU).
+"""stream_tiled(..., device=...): the tiling engine with the tiles on a torch device (a GPU).
 
 On the CPU (torch tensors on "cpu") it must hand out exactly the rows of the numpy engine;
 the same checks run on CUDA where a GPU is present (skipped otherwise).
@@ -15,9 +15,14 @@ import torch.nn.functional as F
 from restora.errors import InvalidParameterError, ShapeError
 from restora.io.bridge import from_tensor, to_device_chw, to_tensor
 from restora.pipeline import tiling
-from restora.pipeline.tiling import stream_tiled, stream_tiled_on_device
+from restora.pipeline.tiling import stream_tiled
 
 CUDA = torch.cuda.is_available()
+
+
+def stream_tiled_on_device(fn, image, **kwargs):
+    """The device engine (``device`` given; fn on NCHW tensors)."""
+    return stream_tiled(fn, image, **kwargs)
 
 
 def blur_tensor(x: torch.Tensor, scale: int = 1) -> torch.Tensor:

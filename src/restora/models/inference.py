@@ -647,7 +647,7 @@ class InferenceRunner:
     @property
     def tiles_on_device(self) -> bool:
         """Whether a photo's tiles should stay on the device
-        (:func:`~restora.pipeline.stream_tiled_on_device` with :meth:`tensor_fn`): on a GPU,
+        (``stream_tiled(..., device=...)`` with :meth:`tensor_fn`): on a GPU,
         where the numpy engine's copies and blending would cost more than the network; not
         on the CPU, where both engines take the same time and the numpy one less memory."""
         return self.device != "cpu"
@@ -662,7 +662,7 @@ class InferenceRunner:
     def tensor_fn(self, *, sigma: float | None = None,
                   scale: int | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
         """This network as the tile function of
-        :func:`~restora.pipeline.stream_tiled_on_device`: an (N, C, H, W) float32 tensor in
+        ``restora.pipeline.stream_tiled(..., device=...)``: an (N, C, H, W) float32 tensor in
         [0, 1] on the runner's device -> (N, C_out, H*s, W*s) on the same device, clipped to
         [0, 1] as :meth:`run_batch` clips (luma mode as well: colour through its luma on the
         device, :func:`~restora.color.replace_luma_jfif`). ``sigma`` / ``scale`` as

@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "Tile", "crop_to", "pad_to_multiple", "run_tiled", "stream_tiled", "stream_tiled_on_device",
-    "tile_count", "tile_grid", "tile_sides",
+    "Tile", "crop_to", "pad_to_multiple", "run_tiled", "stream_tiled", "tile_count", "tile_grid",
+    "tile_sides",
 ]
 
 PAD_MODES = ("reflect", "symmetric", "edge", "constant")
@@ -267,7 +267,7 @@ def run_tiled(
 
 
 def stream_tiled(
-    fn: TileFn,
+    fn: TileFn | Callable[[torch.Tensor], torch.Tensor],
     image: np.ndarray,
     *,
     sink: Sink,
@@ -278,6 +278,7 @@ def stream_tiled(
     pad_mode: str = "reflect",
     progress: Progress | None = None,
     batch: int = 1,
+    device: str | None = None,
 ) -> tuple[int, int, int]:
     """:func:`run_tiled` without an output image: final rows go to ``sink(y0, rows)``.
 
@@ -286,59 +287,34 @@ def stream_tiled(
     quantise it). The working band is one tile row high: ``tile_h*scale x W*scale x C_out``
     float32, whatever the image height. Other arguments as :func:`run_tiled`; the values
     are the same as its result's rows. Returns the output shape ``(H*scale, W*scale, C_out)``.
+
+    device: ``None`` (tiles are numpy arrays, ``fn`` as :func:`run_tiled` says), or a torch
+    device (a GPU) on which the tiles stay: ``fn`` then takes an (N, C_in, h, w) float32
+    tensor on it (N up to ``batch`` tiles of one tile row) and returns (N, C_out, h*scale,
+    w*scale) there. Each row of tiles is one upload of the input rows it covers, padded as a
+    whole to ``multiple`` (the numpy engine pads each tile: the same values wherever a tile
+    is at least ``2 * multiple`` wide); 8/16-bit samples cross as they are and become floats
+    on the device (:func:`~restora.io.bridge.to_device_chw`). Cutting, weighting and the
+    working band stay on the device; only finished rows come down, the same rows as the
+    numpy engine's up to the device's float arithmetic.
     """
     if not callable(sink):
         raise InvalidParameterError(f"sink must be callable; got {sink!r}")
     plan = _plan(fn, image, tile=tile, overlap=overlap, scale=scale, multiple=multiple,
                  pad_mode=pad_mode, progress=progress, batch=batch)
-    target = _Band(sink, np.array, _identity)
-    _run(fn, plan, _HostTiles(image, plan), target, progress)
+    if device is None:
+        target = _Band(sink, np.array, _identity)
+        _run(fn, plan, _HostTiles(image, plan), target, progress)
+    else:
+        import torch
+
+        target = _Band(sink, torch.clone, hwc_rows_to_numpy)
+        _run(fn, plan, _DeviceTiles(image, plan, torch.device(device)), target, progress)
     return target.finish()
 
 
 def _identity(rows: np.ndarray) -> np.ndarray:
     return rows
-
-
-def stream_tiled_on_device(
-    fn: Callable[[torch.Tensor], torch.Tensor],
-    image: np.ndarray,
-    *,
-    sink: Sink,
-    device: str,
-    tile: Tile = 512,
-    overlap: int = 32,
-    scale: int = 1,
-    multiple: int = 1,
-    pad_mode: str = "reflect",
-    progress: Progress | None = None,
-    batch: int = 1,
-) -> tuple[int, int, int]:
-    """:func:`stream_tiled` with the tiles on a torch ``device`` (a GPU): nothing but the
-    input's samples goes up and the finished rows come down.
-
-    fn: (N, C_in, h, w) float32 tensor on ``device`` -> (N, C_out, h*scale, w*scale)
-        tensor on ``device`` (N = up to ``batch`` tiles of one tile row).
-    image: as :func:`stream_tiled` (float, or 8/16-bit samples, which cross to the device
-        as they are and become floats there: :func:`~restora.io.bridge.to_device_chw`).
-
-    Each row of tiles is one upload: the input rows it covers, padded as a whole to the
-    ``multiple`` (the numpy engine pads each tile; the values are the same wherever a tile
-    is at least ``2 * multiple`` wide). Cutting, blending and the working band (``tile_h*scale
-    x W*scale x C_out`` float32) stay on the device, and ``sink`` receives numpy rows as
-    :func:`stream_tiled` gives them: the same tiles, weights and order, so the same values up
-    to the device's float arithmetic. Other arguments and errors as :func:`stream_tiled`.
-    Returns the output shape ``(H*scale, W*scale, C_out)``.
-    """
-    import torch
-
-    if not callable(sink):
-        raise InvalidParameterError(f"sink must be callable; got {sink!r}")
-    plan = _plan(fn, image, tile=tile, overlap=overlap, scale=scale, multiple=multiple,
-                 pad_mode=pad_mode, progress=progress, batch=batch)
-    target = _Band(sink, torch.clone, hwc_rows_to_numpy)
-    _run(fn, plan, _DeviceTiles(image, plan, torch.device(device)), target, progress)
-    return target.finish()
 
 
 class _Whole:
