@@ -25,6 +25,12 @@ no later tile touches it, top to bottom. With 8/16-bit input samples (converted 
 tile by tile) and a sink that quantises into the output file's samples, a 100-megapixel
 photo runs in the memory of its 8-bit input and output plus one band
 (:meth:`restora.run.Restorer.run_file`).
+
+With ``device=`` (a GPU), :func:`stream_tiled` keeps the tiles on that torch device: the
+same plan (:class:`_Plan`: tiles, weights, final rows) and loop (:func:`_run`), with each
+row of tiles' input rows uploaded once and the band held on the device, so the host does
+one upload per tile row and the sink's quantisation, instead of per-tile copies and blending
+that would cost more than the network there.
 """
 
 from __future__ import annotations
