@@ -118,6 +118,8 @@ def test_bad_tile_functions_get_a_clear_error():
         run(changing)
     with pytest.raises(InvalidParameterError, match="sink must be callable"):
         stream_tiled_on_device(blur_tensor, image, sink=None, device="cpu")
+    with pytest.raises(InvalidParameterError, match="device must be None or a torch device"):
+        stream_tiled_on_device(blur_tensor, image, sink=lambda y0, r: None, device="gpu:x")
     with pytest.raises(InvalidParameterError, match="must be larger than 2"):
         stream_tiled_on_device(blur_tensor, image, sink=lambda y0, r: None, device="cpu",
                                tile=64, overlap=40)

@@ -668,14 +668,14 @@ class InferenceRunner:
         device, :func:`~restora.color.replace_luma_jfif`). ``sigma`` / ``scale`` as
         :meth:`run_batch`."""
         self._check_scale(scale)
+        if self.luma and self.model.scale != 1:
+            raise ShapeError(f"luma mode needs a same-size model; {self.model.arch} upscales")
 
         def network(x: torch.Tensor) -> torch.Tensor:
             return self.forward(x, sigma).clamp(0, 1)
 
         def run(x: torch.Tensor) -> torch.Tensor:
             if self.luma and x.shape[1] == 3:
-                if self.model.scale != 1:
-                    raise ShapeError(f"luma mode needs a same-size model; {self.model.arch} upscales")
                 return replace_luma_jfif(x, network)
             return network(x)
 

@@ -314,8 +314,14 @@ def stream_tiled(
     else:
         import torch
 
+        try:
+            where = torch.device(device)
+        except (RuntimeError, TypeError):
+            raise InvalidParameterError(
+                f"device must be None or a torch device such as 'cuda' or 'cuda:0'; got {device!r}"
+            ) from None
         target = _Band(sink, torch.clone, hwc_rows_to_numpy)
-        _run(fn, plan, _DeviceTiles(image, plan, torch.device(device)), target, progress)
+        _run(fn, plan, _DeviceTiles(image, plan, where), target, progress)
     return target.finish()
 
 
