@@ -81,6 +81,10 @@ class ArchSpec:
     onnx: bool = True
     example: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.cpu_engines and not self.onnx:
+            raise TypeError(f"{self.name}: graph engines (cpu_engines) need onnx=True")
+
     def build(self, config: Mapping[str, Any]) -> nn.Module:
         """The module for a (JSON) config; raises :class:`InvalidParameterError` for bad ones."""
         try:

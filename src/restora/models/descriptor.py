@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,7 +35,7 @@ class ModelDescriptor:
     identify the weight file.
     """
 
-    model: nn.Module
+    model: nn.Module = field(repr=False)
     arch: str
     task: Task
     scale: int
@@ -48,6 +50,9 @@ class ModelDescriptor:
     sha256: str
     halo: int = 32
     config: dict[str, Any] = field(default_factory=dict)
+    cpu_engines: tuple[str, ...] = ()
+    """The graph engines measured faster than torch for this network on the CPU (its
+    architecture's :attr:`~restora.archs.registry.ArchSpec.cpu_engines`; spandrel: none)."""
     call_fn: Any = field(default=None, repr=False, compare=False)
     """For spandrel models: the spandrel descriptor (it pads to its own size rules)."""
 
@@ -63,6 +68,28 @@ class ModelDescriptor:
         import torch
         import torch.nn.functional as F
 
+        self.check_input(tuple(x.shape), sigma)
+        h, w = x.shape[-2:]
+        with torch.enable_grad() if grad else torch.inference_mode():
+            if self.call_fn is not None:
+                return self.call_fn(x)
+            pad_h, pad_w, replicate = self.padding(h, w)
+            if pad_h or pad_w:
+                x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate" if replicate else "constant")
+            y = self.model(x, float(sigma) / 255.0) if self.needs_sigma else self.model(x)
+            return y[..., : h * self.scale, : w * self.scale]
+
+    def padding(self, height: int, width: int) -> tuple[int, int, bool]:
+        """Rows and columns added below and right of a ``height x width`` input to reach
+        ``size_multiple``, and whether they repeat the edge (else zeros: an input thinner
+        than its padding has too few pixels to repeat)."""
+        m = self.size_multiple
+        pad_h, pad_w = (-height) % m, (-width) % m
+        return pad_h, pad_w, pad_h < height and pad_w < width
+
+    def check_input(self, shape: tuple[int, ...], sigma: float | None) -> None:
+        """Refuse an (N, C, H, W) input of another channel count, and a ``sigma`` (8-bit
+        units) missing for, given to or not finite and >= 0 for this network."""
         if self.needs_sigma:
             if sigma is None:
                 raise InvalidParameterError(
@@ -76,22 +103,11 @@ class ModelDescriptor:
                 f"model {self.arch} from {self.source.name} has no noise-level input; "
                 f"sigma={sigma} would be ignored. Leave sigma unset for this model"
             )
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
+        if len(shape) != 4 or shape[1] != self.in_channels:
             raise ShapeError(
                 f"model {self.arch} from {self.source.name} expects (N, {self.in_channels}, H, W), "
-                f"got {tuple(x.shape)}"
+                f"got {shape}"
             )
-        h, w = x.shape[-2:]
-        with torch.enable_grad() if grad else torch.inference_mode():
-            if self.call_fn is not None:
-                return self.call_fn(x)
-            m = self.size_multiple
-            pad_h, pad_w = (-h) % m, (-w) % m
-            if pad_h or pad_w:
-                mode = "replicate" if pad_h < h and pad_w < w else "constant"
-                x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-            y = self.model(x, float(sigma) / 255.0) if self.needs_sigma else self.model(x)
-            return y[..., : h * self.scale, : w * self.scale]
 
     def __call__(self, image: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
         """Run on one image: (H, W, C) or (H, W) float32 in [0, 1] -> same layout, clipped to
@@ -131,3 +147,50 @@ class ModelDescriptor:
                    needs_sigma=needs_sigma, supported_dtypes=("fp32", "fp16", "bf16"),
                    size_multiple=int(getattr(net, "size_multiple", 1)), tile_hint=512,
                    halo=32, licence=None, source=Path(f"<{name}>"), sha256="")
+
+
+class DeferredModelDescriptor(ModelDescriptor):
+    """A :class:`ModelDescriptor` whose torch network is built on first use of ``model``.
+
+    What a graph engine needs to run a shipped network (its contract and its exported graph,
+    both kept in restora's cache: :mod:`restora.models.onnxrt`) is known without torch, and
+    importing torch is most of a CLI call's start (2.5-5 s, 0.6 GB). ``build()`` returns the
+    network (the full, checked load of the same file); it runs at most once, under a lock.
+    """
+
+    @property  # type: ignore[override]
+    def model(self) -> nn.Module:
+        net = self.__dict__.get("_network")
+        if net is None:
+            with self.__dict__["_lock"]:
+                net = self.__dict__.get("_network")
+                if net is None:
+                    import torch
+
+                    with torch.inference_mode(False):  # first used inside run_tensor's mode:
+                        net = self.__dict__["_build"]()  # its weights must take gradients
+                    self.__dict__["_network"] = net
+        return net
+
+    @model.setter
+    def model(self, value: nn.Module | None) -> None:
+        self.__dict__["_network"] = value
+        self.__dict__.setdefault("_lock", threading.Lock())
+        self.__dict__.setdefault("_build", _no_builder)
+
+    @property
+    def built(self) -> bool:
+        """Whether the torch network exists yet."""
+        return self.__dict__.get("_network") is not None
+
+    @classmethod
+    def deferred(cls, build: Callable[[], nn.Module], **fields: object) -> DeferredModelDescriptor:
+        """The descriptor of ``fields`` (every field but ``model``), its network from
+        ``build()`` when first asked for."""
+        made = cls(model=None, **fields)  # type: ignore[arg-type]
+        made.__dict__["_build"] = build
+        return made
+
+
+def _no_builder() -> nn.Module:
+    raise RuntimeError("this descriptor has no network and no way to build one")

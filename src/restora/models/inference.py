@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from restora.archs.registry import ArchSpec, arch_names, get_spec
+from restora.archs.registry import arch_names, get_spec
 from restora.color import replace_luma_jfif, rgb_to_ycbcr_jfif, ycbcr_jfif_to_rgb
 from restora.errors import InvalidParameterError, ShapeError
 from restora.io.bridge import from_tensor, to_tensor
@@ -79,6 +79,7 @@ __all__ = [
     "cpu_threads",
     "deaugment",
     "fit_tile",
+    "gpu_possible",
     "recorded_bf16_loss",
     "resolve_backend",
     "resolve_device",
@@ -94,6 +95,8 @@ BF16_MAX_LOSS_DB = 0.02
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 #: Where Linux lists the CPU's feature flags.
 CPUINFO = Path("/proc/cpuinfo")
+#: Device nodes through which torch reaches a GPU on Linux: NVIDIA (CUDA), AMD (ROCm), WSL2.
+GPU_DEVICE_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
 #: Above this many pixels a network's automatic tile is at most :data:`LARGE_IMAGE_TILE`:
 #: a 100 MP photo's own 8-bit samples (in and out) take 600 MB, torch 550 MB, and DRUNet's
 #: activations on a 1024-pixel tile 800 MB (768: 470 MB, for 5% more work with its
@@ -153,7 +156,7 @@ def resolve_device(device: str) -> str:
     """
     name = check_device(device)
     base, _, index = name.partition(":")
-    if base == "cpu":
+    if base == "cpu" or base == "auto" and not gpu_possible():
         return "cpu"
     import torch
 
@@ -182,6 +185,15 @@ def resolve_device(device: str) -> str:
             "build with MPS support. Use device='cpu' or 'auto'"
         )
     return "mps"
+
+
+def gpu_possible() -> bool:
+    """Whether this machine may have a GPU for torch: macOS (MPS), any system but Linux, or
+    Linux with one of :data:`GPU_DEVICE_NODES`. Where not, ``device="auto"`` is the CPU
+    without importing torch (2.5-5 s of a CLI call, 0.6 GB)."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(os.path.exists(node) for node in GPU_DEVICE_NODES)
 
 
 @functools.lru_cache(maxsize=1)
@@ -303,15 +315,15 @@ ENGINE_PRECISIONS = {"onnxruntime": ("fp32",), "openvino": ("fp32", "bf16")}
 
 
 def _engine_refusal(engine: str, *, device: str, precision: str, model: ModelDescriptor,
-                    spec: ArchSpec | None) -> str | None:
-    """Why graph ``engine`` cannot run ``model`` (of architecture ``spec``, ``None`` for
-    one outside restora's table) here, or ``None`` when it can."""
+                    exports: bool) -> str | None:
+    """Why graph ``engine`` cannot run ``model`` here (``exports``: its architecture exports
+    to ONNX for every input size), or ``None`` when it can."""
     precisions = ENGINE_PRECISIONS[engine]
     if device != "cpu" or precision not in precisions:
         return f"it runs on the CPU in {' or '.join(precisions)} (here {device}, {precision})"
     if model.call_fn is not None:
         return f"it runs restora's own architectures ({model.source.name} is a spandrel network)"
-    if spec is not None and not spec.onnx:
+    if not exports:
         return f"a {model.arch} network does not export to ONNX for every input size"
     if not engine_available(engine):
         return f"it is not installed (pip install {ENGINE_PACKAGES[engine]})"
@@ -321,22 +333,23 @@ def _engine_refusal(engine: str, *, device: str, precision: str, model: ModelDes
 def resolve_backend(backend: str, *, device: str, precision: str, model: ModelDescriptor) -> str:
     """The engine to run ``model`` with: ``"torch"``, ``"onnxruntime"`` or ``"openvino"``.
 
-    ``auto``: on the CPU, the first engine of the architecture's
-    :attr:`~restora.archs.registry.ArchSpec.cpu_engines` (measured faster than torch) that
-    is installed and runs this precision (ONNX Runtime: fp32; OpenVINO: fp32, bf16); torch
-    otherwise (GPUs, fp16, spandrel networks, architectures that list none). A graph engine
-    asked for by name where it cannot run raises :class:`InvalidParameterError` saying why.
+    ``auto``: on the CPU, the first engine of the model's
+    :attr:`~restora.models.ModelDescriptor.cpu_engines` (its architecture's, measured faster
+    than torch) that is installed and runs this precision (ONNX Runtime: fp32; OpenVINO: fp32,
+    bf16); torch otherwise (GPUs, fp16, spandrel networks, architectures that list none). A
+    graph engine asked for by name where it cannot run raises :class:`InvalidParameterError`
+    saying why.
     """
     if backend not in BACKENDS:
         raise InvalidParameterError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if backend == "torch":
         return "torch"
-    spec = get_spec(model.arch) if model.arch in arch_names() else None
-    where = {"device": device, "precision": precision, "model": model, "spec": spec}
-    if backend == "auto":
-        engines = spec.cpu_engines if spec is not None else ()
-        return next((e for e in engines if _engine_refusal(e, **where) is None), "torch")
-    why = _engine_refusal(backend, **where)
+    where = {"device": device, "precision": precision, "model": model}
+    if backend == "auto":  # an architecture lists engines only when it exports (ArchSpec)
+        return next((e for e in model.cpu_engines
+                     if _engine_refusal(e, exports=True, **where) is None), "torch")
+    exports = model.arch not in arch_names() or get_spec(model.arch).onnx
+    why = _engine_refusal(backend, exports=exports, **where)
     if why is not None:
         raise InvalidParameterError(f"backend {backend} cannot run model {model.arch}: {why}; "
                                     "use backend torch or auto")
@@ -376,16 +389,21 @@ def _dtype(name: str) -> torch.dtype:
     return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
 
 
-def augment(x: torch.Tensor, mode: int) -> torch.Tensor:
-    """One of the 8 flips/rotations of an (..., H, W) tensor (KAIR ``augment_img`` modes 0-7:
-    ``mode % 4`` quarter turns, after a vertical flip when ``mode >= 4``)."""
+def augment(x: Any, mode: int) -> Any:
+    """One of the 8 flips/rotations of an (..., H, W) tensor or array (KAIR ``augment_img``
+    modes 0-7: ``mode % 4`` quarter turns, after a vertical flip when ``mode >= 4``)."""
+    if isinstance(x, np.ndarray):
+        return np.rot90(np.flip(x, -2) if mode >= 4 else x, mode % 4, (-2, -1))
     import torch
 
     return torch.rot90(x.flip(-2) if mode >= 4 else x, mode % 4, (-2, -1))
 
 
-def deaugment(x: torch.Tensor, mode: int) -> torch.Tensor:
+def deaugment(x: Any, mode: int) -> Any:
     """The inverse of :func:`augment` with the same ``mode``."""
+    if isinstance(x, np.ndarray):
+        x = np.rot90(x, -(mode % 4), (-2, -1))
+        return np.flip(x, -2) if mode >= 4 else x
     import torch
 
     x = torch.rot90(x, -(mode % 4), (-2, -1))
@@ -471,7 +489,7 @@ class InferenceRunner:
         self.compile = compile and model.call_fn is None
         self._prepared: ModelDescriptor | None = None
         self._compiled: ModelDescriptor | None = None
-        self._onnx: ModelDescriptor | None = None
+        self._onnx: OnnxNetwork | OpenVinoNetwork | None = None
         self._warned = False
 
     @classmethod
@@ -515,26 +533,29 @@ class InferenceRunner:
         return fit_tile(height, width, max_tile=largest, overlap=overlap,
                         multiple=self.model.size_multiple)
 
+    def _engine(self) -> OnnxNetwork | OpenVinoNetwork | None:
+        """The graph engine's network (ONNX Runtime, OpenVINO: forward passes on numpy
+        arrays, no torch), loaded once; ``None`` when torch runs this runner, or when the
+        engine failed to load and ``backend="auto"`` fell back to torch."""
+        if self.backend == "torch":
+            return None
+        if self._onnx is None:
+            threads = self.threads if self.threads is not None else available_cpus()
+            try:
+                self._onnx = (OnnxNetwork(self.model, threads) if self.backend == "onnxruntime"
+                              else OpenVinoNetwork(self.model, threads, self.precision))
+            except Exception as exc:  # noqa: BLE001  (export or engine compile failed)
+                what = f"{self.backend} could not load {self.model.source.name}: " + (
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                if not self._engine_chosen:
+                    raise InvalidParameterError(f"backend {what}; use backend torch or auto") from None
+                warnings.warn(f"{what}; running it with torch", RuntimeWarning, stacklevel=3)
+                self.backend, self.channels_last = "torch", self._torch_channels_last
+        return self._onnx if self.backend != "torch" else None
+
     def _on_device(self, grad: bool = False) -> ModelDescriptor:
-        """The descriptor with its network on the device (copied once, then cached); with a
-        graph engine (ONNX Runtime, OpenVINO), a descriptor whose network is the engine's
-        session (forward passes only: ``grad`` runs torch)."""
-        if self.backend != "torch" and not grad:
-            if self._onnx is None:
-                threads = self.threads if self.threads is not None else available_cpus()
-                try:
-                    net = (OnnxNetwork(self.model, threads) if self.backend == "onnxruntime"
-                           else OpenVinoNetwork(self.model, threads, self.precision))
-                except Exception as exc:  # noqa: BLE001  (export or engine compile failed)
-                    what = f"{self.backend} could not load {self.model.source.name}: " + (
-                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-                    if not self._engine_chosen:
-                        raise InvalidParameterError(f"backend {what}; use backend torch or auto") from None
-                    warnings.warn(f"{what}; running it with torch", RuntimeWarning, stacklevel=2)
-                    self.backend, self.channels_last = "torch", self._torch_channels_last
-                    return self._on_device(grad)
-                self._onnx = replace(self.model, model=net)
-            return self._onnx
+        """The descriptor with its torch network on the device (copied once, then cached;
+        compiled with ``compile`` unless ``grad``)."""
         if self.compile and not grad:
             if self._compiled is None:
                 import torch
@@ -573,14 +594,55 @@ class InferenceRunner:
         autocast = (torch.autocast(x.device.type, dtype=_dtype(precision))
                     if precision != "fp32" else nullcontext())
         with autocast:
-            if not self.ensemble:
-                return desc.run_tensor(x, sigma=sigma, grad=grad).float()
-            total = None
-            for mode in range(8):
-                y = deaugment(desc.run_tensor(augment(x, mode), sigma=sigma, grad=grad).float(), mode)
-                total = y if total is None else total + y
-        assert total is not None
+            return self._ensembled(lambda t: desc.run_tensor(t, sigma=sigma, grad=grad).float(), x)
+
+    def _ensembled(self, run: Callable[[Any], Any], x: Any) -> Any:
+        """``run(x)``, or with ``ensemble`` the mean of ``run`` over the 8 flips/rotations of
+        ``x`` (tensor or array), each turned back."""
+        if not self.ensemble:
+            return run(x)
+        total = None
+        for mode in range(8):
+            y = deaugment(run(augment(x, mode)), mode)
+            total = y if total is None else total + y
         return total / 8
+
+    def _engine_pass(self, engine: OnnxNetwork | OpenVinoNetwork, x: np.ndarray,
+                     sigma: float | None) -> np.ndarray:
+        """One graph-engine pass on an (N, C, H, W) float32 array: padded to the size
+        multiple as :meth:`ModelDescriptor.run_tensor` pads, and cropped back."""
+        self.model.check_input(tuple(x.shape), sigma)
+        h, w = x.shape[-2:]
+        pad_h, pad_w, replicate = self.model.padding(h, w)
+        if pad_h or pad_w:
+            x = np.pad(x, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)),
+                       mode="edge" if replicate else "constant")
+        y = engine.run(np.ascontiguousarray(x, np.float32), sigma)
+        return y[..., : h * self.model.scale, : w * self.model.scale]
+
+    def _adapt_channels(self, x: Any, run: Callable[[Any], Any], concat: Callable[..., Any]) -> Any:
+        """``run`` on an (N, C, H, W) tensor or array whose channels the model may not take
+        (see the class): gray into a colour model as R = G = B, returning the mean; colour
+        into a gray model channel by channel (``concat`` joins them on axis 1)."""
+        c, model_c = int(x.shape[1]), self.model.in_channels
+        if c == 1 and model_c == 3 == self.model.out_channels:
+            return run(x[:, [0, 0, 0]]).mean(1)[:, None]
+        if c > 1 and model_c == 1 and self.model.out_channels == 1:
+            return concat([run(x[:, i : i + 1]) for i in range(c)], 1)
+        if c != model_c:
+            raise ShapeError(
+                f"model {self.model.arch} from {self.model.source.name} takes {model_c} "
+                f"channel(s); the image has {c}"
+            )
+        return run(x)
+
+    def _forward_array(self, engine: OnnxNetwork | OpenVinoNetwork, x: np.ndarray,
+                       sigma: float | None) -> np.ndarray:
+        """:meth:`forward` of an (N, C, H, W) float32 array through a graph engine, without
+        torch: float32, not clipped."""
+        return self._adapt_channels(
+            x, lambda t: self._ensembled(lambda u: self._engine_pass(engine, u, sigma), t),
+            np.concatenate)
 
     def forward(self, x: torch.Tensor, sigma: float | None = None, *,
                 grad: bool = False) -> torch.Tensor:
@@ -590,16 +652,16 @@ class InferenceRunner:
         gray one are adapted (see the class). grad: keep the autograd graph (DPS)."""
         import torch
 
-        c, model_c = int(x.shape[1]), self.model.in_channels
-        if c == 1 and model_c == 3 == self.model.out_channels:
-            return self.forward(x.expand(-1, 3, -1, -1), sigma, grad=grad).mean(1, keepdim=True)
-        if c > 1 and model_c == 1 and self.model.out_channels == 1:
-            return torch.cat([self.forward(x[:, i : i + 1], sigma, grad=grad) for i in range(c)], 1)
-        if c != model_c:
-            raise ShapeError(
-                f"model {self.model.arch} from {self.model.source.name} takes {model_c} "
-                f"channel(s); the image has {c}"
-            )
+        engine = None if grad else self._engine()
+        if engine is not None:
+            array = x.detach().to("cpu", torch.float32).numpy()
+            return torch.from_numpy(self._forward_array(engine, array, sigma)).to(x.device)
+        return self._adapt_channels(x, lambda t: self._forward_torch(t, sigma, grad), torch.cat)
+
+    def _forward_torch(self, x: torch.Tensor, sigma: float | None, grad: bool) -> torch.Tensor:
+        """:meth:`forward` on torch, for a tensor with the model's channel count."""
+        import torch
+
         home = x.device
         x = x.to(device=self.device, dtype=torch.float32)
         threads = self.threads
@@ -708,6 +770,11 @@ class InferenceRunner:
                 raise ShapeError(f"luma mode needs a same-size model; {self.model.arch} upscales")
             ycc[..., :1] = y
             return np.clip(ycbcr_jfif_to_rgb(ycc), 0.0, 1.0).astype(np.float32)
+        engine = self._engine()
+        if engine is not None:  # numpy in, numpy out: no torch in this process
+            nchw = np.ascontiguousarray(arr.transpose(0, 3, 1, 2), np.float32)
+            y = self._forward_array(engine, nchw, sigma)
+            return np.ascontiguousarray(np.clip(y, 0.0, 1.0).transpose(0, 2, 3, 1), np.float32)
         return from_tensor(self.forward(to_tensor(arr), sigma).clamp(0, 1))
 
     def __call__(

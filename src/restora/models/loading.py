@@ -26,8 +26,9 @@ from restora.archs.registry import (
 )
 from restora.errors import InvalidParameterError, ModelLoadError, UnsafeModelError
 from restora.io.atomic import atomic_write, file_sha256
-from restora.models.descriptor import ModelDescriptor
+from restora.models.descriptor import DeferredModelDescriptor, ModelDescriptor
 from restora.models.matconvnet import convert_simplenn, is_mat_file
+from restora.models.onnxrt import cached_contract
 from restora.models.unpickler import restricted_torch_load, state_dict_from_object
 
 FORMAT_VERSION = "1"
@@ -91,12 +92,53 @@ def load_model(path: str | Path) -> ModelDescriptor:
     The format is recognised from the file's content. Raises :class:`UnsafeModelError` when
     a pickle tries to run code, :class:`ModelLoadError` when the file cannot be read or its
     architecture is not recognised (the message lists the first keys seen).
-    """
-    import torch
 
+    A restora safetensors file whose graph an earlier process exported (same bytes, same
+    code: :func:`~restora.models.onnxrt.cached_contract`) loads without torch: its
+    descriptor builds the torch network, with every check below, on first use of ``model``
+    (:class:`~restora.models.descriptor.DeferredModelDescriptor`), which a graph engine
+    never needs.
+    """
     path = Path(path)
     kind = sniff_format(path)
     digest = file_sha256(path)
+    if kind == "safetensors":
+        deferred = _deferred(path, digest)
+        if deferred is not None:
+            return deferred
+    return _load(path, kind, digest)
+
+
+def _deferred(path: Path, digest: str) -> ModelDescriptor | None:
+    """The descriptor of a restora safetensors file whose contract is cached, its network
+    built when first asked for; ``None`` when the cache does not know the file."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            meta = dict(fh.metadata() or {})
+    except Exception:  # noqa: BLE001  (the full load names the problem)
+        return None
+    arch = meta.get("restora_arch")
+    contract = cached_contract(digest, arch) if arch in arch_names() else None
+    if contract is None:
+        return None
+
+    def build() -> Any:
+        full = _load(path, sniff_format(path), file_sha256(path))
+        if full.sha256 != digest:
+            raise ModelLoadError(f"{path}: the weight file changed after it was loaded; load it again")
+        return full.model
+
+    return DeferredModelDescriptor.deferred(
+        build, arch=arch, source=path, sha256=digest, licence=meta.get("restora_licence"),
+        **contract)
+
+
+def _load(path: Path, kind: str, digest: str) -> ModelDescriptor:
+    """:func:`load_model` of a file of format ``kind`` whose SHA-256 is ``digest``."""
+    import torch
+
     meta: dict[str, str] = {}
     info: dict[str, dict[str, Any]] = {}
     if kind == "mat":
@@ -254,6 +296,7 @@ def describe(spec: ArchSpec, model: Any, config: dict[str, Any], *, source: Path
         source=source,
         sha256=sha256,
         config=config,
+        cpu_engines=spec.cpu_engines,
     )
 
 

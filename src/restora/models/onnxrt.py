@@ -9,15 +9,17 @@ Each architecture lists the engines measured faster than torch
 (:attr:`~restora.archs.registry.ArchSpec.cpu_engines`). The network is exported once per
 process (:func:`onnx_graph`, about a second for DRUNet; ``restora export --format onnx``
 writes the same graph) and kept in restora's cache folder for the next process
-(:func:`graph_cache_file`); each runner holds its own session with its thread count.
-:class:`OnnxNetwork` and :class:`OpenVinoNetwork` are called as the torch network is, so the
-runner's padding, tiling, ensemble and channel adaptation stay the same code.
+(:func:`graph_cache_file`), with the model's contract beside it (:func:`cached_contract`):
+from then on a process runs the network on numpy arrays without importing torch (the loader
+defers building the torch network: :class:`~restora.models.descriptor.DeferredModelDescriptor`).
+Each runner holds its own session with its thread count.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import threading
 import warnings
 from collections import OrderedDict
@@ -36,8 +38,8 @@ if TYPE_CHECKING:
 
     from restora.models.descriptor import ModelDescriptor
 
-__all__ = ["ONNX_OPSET", "OnnxNetwork", "OpenVinoNetwork", "engine_available", "graph_cache_file",
-           "onnx_graph"]
+__all__ = ["CONTRACT_FIELDS", "ONNX_OPSET", "OnnxNetwork", "OpenVinoNetwork", "cached_contract",
+           "engine_available", "graph_cache_file", "onnx_graph"]
 
 #: The ONNX opset of exported graphs (``restora export --format onnx`` and the engine).
 ONNX_OPSET = 17
@@ -128,16 +130,83 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def _torch_version() -> str:
+    """The installed torch distribution's version, read without importing torch."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
+def _cache_stem(sha256: str, arch: str) -> Path:
+    """``cache_root()/onnx/ARCH-KEY``: the key a digest of the weights file, the
+    architecture code, torch's version and the opset."""
+    key = hashlib.sha256(
+        f"{sha256}|{arch}|{_torch_version()}|{ONNX_OPSET}|{_code_digest()}".encode()
+    ).hexdigest()[:40]
+    return cache_root() / "onnx" / f"{arch}-{key}"
+
+
 def graph_cache_file(model: ModelDescriptor) -> Path:
     """Where the model's exported graph is kept between processes:
     ``cache_root()/onnx/ARCH-KEY.onnx``, the key a digest of the weights file, the
-    architecture code, torch's version and the opset."""
-    import torch
+    architecture code, torch's version and the opset. Beside it, ``ARCH-KEY.json`` keeps
+    the model's contract (:func:`cached_contract`)."""
+    return _cache_stem(model.sha256, model.arch).with_suffix(".onnx")
 
-    key = hashlib.sha256(
-        f"{model.sha256}|{model.arch}|{torch.__version__}|{ONNX_OPSET}|{_code_digest()}".encode()
-    ).hexdigest()[:40]
-    return cache_root() / "onnx" / f"{model.arch}-{key}.onnx"
+
+#: The descriptor fields kept beside a cached graph, with their types.
+CONTRACT_FIELDS = {"task": str, "scale": int, "in_channels": int, "out_channels": int,
+                   "needs_sigma": bool, "supported_dtypes": list, "size_multiple": int,
+                   "tile_hint": (int, type(None)), "halo": int, "config": dict,
+                   "cpu_engines": list}
+
+
+#: Largest integer a kept contract may hold (a tile hint, halo or channel count beyond it
+#: was not written by restora).
+_CONTRACT_INT_MAX = 4096
+
+
+def cached_contract(sha256: str, arch: str) -> dict[str, Any] | None:
+    """The contract (:data:`CONTRACT_FIELDS`) of the weights with digest ``sha256``, kept
+    when their graph was exported, or ``None`` when the graph or the contract is not in the
+    cache (or unreadable). With it, a graph engine runs the network without torch."""
+    stem = _cache_stem(sha256, arch)
+    try:
+        if not stem.with_suffix(".onnx").is_file():
+            return None
+        fields = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(fields, dict) or set(fields) != set(CONTRACT_FIELDS) or any(
+            not isinstance(fields[k], kind) or isinstance(fields[k], bool) and kind is int
+            for k, kind in CONTRACT_FIELDS.items()):
+        return None
+    sizes = [fields[k] for k in ("scale", "in_channels", "out_channels", "size_multiple",
+                                 "tile_hint", "halo") if fields[k] is not None]
+    if not all(isinstance(v, int) and 0 <= v <= _CONTRACT_INT_MAX for v in sizes):
+        return None  # not what an export writes: the full load decides
+    for key in ("supported_dtypes", "cpu_engines"):
+        fields[key] = tuple(fields[key])
+    return fields
+
+
+def _keep(model: ModelDescriptor, graph: bytes) -> None:
+    """Write the graph and the model's contract to the cache (atomically; a read-only or
+    full cache only costs the export next time)."""
+    stem = _cache_stem(model.sha256, model.arch)
+    contract = {k: getattr(model, k) for k in CONTRACT_FIELDS}
+    for key in ("supported_dtypes", "cpu_engines"):
+        contract[key] = list(contract[key])
+    text = json.dumps(contract, sort_keys=True).encode()
+    try:
+        atomic_write(stem.with_suffix(".onnx"), lambda fh: fh.write(graph))
+        atomic_write(stem.with_suffix(".json"), lambda fh: fh.write(text))
+    except RestoraError:
+        pass
 
 
 def _graph(model: ModelDescriptor) -> bytes:
@@ -152,17 +221,13 @@ def _graph(model: ModelDescriptor) -> bytes:
         if key in _GRAPHS:
             _GRAPHS.move_to_end(key)
             return _GRAPHS[key]
-    path = graph_cache_file(model)
     try:
-        graph = path.read_bytes()
+        graph = graph_cache_file(model).read_bytes()
     except OSError:
         graph = b""
     if not graph:
         graph = onnx_graph(model)
-        try:
-            atomic_write(path, lambda fh: fh.write(graph))
-        except RestoraError:
-            pass  # a read-only or full cache: the graph is exported again next time
+        _keep(model, graph)
     with _GRAPHS_LOCK:
         _GRAPHS[key] = graph
         while len(_GRAPHS) > _GRAPHS_KEPT:
@@ -170,22 +235,20 @@ def _graph(model: ModelDescriptor) -> bytes:
     return graph
 
 
-def _feeds(x: torch.Tensor, sigma: float | None) -> dict[str, np.ndarray]:
+def _feeds(x: np.ndarray, sigma: float | None) -> dict[str, np.ndarray]:
     """The graph's inputs: ``image`` (N, C, H, W) float32 and, for noise-map networks,
-    ``sigma`` (N,) in 8-bit units from ``sigma`` in [0, 1] units."""
-    import torch
-
-    feeds = {"image": np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())}
+    ``sigma`` (N,) in 8-bit units."""
+    feeds = {"image": np.ascontiguousarray(x, np.float32)}
     if sigma is not None:
-        feeds["sigma"] = np.full((x.shape[0],), float(sigma) * 255.0, np.float32)
+        feeds["sigma"] = np.full((x.shape[0],), float(sigma), np.float32)
     return feeds
 
 
 class OnnxNetwork:
-    """A restora network run by ONNX Runtime on the CPU in fp32, called as the torch module
-    is: ``net(x)`` or ``net(x, sigma)`` with ``x`` an (N, C, H, W) float tensor (padded to
-    the network's size multiple) and ``sigma`` the noise std in [0, 1] units. Returns a CPU
-    float32 tensor. ``threads``: ONNX Runtime's intra-op threads."""
+    """A restora network run by ONNX Runtime on the CPU in fp32: ``net.run(x, sigma)`` with
+    ``x`` an (N, C, H, W) float32 array (padded to the network's size multiple) and
+    ``sigma`` the noise std in 8-bit units (``None`` for networks without a noise map)
+    returns the float32 output array. ``threads``: ONNX Runtime's intra-op threads."""
 
     def __init__(self, model: ModelDescriptor, threads: int) -> None:
         import onnxruntime as ort
@@ -203,14 +266,12 @@ class OnnxNetwork:
                                             providers=["CPUExecutionProvider"])
         self.needs_sigma = model.needs_sigma
 
-    def __call__(self, x: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
-        import torch
-
-        return torch.from_numpy(self.session.run(None, _feeds(x, sigma if self.needs_sigma else None))[0])
+    def run(self, x: np.ndarray, sigma: float | None = None) -> np.ndarray:
+        return self.session.run(None, _feeds(x, sigma if self.needs_sigma else None))[0]
 
 
 class OpenVinoNetwork:
-    """A restora network run by OpenVINO on the CPU, called as :class:`OnnxNetwork` is.
+    """A restora network run by OpenVINO on the CPU, run as :class:`OnnxNetwork` is.
 
     precision: ``fp32`` or ``bf16`` (OpenVINO's inference precision hint: ``--precision
     auto`` picks bf16 only on CPUs with native bf16; asked for elsewhere, OpenVINO runs fp32). One model compiled for any input size (a
@@ -229,9 +290,7 @@ class OpenVinoNetwork:
              "INFERENCE_PRECISION_HINT": {"fp32": "f32", "bf16": "bf16"}[precision]})
         self.needs_sigma = model.needs_sigma
 
-    def __call__(self, x: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
-        import torch
-
+    def run(self, x: np.ndarray, sigma: float | None = None) -> np.ndarray:
         request = self.compiled.create_infer_request()
         request.infer(_feeds(x, sigma if self.needs_sigma else None))
-        return torch.from_numpy(np.array(request.get_output_tensor(0).data, np.float32, copy=True))
+        return np.array(request.get_output_tensor(0).data, np.float32, copy=True)
