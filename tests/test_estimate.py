@@ -56,3 +56,19 @@ def test_tiny_images_give_a_rough_estimate(shape):
 def test_bad_shape_message():
     with pytest.raises(ShapeError, match=r"HW or HWC image; got shape \(2, 2, 2, 2\)"):
         estimate_sigma(np.zeros((2, 2, 2, 2)))
+
+
+def test_the_gamma_quantile_table_is_scipys() -> None:
+    """The quantiles kept to spare the automatic mode importing scipy.special are scipy's,
+    for every patch size and channel count the estimator uses."""
+    from scipy.special import gammaincinv
+
+    from restora import estimate
+
+    k = np.array([[-0.5, 0.0, 0.5]])
+    for p in range(3, estimate.PATCH + 1):
+        dh, dv = estimate._conv_matrix(k, p), estimate._conv_matrix(k.T, p)
+        for c in (1, 3):
+            rank = int(np.linalg.matrix_rank(dh.T @ dh + dv.T @ dv)) * c
+            assert estimate._GAMMA_QUANTILES[rank] == float(gammaincinv(rank / 2.0, estimate.CONFIDENCE))
+    assert estimate._gamma_quantile(4) == float(gammaincinv(2.0, estimate.CONFIDENCE))  # not kept

@@ -45,6 +45,26 @@ MIN_RATIO = 8
 BAND_SAMPLES = 1 << 20
 
 
+#: ``scipy.special.gammaincinv(rank / 2, CONFIDENCE)`` for the ranks that patches of 3-7 px
+#: and 1 or 3 channels give (checked against scipy by tests/test_estimate.py): importing
+#: scipy.special is about 0.7 s of a CLI call in the automatic mode. Other ranks ask scipy.
+_GAMMA_QUANTILES = {
+    5: 17.94409343980521, 15: 28.246721249849795, 12: 25.41262606940181,
+    36: 45.75119552829924, 21: 33.573254366197, 63: 65.6848510257909,
+    32: 42.61577535850588, 96: 88.38878617040905, 45: 52.599064780726216,
+    135: 113.97389350283792,
+}
+
+
+def _gamma_quantile(rank: int) -> float:
+    """The ``CONFIDENCE`` quantile of the gamma law of shape ``rank / 2`` (scale 1)."""
+    if rank in _GAMMA_QUANTILES:
+        return _GAMMA_QUANTILES[rank]
+    from scipy.special import gammaincinv
+
+    return float(gammaincinv(rank / 2.0, CONFIDENCE))
+
+
 def _conv_matrix(kernel: np.ndarray, patch: int) -> np.ndarray:
     """Matrix of the 'valid' correlation of ``kernel`` with a flattened patch*patch patch."""
     kh, kw = kernel.shape
@@ -174,8 +194,6 @@ def _weak_texture_eigenvalues(
     """Ascending covariance eigenvalues of the weak-texture patches of ``units(arr)`` (HWC,
     8-bit units; ``units`` converts a band of rows at a time and may change the channel
     count): the selection of :func:`estimate_sigma` (Liu et al. 2013)."""
-    from scipy.special import gammaincinv
-
     h, w = arr.shape[:2]
     c = units(arr[:1]).shape[2]
     p = next((q for q in range(patch, 2, -1) if (h - q + 1) * (w - q + 1) >= MIN_RATIO * c * q * q), 0)
@@ -188,8 +206,8 @@ def _weak_texture_eigenvalues(
     k = np.array([[-0.5, 0.0, 0.5]])
     dh, dv = _conv_matrix(k, p), _conv_matrix(k.T, p)
     dd = dh.T @ dh + dv.T @ dv
-    rank = np.linalg.matrix_rank(dd) * c
-    tau0 = float(2.0 * float(np.trace(dd)) * c / rank * gammaincinv(rank / 2.0, CONFIDENCE))
+    rank = int(np.linalg.matrix_rank(dd)) * c
+    tau0 = float(2.0 * float(np.trace(dd)) * c / rank * _gamma_quantile(rank))
     if x.shape[0] < 2:
         return np.zeros(1)
     eig = _eigenvalues(x)
