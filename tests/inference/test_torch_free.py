@@ -5,6 +5,7 @@ engine numpy arrays (2.5-5 s and 0.6 GB less for a CLI call, docs/benchmarks.md)
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -108,6 +109,10 @@ def test_a_cached_contract_defers_the_network(fresh_cache):
     assert deferred.built and all(torch.equal(state[k], v) for k, v in full.model.state_dict().items())
     torch_out = InferenceRunner(deferred, device="cpu", precision="fp32")(tile, sigma=20)
     np.testing.assert_allclose(torch_out, expected, atol=1e-4)
+    # it pickles (to another process) with its network
+    again = pickle.loads(pickle.dumps(load_model(SHIPPED)))
+    assert again.built and again.sha256 == full.sha256
+    assert all(torch.equal(again.model.state_dict()[k], v) for k, v in state.items())
 
 
 def test_a_weight_file_changed_after_loading_is_refused(fresh_cache, tmp_path):

@@ -178,6 +178,15 @@ class DeferredModelDescriptor(ModelDescriptor):
         self.__dict__.setdefault("_lock", threading.Lock())
         self.__dict__.setdefault("_build", _no_builder)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with its network built (the builder and the lock stay behind)."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_build")}
+        state["_network"] = self.model
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock(), _build=_no_builder)
+
     @property
     def built(self) -> bool:
         """Whether the torch network exists yet."""
