@@ -489,7 +489,7 @@ class InferenceRunner:
         self.compile = compile and model.call_fn is None
         self._prepared: ModelDescriptor | None = None
         self._compiled: ModelDescriptor | None = None
-        self._onnx: OnnxNetwork | OpenVinoNetwork | None = None
+        self._graph_net: OnnxNetwork | OpenVinoNetwork | None = None
         self._warned = False
 
     @classmethod
@@ -539,10 +539,10 @@ class InferenceRunner:
         engine failed to load and ``backend="auto"`` fell back to torch."""
         if self.backend == "torch":
             return None
-        if self._onnx is None:
+        if self._graph_net is None:
             threads = self.threads if self.threads is not None else available_cpus()
             try:
-                self._onnx = (OnnxNetwork(self.model, threads) if self.backend == "onnxruntime"
+                self._graph_net = (OnnxNetwork(self.model, threads) if self.backend == "onnxruntime"
                               else OpenVinoNetwork(self.model, threads, self.precision))
             except Exception as exc:  # noqa: BLE001  (export or engine compile failed)
                 what = f"{self.backend} could not load {self.model.source.name}: " + (
@@ -551,7 +551,7 @@ class InferenceRunner:
                     raise InvalidParameterError(f"backend {what}; use backend torch or auto") from None
                 warnings.warn(f"{what}; running it with torch", RuntimeWarning, stacklevel=3)
                 self.backend, self.channels_last = "torch", self._torch_channels_last
-        return self._onnx if self.backend != "torch" else None
+        return self._graph_net if self.backend != "torch" else None
 
     def _on_device(self, grad: bool = False) -> ModelDescriptor:
         """The descriptor with its torch network on the device (copied once, then cached;
