@@ -32,6 +32,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -101,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or os.environ.get("OUT") or REPO / "runs" / "device_out")
     out.mkdir(parents=True, exist_ok=True)
     os.chdir(REPO)
+    # the machine's image holds torch but not all of restora's dependencies (no platformdirs):
+    # name the cache folder so that nothing asks for the OS's one
+    os.environ.setdefault("RESTORA_CACHE", str(Path(tempfile.gettempdir()) / "restora_cache"))
     if not args.skip_throughput:
         with open(out / "gpu_throughput.txt", "w") as fh:
             cmd = [sys.executable, "benchmarks/gpu_throughput.py", "--device", args.device, "--repeat", "2",

@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config", type=Path)
     parser.add_argument("--measured", type=Path, help="Markdown with the measured test tables")
     parser.add_argument("--threads-note", default="2 shared vCPUs (torch threads = 2), no GPU")
+    parser.add_argument("--hardware", help="where the run trained, in place of this CPU's name and "
+                        "--threads-note (e.g. a lent GPU)")
     args = parser.parse_args(argv)
 
     import torch
@@ -75,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
     vals = [(r["step"], r["val_psnr"]) for r in records if "val_psnr" in r]
     seconds = max((r.get("seconds", 0.0) for r in records), default=0.0)
+    last = max((r["step"] for r in records if "step" in r), default=config.steps)
+    # a run stopped early (a time limit): its steps, and the --max-steps that repeats it
+    steps_text = str(config.steps) if last >= config.steps else f"{last} (of a {config.steps}-step schedule)"
+    max_steps = "" if last >= config.steps else f" --max-steps {last}"
+    hardware = args.hardware or f"{_cpu_name()}, {args.threads_note}; torch {torch.__version__}"
+    machine_note = "" if args.hardware else "; shared machine, other jobs running"
     recipe = args.config.read_text()
     digest = file_sha256(dest)
     val_text = ", ".join(f"step {s}: {v:.2f} dB" for s, v in vals)
@@ -99,17 +107,17 @@ def main(argv: list[str] | None = None) -> int:
 | training data | {", ".join(config.data.train)} (never a test set) |
 | validation data | {config.data.val} (centre crops {config.data.val_crop} px, first {config.data.val_max_images or 'all'} images) |
 | degradation | `{config.degradation.kind}` (recipe below) |
-| steps / batch / patch | {config.steps} / {config.data.batch_size} / {config.data.patch_size} px |
+| steps / batch / patch | {steps_text} / {config.data.batch_size} / {config.data.patch_size} px |
 | seed | {config.seed} |
-| hardware | {_cpu_name()}, {args.threads_note}; torch {torch.__version__}, bf16 autocast: {config.amp} |
-| wall time | {seconds / 60:.1f} min (from the run's log; shared machine, other jobs running) |
+| hardware | {hardware}, bf16 autocast: {config.amp} |
+| wall time | {seconds / 60:.1f} min (from the run's log{machine_note}) |
 | validation PSNR | {val_text} |
 | licence | {meta["restora_licence"]} |
 
 {origin}; no third-party weights were used in any way. Reproduce with{stages}:
 
 ```bash
-restora train {args.config.as_posix()}
+restora train {args.config.as_posix()}{max_steps}
 .venv/bin/python scripts/ship_weights.py {args.name} {args.config.as_posix()}
 ```
 

@@ -150,3 +150,14 @@ def test_cuda_rows_equal_the_numpy_engine(shape, tile, overlap, scale, multiple,
                         device="cuda", **kwargs)
     np.testing.assert_allclose(np.concatenate([r for _, r in got]),
                                np.concatenate([r for _, r in want]), rtol=0, atol=1e-5)
+
+
+def test_a_device_named_otherwise_than_its_tensors_report():
+    """"cuda" holds tensors on "cuda:0" and "cpu:0" on "cpu": the engine compares the device
+    the tensors land on, not the name it was given (an H200 run failed on "cuda")."""
+    image = image_of(np.uint8, (70, 90, 3))
+    _, expected, _ = collect(stream_tiled, blur_tensor, image, tile=32, overlap=8, device="cpu")
+    _, rows, _ = collect(stream_tiled, blur_tensor, image, tile=32, overlap=8, device="cpu:0")
+    assert [y for y, _ in rows] == [y for y, _ in expected]
+    for (_, a), (_, b) in zip(rows, expected):
+        np.testing.assert_array_equal(a, b)

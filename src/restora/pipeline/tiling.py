@@ -534,6 +534,8 @@ class _DeviceTiles:
     def __init__(self, image: np.ndarray, plan: _Plan, device: torch.device) -> None:
         import torch
 
+        # the device a tensor actually lands on ("cuda" -> "cuda:0"), for the check in split()
+        device = torch.empty(0, device=device).device
         self.torch, self.image, self.plan, self.device = torch, image, plan, device
         self.wy = [torch.from_numpy(w).to(device) for w in plan.wy]
         self.wx = [torch.from_numpy(w).to(device) for w in plan.wx]
