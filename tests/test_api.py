@@ -84,3 +84,24 @@ def test_restore_file_estimates_jpeg_noise_on_luma(tmp_path, monkeypatch):
                       description="probe", needs_sigma=True, halo=4, options=("sigma",))
     restora.restore_file(path, tmp_path / "out.png", method=info)
     assert abs(seen[0] - 15) < 2.0
+
+
+def test_samples_in_samples_out_equal_the_float_path(astronaut, camera):
+    """8/16-bit arrays run by bands from their samples (Restorer.run_samples, no float copy
+    of the photo): the same values as the float path quantised, with the shipped network
+    (colour) and a classical method (gray HW); strength still blends as before."""
+    from restora.io import from_float32, to_float32
+
+    colour = np.rint(astronaut[:200, :232] * 255).astype(np.uint8)
+    gray16 = (np.rint(camera[:80, :100, 0] * 255).astype(np.uint16) * 257)
+    for image, options in ((colour, {"task": "denoise", "sigma": 15, "tile": 160}),
+                           (gray16, {"method": "nlm", "sigma": 10})):
+        samples = restora.restore(image, **options)
+        floats = restora.restore(to_float32(image)[..., 0] if image.ndim == 2 else to_float32(image),
+                                 **options)
+        assert samples.dtype == image.dtype and samples.shape == image.shape
+        np.testing.assert_array_equal(samples, from_float32(floats, image.dtype))
+    half = restora.restore(colour, task="denoise", sigma=15, strength=0.5)
+    full = restora.restore(colour, task="denoise", sigma=15)
+    assert half.dtype == np.uint8 and not np.array_equal(half, full)
+    assert np.abs(half.astype(int) - (colour.astype(int) + full) / 2).max() <= 1

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from restora.errors import InvalidParameterError, ShapeError
-from restora.io import from_float32, to_float32
+from restora.io import from_float32
 from restora.options import GROUPS, Output, Request
 from restora.run import OnPlan, Progress, Restorer
 
@@ -41,8 +41,14 @@ def restore(image: np.ndarray, *, progress: Progress | None = None, **options: A
     array = np.asarray(image)
     if array.ndim not in (2, 3):
         raise ShapeError(f"expected an HW or HWC image; got shape {tuple(array.shape)}")
-    result, _ = Restorer(request.choice, request.execution).run(
-        to_float32(array), request.params, progress=progress)
+    restorer = Restorer(request.choice, request.execution)
+    if array.dtype in (np.uint8, np.uint16) and not restorer.automatic \
+            and request.params.strength is None:
+        # samples in, samples out by bands: no float copy of the photo (a GPU gets the samples)
+        result, _ = restorer.run_samples(array if array.ndim == 3 else array[..., None],
+                                         request.params, progress=progress)
+        return result[..., 0] if array.ndim == 2 and result.shape[2] == 1 else result
+    result, _ = restorer.run(array, request.params, progress=progress)  # run() makes floats
     return _like_input(result, array)
 
 

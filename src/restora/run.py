@@ -421,19 +421,21 @@ class Restorer:
         return result[0]
 
     def _stream(self, info: MethodInfo, image: np.ndarray, kwargs: dict[str, Any],
-                progress: Progress | None, sink: Callable[[int, np.ndarray], None]) -> None:
+                progress: Progress | None, sink: Callable[[int, np.ndarray], None],
+                out_dtype: Any = None) -> None:
         """:meth:`_apply` with the result's rows handed to ``sink`` top to bottom as they are
         finished (:func:`~restora.pipeline.stream_tiled`); ``image`` may be 8/16-bit samples.
         A network on a GPU keeps its tiles there (``stream_tiled(..., device=...)``): the
-        input's samples go up once per row of tiles, finished rows come down."""
+        input's samples go up once per row of tiles, finished rows come down (as samples of
+        ``out_dtype`` where given: quantised there)."""
         fn, tiling = self._tiling(info, image, kwargs)
         runner = info.runner
         if runner is not None and runner.tiles_on_device:
             given = {k: v for k, v in kwargs.items() if k in ("sigma", "scale") and v is not None}
             stream_tiled(runner.tensor_fn(**given), image, sink=sink, progress=progress,
-                         device=runner.device, **tiling)
+                         device=runner.device, out_dtype=out_dtype, **tiling)
             return
-        stream_tiled(fn, image, sink=sink, progress=progress, **tiling)
+        stream_tiled(fn, image, sink=sink, progress=progress, out_dtype=out_dtype, **tiling)
 
     def _tiling(self, info: MethodInfo, image: np.ndarray,
                 kwargs: dict[str, Any]) -> tuple[Callable[[np.ndarray], np.ndarray], dict[str, Any]]:
@@ -486,39 +488,54 @@ class Restorer:
                            inputs=[source])
         return path, report
 
-    def _stream_file(self, source: str | Path, target: Path, params: Params, output: Output,
-                     progress: Progress | None) -> tuple[Photo, Report]:
-        """:meth:`run_photo` in bounded memory, for a file: the photo stays in its decoded
-        8/16-bit samples, tiles are converted to float32 one at a time, and each finished
-        band of result rows is quantised straight into the output file's samples
-        (:func:`~restora.pipeline.stream_tiled`). A 100-megapixel RGB photo needs its 300 MB
-        of input and output samples and one tile row of float32, where floats in and out
-        would take 2.4 GB. Same values as :meth:`run_photo` then :func:`write_image`."""
-        photo = read_image(source, max_pixels=self.execution.max_pixels, samples=True)
-        samples = photo.pixels
+    def run_samples(self, samples: np.ndarray, params: Params | None = None, *,
+                    photo: Photo | None = None, progress: Progress | None = None,
+                    dtype: Any = None) -> tuple[np.ndarray, Report]:
+        """:meth:`run` on HWC 8/16-bit ``samples`` in bounded memory: tiles become float32
+        one at a time (with a GPU, on the device, where the samples go up as they are), and
+        each finished band of result rows is quantised straight into the result's samples of
+        ``dtype`` (the input's by default; ``numpy.float32``: [0, 1] floats, unclipped). Same
+        values as :func:`~restora.io.from_float32` of :meth:`run`'s result, without a float
+        copy of the image in or out. One method: not the automatic mode, no ``strength``."""
+        if self.automatic or (params is not None and params.strength is not None):
+            raise InvalidParameterError("run_samples runs one method: not the automatic mode, "
+                                        "no strength; use run()")
+        params = Params() if params is None else params
+        dtype = np.dtype(samples.dtype if dtype is None else dtype)
         info, task, extra, params = self._choose(samples, params, photo)
-        depth = output_bit_depth(target, photo.bit_depth, output.bit_depth)
-        dtype = np.float32 if depth == 32 else np.uint8 if depth == 8 else np.uint16
         height, width = samples.shape[:2]
         result: list[np.ndarray] = []
 
-        def sink(y0: int, rows: np.ndarray) -> None:
+        def sink(y0: int, rows: np.ndarray) -> None:  # rows: already quantised to dtype
             if not result:  # the first rows tell the scale and the output channels
                 scale = rows.shape[1] // width
                 result.append(np.empty((height * scale,) + rows.shape[1:], dtype))
-            result[0][y0 : y0 + len(rows)] = rows if depth == 32 else from_float32(rows, dtype)
+            result[0][y0 : y0 + len(rows)] = rows
 
         with cpu_threads(self.execution.threads):
             kwargs = self._kwargs(info, task, samples, params, photo, extra)
-            self._stream(info, samples, kwargs, progress, sink)
-        pixels = result[0]
+            self._stream(info, samples, kwargs, progress, sink,
+                         out_dtype=None if dtype == np.float32 else dtype)
+        return result[0], Report(runs=_name(info, extra), sigma=kwargs.get("sigma"))
+
+    def _stream_file(self, source: str | Path, target: Path, params: Params, output: Output,
+                     progress: Progress | None) -> tuple[Photo, Report]:
+        """:meth:`run_photo` in bounded memory, for a file (:meth:`run_samples` on the
+        decoded 8/16-bit samples, quantised into the output file's). A 100-megapixel RGB
+        photo needs its 300 MB of input and output samples and one tile row of float32,
+        where floats in and out would take 2.4 GB. Same values as :meth:`run_photo` then
+        :func:`write_image`."""
+        photo = read_image(source, max_pixels=self.execution.max_pixels, samples=True)
+        depth = output_bit_depth(target, photo.bit_depth, output.bit_depth)
+        dtype = np.float32 if depth == 32 else np.uint8 if depth == 8 else np.uint16
+        pixels, report = self.run_samples(photo.pixels, params, photo=photo, progress=progress,
+                                          dtype=dtype)
         alpha = photo.alpha
         if alpha is not None and (alpha.dtype != dtype or alpha.shape[:2] != pixels.shape[:2]):
             floats = replace(photo, alpha=to_float32(alpha)).with_pixels(pixels).alpha  # resized
             assert floats is not None
             alpha = floats if depth == 32 else from_float32(floats, dtype)
-        return replace(photo, pixels=pixels, alpha=alpha, bit_depth=depth), \
-            Report(runs=_name(info, extra), sigma=kwargs.get("sigma"))
+        return replace(photo, pixels=pixels, alpha=alpha, bit_depth=depth), report
 
     # --- camera RAW -------------------------------------------------------------------------
 

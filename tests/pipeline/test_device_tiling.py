@@ -161,3 +161,48 @@ def test_a_device_named_otherwise_than_its_tensors_report():
     assert [y for y, _ in rows] == [y for y, _ in expected]
     for (_, a), (_, b) in zip(rows, expected):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("device", [None, "cpu"])
+def test_rows_quantised_for_the_sink_equal_from_float32_of_the_float_rows(dtype, device):
+    """out_dtype: the sink gets samples, quantised as from_float32 quantises the float rows
+    (with a device, on it), on both engines; a value over 1 and one under 0 are clipped."""
+    from restora.io import from_float32
+
+    image = image_of(np.uint16, (50, 70, 3), seed=3)
+    engine = stream_tiled if device is None else stream_tiled_on_device
+    fn = blur_array if device is None else blur_tensor
+    kw = {"tile": 32, "overlap": 8} | ({} if device is None else {"device": device})
+    _, floats, _ = collect(engine, fn, image, **kw)
+    _, samples, _ = collect(engine, fn, image, out_dtype=dtype, **kw)
+    assert [y for y, _ in samples] == [y for y, _ in floats]
+    for (_, s), (_, f) in zip(samples, floats):
+        assert s.dtype == dtype
+        np.testing.assert_array_equal(s, from_float32(f, dtype))
+
+
+def test_bad_out_dtype_is_refused():
+    with pytest.raises(InvalidParameterError, match="out_dtype"):
+        stream_tiled(blur_array, image_of(np.uint8, (20, 20, 3)), sink=lambda y0, r: None,
+                     out_dtype=np.int8)
+    with pytest.raises(InvalidParameterError, match="out_dtype"):
+        stream_tiled(blur_array, image_of(np.uint8, (20, 20, 3)), sink=lambda y0, r: None,
+                     out_dtype="no such type")
+
+
+def test_tensor_rows_to_samples_round_as_from_float32():
+    from restora.io import from_float32
+    from restora.io.bridge import hwc_rows_to_samples
+
+    # the half-way points of both depths, their float32 neighbours, and values out of range
+    k = np.arange(256, dtype=np.float32)
+    values = np.concatenate([(k + 0.5) / 255, np.nextafter((k + 0.5) / 255, np.float32(0)),
+                             (k[:200] * 257 + 0.5) / 65535, [-0.2, 1.7, 0.0, 1.0]]).astype(np.float32)
+    rows = values.reshape(1, -1, 1)
+    for dtype in (np.uint8, np.uint16):
+        got = hwc_rows_to_samples(torch.from_numpy(rows), dtype)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, from_float32(rows, dtype))
+    with pytest.raises(InvalidParameterError, match="NaN"):
+        hwc_rows_to_samples(torch.tensor([[[float("nan")]]]))

@@ -155,3 +155,22 @@ def hwc_rows_to_numpy(rows: torch.Tensor) -> np.ndarray:
     if rows.ndim != 3:
         raise ShapeError(f"expected HWC rows, got shape {tuple(rows.shape)}")
     return rows.detach().to(device="cpu", dtype=torch.float32).numpy()
+
+
+def hwc_rows_to_samples(rows: torch.Tensor, dtype: Any = np.uint8) -> np.ndarray:
+    """:func:`from_float32` of HWC float rows, quantised where the tensor is (a GPU) so that
+    only the samples come down: the same float32 arithmetic, so the same values. NaN raises
+    :class:`InvalidParameterError`."""
+    import torch
+
+    target = np.dtype(dtype)
+    if target not in _INT_MAX:
+        raise InvalidParameterError(f"dtype must be numpy.uint8 or numpy.uint16, got {target}")
+    if rows.ndim != 3:
+        raise ShapeError(f"expected HWC rows, got shape {tuple(rows.shape)}")
+    rows = rows.detach().to(torch.float32)
+    if bool(torch.isnan(rows).any()):
+        raise InvalidParameterError("the image contains NaN values; cannot quantise it")
+    scaled = rows.clamp(0.0, 1.0).mul_(_INT_MAX[target]).add_(0.5).floor_()
+    # uint8 crosses as it is; 16-bit as int32 (torch's uint16 lacks device casts everywhere)
+    return scaled.to(torch.uint8 if target == np.uint8 else torch.int32).cpu().numpy().astype(target, copy=False)

@@ -38,12 +38,19 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from restora.errors import InvalidParameterError, ShapeError
-from restora.io.bridge import hwc_rows_to_numpy, to_device_chw, to_float32
+from restora.io.bridge import (
+    from_float32,
+    hwc_rows_to_numpy,
+    hwc_rows_to_samples,
+    to_device_chw,
+    to_float32,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -285,6 +292,7 @@ def stream_tiled(
     progress: Progress | None = None,
     batch: int = 1,
     device: str | None = None,
+    out_dtype: Any = None,
 ) -> tuple[int, int, int]:
     """:func:`run_tiled` without an output image: final rows go to ``sink(y0, rows)``.
 
@@ -303,13 +311,20 @@ def stream_tiled(
     on the device (:func:`~restora.io.bridge.to_device_chw`). Cutting, weighting and the
     working band stay on the device; only finished rows come down, the same rows as the
     numpy engine's up to the device's float arithmetic.
+
+    out_dtype: ``None`` (rows as float32), or ``numpy.uint8`` / ``numpy.uint16``: rows reach
+    the sink as samples, quantised as :func:`~restora.io.from_float32` does (on the device,
+    where one is given: a quarter of the bytes come down for 8-bit).
     """
     if not callable(sink):
         raise InvalidParameterError(f"sink must be callable; got {sink!r}")
     plan = _plan(fn, image, tile=tile, overlap=overlap, scale=scale, multiple=multiple,
                  pad_mode=pad_mode, progress=progress, batch=batch)
+    if out_dtype is not None and _dtype_or_none(out_dtype) not in (np.uint8, np.uint16):
+        raise InvalidParameterError(f"out_dtype must be None, numpy.uint8 or numpy.uint16; got {out_dtype!r}")
     if device is None:
-        target = _Band(sink, np.array, _identity)
+        emit = _identity if out_dtype is None else partial(from_float32, dtype=out_dtype)
+        target = _Band(sink, np.array, emit)
         _run(fn, plan, _HostTiles(image, plan), target, progress)
     else:
         import torch
@@ -320,13 +335,21 @@ def stream_tiled(
             raise InvalidParameterError(
                 f"device must be None or a torch device such as 'cuda' or 'cuda:0'; got {device!r}"
             ) from None
-        target = _Band(sink, torch.clone, hwc_rows_to_numpy)
+        emit = hwc_rows_to_numpy if out_dtype is None else partial(hwc_rows_to_samples, dtype=out_dtype)
+        target = _Band(sink, torch.clone, emit)
         _run(fn, plan, _DeviceTiles(image, plan, where), target, progress)
     return target.finish()
 
 
 def _identity(rows: np.ndarray) -> np.ndarray:
     return rows
+
+
+def _dtype_or_none(value: Any) -> np.dtype | None:
+    try:
+        return np.dtype(value)
+    except TypeError:
+        return None
 
 
 class _Whole:
@@ -356,8 +379,8 @@ class _Band:
     """Accumulates into a band of rows; rows no later tile touches go to the sink.
 
     The band is the engine's array type (numpy, or a torch tensor on a device): ``copy``
-    copies a slice of it, ``emit`` turns rows of it into the HWC float32 numpy rows the sink
-    receives."""
+    copies a slice of it, ``emit`` turns rows of it into the HWC numpy rows the sink
+    receives (float32, or samples: ``stream_tiled``'s ``out_dtype``)."""
 
     def __init__(self, sink: Sink, copy: Callable[[Any], Any],
                  emit: Callable[[Any], np.ndarray]) -> None:
