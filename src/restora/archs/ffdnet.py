@@ -69,6 +69,9 @@ def detect(state: StateDict, bn_eps: Mapping[str, float]) -> tuple[dict[str, Any
 
 SPEC = ArchSpec(
     name="ffdnet", cls=FFDNet, task="denoise", needs_sigma=True,
+    # the runner pads odd sizes by edge replication, as forward() does: an exported graph,
+    # traced at an even size, has no such branch (OpenVINO failed on CBSD68's 481x321)
+    size_multiple=2,
     halo=lambda config: 2 * int(config.get("depth", 15)),  # 3x3 convs at half resolution
     detect=detect, detect_order=90,
     cpu_engines=("openvino",),  # 0.7x torch fp32 and bf16 (benchmarks/cpu_engines.py)
