@@ -292,7 +292,7 @@ def table(args: argparse.Namespace, folder: Path) -> dict:
             kind, what, *rest = row.psnr
             value = (evaluate(what, DATA / "cbsd68", task="denoise", sigma=SIGMA, threads=THREADS)
                      if kind == "method" else
-                     evaluate(None, DATA / "cbsd68", model=what, sigma=rest[0], device="cpu",
+                     evaluate(None, DATA / "cbsd68", model=what, sigma=SIGMA, device="cpu",
                               threads=THREADS)).mean_psnr
             cell = f"{value:.2f}"
             print(f"PSNR {row.name} {value:.3f}", flush=True)
