@@ -56,3 +56,12 @@ def test_exported_graph_ends_in_the_tail_convolution():
     graph = onnx.load_from_string(buffer.getvalue()).graph
     last = next(n for n in graph.node if "output" in n.output)
     assert last.op_type == "Conv"
+
+
+def test_exported_head_is_centred_and_computes_the_same():
+    """In an export the head sees the image centred on 0.5 (twice bf16's precision), plus
+    channels of 0.5 under the same weights: the same function, borders included."""
+    net = _net()
+    x0 = torch.cat((torch.rand(2, 3, 20, 24), torch.full((2, 1, 20, 24), 0.1)), dim=1)
+    with torch.inference_mode():
+        np.testing.assert_allclose(net._centred_head(x0, 3), net.m_head(x0), atol=1e-6)

@@ -92,6 +92,19 @@ class DRUNet(nn.Module):
         self.m_up1 = nn.Sequential(nn.ConvTranspose2d(c1, c0, 2, stride=2, bias=bias), *blocks(c0))
         self.m_tail = nn.Conv2d(c0, out_channels, 3, padding=1, bias=bias)
 
+    def _centred_head(self, x0: torch.Tensor, image_channels: int) -> torch.Tensor:
+        """``m_head(x0)`` for exported graphs, computed on the image centred on 0.5: the graph
+        engines' bf16 (OpenVINO) rounds the head's input to 8 bits of mantissa, and values
+        in [-0.5, 0.5] keep twice the precision of [0, 1] (nam_real_noise, 10 photos at
+        sigma 11, untiled: -0.064 dB against fp32 -> -0.029; the automatic mode on all 25:
+        41.60 -> 41.62, fp32 41.66). The same function: the centre comes back as extra
+        input channels of 0.5 under the same weights, zero-padded alike."""
+        weight = self.m_head.weight
+        half = torch.full_like(x0[:, :image_channels], 0.5)
+        centred = torch.cat((x0[:, :image_channels] - 0.5, x0[:, image_channels:], half), dim=1)
+        return F.conv2d(centred, torch.cat((weight, weight[:, :image_channels]), dim=1),
+                        self.m_head.bias, padding=self.m_head.padding)
+
     def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None) -> torch.Tensor:
         n, _, h, w = x.shape
         m = self.size_multiple
@@ -111,8 +124,11 @@ class DRUNet(nn.Module):
         # in float32, so the input's and the output's values are not rounded to 8 bits of
         # mantissa (CBSD68 s15: -0.022 dB in bf16 -> -0.0004; 2 of the network's 14 convs).
         precise = torch.is_autocast_enabled(x.device.type)
-        with torch.autocast(x.device.type, enabled=False) if precise else nullcontext():
-            x1 = self.m_head(x0.float() if precise else x0)
+        if torch.onnx.is_in_onnx_export():
+            x1 = self._centred_head(x0, x.shape[1])
+        else:
+            with torch.autocast(x.device.type, enabled=False) if precise else nullcontext():
+                x1 = self.m_head(x0.float() if precise else x0)
         x2 = self.m_down1(x1)
         x3 = self.m_down2(x2)
         x4 = self.m_down3(x3)
