@@ -58,7 +58,7 @@ def run(boundaries: list[str], limit: int | None) -> dict:
                         out = work / f"{label}.png"
                         start = time.perf_counter()
                         code = cli(["restore", str(source), "-o", str(out), "--task", "deblur",
-                                    "--kernel", str(work / "k.npy"), *extra])
+                                    "--kernel", str(work / "k.npy"), "--overwrite", *extra])
                         if label == "default":
                             seconds += time.perf_counter() - start
                         assert code == 0, f"restora restore failed on {path.name}"
