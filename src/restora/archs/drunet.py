@@ -122,7 +122,7 @@ class DRUNet(nn.Module):
             x0 = x
         # Precise ends: under autocast (bf16/fp16) the head, the skip it feeds and the tail run
         # in float32, so the input's and the output's values are not rounded to 8 bits of
-        # mantissa (CBSD68 s15: -0.022 dB in bf16 -> -0.0004; 2 of the network's 14 convs).
+        # mantissa (CBSD68 s15: -0.022 dB in bf16 -> -0.0004; 2 of the shipped network's 22 convs).
         precise = torch.is_autocast_enabled(x.device.type)
         if torch.onnx.is_in_onnx_export():
             x1 = self._centred_head(x0, x.shape[1])
