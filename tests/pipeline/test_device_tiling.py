@@ -164,7 +164,8 @@ def test_a_device_named_otherwise_than_its_tensors_report():
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-@pytest.mark.parametrize("device", [None, "cpu"])
+@pytest.mark.parametrize("device", [None, "cpu", pytest.param(
+    "cuda", marks=pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU"))])
 def test_rows_quantised_for_the_sink_equal_from_float32_of_the_float_rows(dtype, device):
     """out_dtype: the sink gets samples, quantised as from_float32 quantises the float rows
     (with a device, on it), on both engines; a value over 1 and one under 0 are clipped."""
