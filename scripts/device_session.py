@@ -8,9 +8,9 @@ the working tree plus carried folders must stay under 64 MiB. So:
     # then, through the device tool, with carry ["device_data"] and timeout_s 600:
     PYTHONUNBUFFERED=1 PYTHONPATH=src python3 scripts/device_session.py run --minutes 8 --out $OUT
 
-``stage`` copies the colour training photos (``bsd400_color``, original JPEG bytes) and as
-many Val20 photos as fit into ``device_data/`` (git-ignored; never committed), and prints
-the size that will travel. ``run`` (on the device) runs ``benchmarks/gpu_throughput.py``
+``stage`` copies the recipe's training photos (``--recipe``; by default the colour ones,
+``bsd400_color``, original JPEG bytes) and as many of its validation photos as fit into
+``device_data/`` (git-ignored; never committed), and prints the size that will travel. ``run`` (on the device) runs ``benchmarks/gpu_throughput.py``
 (its table to ``$OUT/gpu_throughput.txt``), times 200 steps of the recipe (the rate of
 their last two thirds) at ``--batch-factor`` x its batch with ``--workers`` processes
 making the batches (one process makes about 3.5 batches of 128 AWGN patches a second on
@@ -23,7 +23,10 @@ config to ``$OUT``. Nothing is shipped: measure the model here first (``restora 
 The default recipe is ``configs/default_denoise_color_stage3.toml`` from the shipped weights
 (issues 14 and 17: the colour model that generalises to real photos needs more training than
 two CPU cores give); ``--recipe configs/denoise_color_unshuffled.toml --init none`` trains
-the cheaper candidate of issue 17 from scratch instead.
+the cheaper candidate of issue 17 from scratch instead (session 15 ran the default: stage 4,
+shipped). Another default: the same ``--recipe`` to both commands and its shipped weights as
+``--init``, e.g. ``stage --recipe configs/default_denoise_gray.toml`` then ``run --recipe
+configs/default_denoise_gray.toml --init src/restora/weights/denoise_gray.safetensors``.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ SHARED = REPO.parent / "shared" / "datasets"
 STAGED = REPO / "device_data"
 #: what may travel to the device machine: tracked files plus carried folders
 TRAVEL_LIMIT = 64 * 2**20
-TRAIN_SET, VAL_SET = "bsd400_color", "val20"
+VAL_SET = "val20"
+DEFAULT_RECIPE = "configs/default_denoise_color_stage3.toml"
 
 
 def _tracked_bytes() -> int:
@@ -51,19 +55,33 @@ def _tracked_bytes() -> int:
     return sum((REPO / n).stat().st_size for n in names.decode().split("\0") if n and (REPO / n).is_file())
 
 
-def stage(margin: int = 2**20) -> int:
-    """Copy the training photos and the Val20 photos that fit into ``device_data/``. When the
-    working tree has grown so that not all training photos fit beside one validation photo,
-    the first ones by name that do are staged, with a warning that names the count (a
-    smaller training set is a recipe change for the card; a lost GPU session is worse)."""
-    train = sorted((SHARED / TRAIN_SET).iterdir()) if (SHARED / TRAIN_SET).is_dir() else []
+def recipe_folders(recipe: str | Path) -> tuple[list[str], str]:
+    """The training folders and the validation folder a recipe names, as folder names under
+    ``../shared/datasets`` (read with tomllib: ``stage`` runs without restora's
+    dependencies)."""
+    import tomllib
+
+    data = tomllib.loads((REPO / recipe).read_text()).get("data", {})
+    return [Path(t).name for t in data.get("train", [])], Path(data.get("val") or VAL_SET).name
+
+
+def stage(recipe: str | Path = DEFAULT_RECIPE, margin: int = 2**20) -> int:
+    """Copy the recipe's training photos and the validation photos that fit into
+    ``device_data/<folder>/``. When the working tree has grown so that not all training
+    photos fit beside one validation photo, the first ones (folders in the recipe's order,
+    files by name) that do are staged, with a warning that names the count (a smaller
+    training set is a recipe change for the card; a lost GPU session is worse)."""
+    train_sets, val_set = recipe_folders(recipe)
+    train = [p for name in train_sets if (SHARED / name).is_dir() for p in sorted((SHARED / name).iterdir())]
     if not train:
-        print(f"error: {SHARED / TRAIN_SET}: no training photos", file=sys.stderr)
+        print(f"error: {recipe}: no training photos in {', '.join(train_sets) or 'its data.train'}",
+              file=sys.stderr)
         return 1
     tracked = _tracked_bytes()
-    by_size = sorted((SHARED / VAL_SET).iterdir(), key=lambda p: p.stat().st_size)
+    by_size = sorted((SHARED / val_set).iterdir(), key=lambda p: p.stat().st_size) \
+        if (SHARED / val_set).is_dir() else []
     if not by_size:
-        print(f"error: {SHARED / VAL_SET}: no validation photos", file=sys.stderr)
+        print(f"error: {SHARED / val_set}: no validation photos", file=sys.stderr)
         return 1
     budget = TRAVEL_LIMIT - margin - tracked - by_size[0].stat().st_size  # one validation photo
     kept, used = [], 0
@@ -87,14 +105,14 @@ def stage(margin: int = 2**20) -> int:
         val.append(p)
         budget -= p.stat().st_size
     shutil.rmtree(STAGED, ignore_errors=True)
-    for folder, files in ((TRAIN_SET, train), (VAL_SET, val)):
-        (STAGED / folder).mkdir(parents=True)
-        for p in files:
-            shutil.copyfile(p, STAGED / folder / p.name)
+    for p in [*train, *val]:
+        (STAGED / p.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(p, STAGED / p.parent.name / p.name)
     size = sum(p.stat().st_size for p in STAGED.rglob("*") if p.is_file())
-    print(f"{STAGED.relative_to(REPO)}: {len(train)} training + {len(val)} validation photos, "
-          f"{size / 2**20:.1f} MiB (with the working tree {(size + tracked) / 2**20:.1f} of "
-          f"{TRAVEL_LIMIT >> 20} MiB); carry [\"device_data\"]")
+    print(f"{STAGED.relative_to(REPO)}: {len(train)} training photos ({', '.join(train_sets)}) + "
+          f"{len(val)} validation photos ({val_set}) for {recipe}, {size / 2**20:.1f} MiB (with the "
+          f"working tree {(size + tracked) / 2**20:.1f} of {TRAVEL_LIMIT >> 20} MiB); "
+          "carry [\"device_data\"]")
     return 0
 
 
@@ -142,11 +160,14 @@ def run(args: argparse.Namespace) -> int:
                 fh.write(f"\n(stopped after {args.throughput_seconds} s)\n")
         print((out / "gpu_throughput.txt").read_text(), flush=True)
     recipe = load_config(REPO / args.recipe)
+    train_sets, val_set = recipe_folders(args.recipe)
     config = replace(
         recipe, device=args.device, amp=True, threads=None, output=f"runs/device/{Path(args.recipe).stem}",
         workers=args.workers,
         model=replace(recipe.model, init=None if args.init == "none" else args.init),
-        data=replace(recipe.data, train=[str(STAGED / TRAIN_SET)], val=str(STAGED / VAL_SET),
+        data=replace(recipe.data, train=[str(STAGED / name) for name in train_sets
+                                         if (STAGED / name).is_dir()],
+                     val=str(STAGED / val_set),
                      batch_size=recipe.data.batch_size * args.batch_factor),
     )
     per_step = _seconds_per_step(config, args.device, args.calibration_steps)
@@ -173,10 +194,11 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("stage", help="copy the photos a device run needs into device_data/ (here)")
+    st = sub.add_parser("stage", help="copy the photos a device run needs into device_data/ (here)")
+    st.add_argument("--recipe", default=DEFAULT_RECIPE, help="whose data.train and data.val to stage")
     p = sub.add_parser("run", help="benchmark and train on the device")
     p.add_argument("--minutes", type=float, default=8.0, help="the whole run, benchmark included")
-    p.add_argument("--recipe", default="configs/default_denoise_color_stage3.toml")
+    p.add_argument("--recipe", default=DEFAULT_RECIPE, help="the same as stage's")
     p.add_argument("--init", default="src/restora/weights/denoise_color.safetensors",
                    help="weights to start from ('none': from scratch, e.g. for another architecture)")
     p.add_argument("--batch-factor", type=int, default=4)
@@ -192,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reserve-seconds", type=float, default=45.0,
                    help="kept for the last validation, the export and the copies")
     args = parser.parse_args(argv)
-    return stage() if args.command == "stage" else run(args)
+    return stage(args.recipe) if args.command == "stage" else run(args)
 
 
 if __name__ == "__main__":
