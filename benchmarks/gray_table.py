@@ -18,14 +18,20 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from speed_table import DATA, KAIR, SHARED, THREADS, two_megapixel_image
+from speed_table import (
+    DATA,
+    KAIR,
+    SHARED,
+    THREADS,
+    interleaved_best,
+    two_megapixel_image,
+)
 
 DNCNN = SHARED / "weights" / "dncnn"
 
@@ -86,12 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             for label, photo, options, _ in table}
     for run in runs.values():
         run()  # warm-up: graphs exported and compiled, weights loaded
-    best = dict.fromkeys(runs, float("inf"))
-    for _ in range(args.repeat):
-        for label, run in runs.items():
-            start = time.perf_counter()
-            run()
-            best[label] = min(best[label], time.perf_counter() - start)
+    best = interleaved_best(runs, args.repeat)
     print(f"# 2 MP gray photo (1632x1224), {THREADS} threads, best of {args.repeat}"
           + (f"; {missing} row(s) without their weights left out" if missing else "") + "\n")
     print("| method | s / MP | time / its reference's | PSNR (set, paper protocol) |")

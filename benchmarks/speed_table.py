@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,18 @@ KAIR = SHARED / "weights" / "kair"
 SIGMA = 25.0
 THREADS = 2
 SIZE = (1632, 1224)  # 2.00 MP, a multiple of 8 both ways
+
+
+def interleaved_best(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Best wall time (s) of each run over ``repeat`` rounds that take the runs in turn, so a
+    shared host's slow spells fall on every row alike (the caller warms them up first)."""
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeat):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def two_megapixel_image(size: tuple[int, int] = SIZE) -> tuple[np.ndarray, np.ndarray]:
@@ -289,7 +302,7 @@ def table(args: argparse.Namespace, folder: Path) -> dict:
         elif row.psnr == "bf16" and "bf16" in psnr:
             cell = f"{psnr['bf16']:.2f} (fp32 {psnr['fp32']:.2f}, cpu_precision.py)"
         elif isinstance(row.psnr, tuple) and not args.skip_psnr and row.run is not None and not row.error:
-            kind, what, *rest = row.psnr
+            kind, what = row.psnr[:2]
             value = (evaluate(what, DATA / "cbsd68", task="denoise", sigma=SIGMA, threads=THREADS)
                      if kind == "method" else
                      evaluate(None, DATA / "cbsd68", model=what, sigma=SIGMA, device="cpu",

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
 
-    from speed_table import KAIR, THREADS, two_megapixel_image
+    from speed_table import KAIR, THREADS, interleaved_best, two_megapixel_image
 
     import restora
 
@@ -47,12 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     rows[reference] = lambda: restora.restore(noisy, model=str(KAIR / "ffdnet_color.pth"),
                                               precision="fp32", backend="torch", **common)
     outputs = {name: run() for name, run in rows.items()}  # warm-up (and the PSNR column)
-    best = dict.fromkeys(rows, float("inf"))
-    for _ in range(args.repeat):
-        for name, run in rows.items():
-            start = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - start)
+    best = interleaved_best(rows, args.repeat)
     truth = np.rint(clean * 255)
     print(f"# {noisy.shape[1]}x{noisy.shape[0]} photo, sigma 25, {THREADS} threads, best of {args.repeat}\n")
     print("| weights | s / MP | time / FFDNet torch fp32's | PSNR on the photo |")
