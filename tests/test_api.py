@@ -105,3 +105,15 @@ def test_samples_in_samples_out_equal_the_float_path(astronaut, camera):
     full = restora.restore(colour, task="denoise", sigma=15)
     assert half.dtype == np.uint8 and not np.array_equal(half, full)
     assert np.abs(half.astype(int) - (colour.astype(int) + full) / 2).max() <= 1
+
+
+def test_run_samples_refuses_what_needs_the_float_path():
+    """The automatic mode and strength blend on floats: run_samples says to use run()."""
+    from restora.options import Choice, Params
+    from restora.run import Restorer
+
+    samples = np.zeros((16, 16, 3), np.uint8)
+    with pytest.raises(InvalidParameterError, match="not the automatic mode, no strength; use run"):
+        Restorer(Choice()).run_samples(samples)
+    with pytest.raises(InvalidParameterError, match="use run"):
+        Restorer(Choice(task="denoise", method="nlm")).run_samples(samples, Params(sigma=5, strength=0.5))

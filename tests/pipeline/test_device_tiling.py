@@ -207,3 +207,7 @@ def test_tensor_rows_to_samples_round_as_from_float32():
         np.testing.assert_array_equal(got, from_float32(rows, dtype))
     with pytest.raises(InvalidParameterError, match="NaN"):
         hwc_rows_to_samples(torch.tensor([[[float("nan")]]]))
+    with pytest.raises(InvalidParameterError, match="dtype must be numpy.uint8 or numpy.uint16, got int8"):
+        hwc_rows_to_samples(torch.zeros(2, 2, 1), np.int8)
+    with pytest.raises(ShapeError, match=r"expected HWC rows, got shape \(2, 2\)"):
+        hwc_rows_to_samples(torch.zeros(2, 2))
