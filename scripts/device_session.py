@@ -10,8 +10,11 @@ the working tree plus carried folders must stay under 64 MiB. So:
 
 ``stage`` copies the recipe's training photos (``--recipe``; by default the colour ones,
 ``bsd400_color``, original JPEG bytes) and as many of its validation photos as fit into
-``device_data/`` (git-ignored; never committed), and prints the size that will travel. ``run`` (on the device) runs ``benchmarks/gpu_throughput.py``
-(its table to ``$OUT/gpu_throughput.txt``), times 200 steps of the recipe (the rate of
+``device_data/`` (git-ignored; never committed), and prints the size that will travel. ``run``
+(on the device) runs ``benchmarks/gpu_throughput.py`` (the network rate against a bare
+forward; its table to ``$OUT/gpu_throughput.txt``) and ``benchmarks/gpu_batch.py`` (a folder
+of photos through ``restora batch`` at 1-3 workers: does decoding and encoding hide behind the
+GPU; ``$OUT/gpu_batch.txt``), each with a time limit, then times 200 steps of the recipe (the rate of
 their last two thirds) at ``--batch-factor`` x its batch with ``--workers`` processes
 making the batches (one process makes about 3.5 batches of 128 AWGN patches a second on
 this project's CPU, 1.1 with 30 % in-camera noise: too few to keep an H200 busy), sets the
@@ -24,7 +27,8 @@ The default recipe is ``configs/default_denoise_color_stage3.toml`` from the shi
 (issues 14 and 17: the colour model that generalises to real photos needs more training than
 two CPU cores give); ``--recipe configs/denoise_color_unshuffled.toml --init none`` trains
 the cheaper candidate of issue 17 from scratch instead (session 15 ran the default: stage 4,
-shipped). Another default: the same ``--recipe`` to both commands and its shipped weights as
+shipped; session 16 the gray denoiser's and the deblocker's stage-2 recipes, both shipped).
+Another default: the same ``--recipe`` to both commands and its shipped weights as
 ``--init``, e.g. ``stage --recipe configs/default_denoise_gray.toml`` then ``run --recipe
 configs/default_denoise_gray.toml --init src/restora/weights/denoise_gray.safetensors``.
 """
@@ -132,6 +136,19 @@ def _seconds_per_step(config, device: str, steps: int) -> float:
     return (at[steps] - at[first]) / (steps - first)
 
 
+def _logged(cmd: list[str], log: Path, seconds: float) -> None:
+    """Run a benchmark for at most ``seconds``, its output into ``log`` and printed; a failed
+    or stopped benchmark is written down, and the session goes on to train."""
+    with open(log, "w") as fh:
+        try:
+            done = subprocess.run(cmd, check=False, stdout=fh, stderr=subprocess.STDOUT, timeout=seconds)
+            if done.returncode:
+                fh.write(f"\n(exit status {done.returncode})\n")
+        except subprocess.TimeoutExpired:
+            fh.write(f"\n(stopped after {seconds} s)\n")
+    print(log.read_text(), flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     """The device session: benchmark, calibrate, train for the minutes left, copy out."""
     from restora.train.config import load_config
@@ -145,20 +162,16 @@ def run(args: argparse.Namespace) -> int:
     # name the cache folder so that nothing asks for the OS's one
     os.environ.setdefault("RESTORA_CACHE", str(Path(tempfile.gettempdir()) / "restora_cache"))
     if not args.skip_throughput:
-        with open(out / "gpu_throughput.txt", "w") as fh:
-            cmd = [sys.executable, "benchmarks/gpu_throughput.py", "--device", args.device, "--repeat", "2",
-                   "--compile"]
-            if args.device == "cpu":
-                cmd += ["--megapixels", "0.1", "--precisions", "fp32"]
-            try:
-                # a failed benchmark is written down, and the training still runs
-                done = subprocess.run(cmd, check=False, stdout=fh, stderr=subprocess.STDOUT,
-                                      timeout=args.throughput_seconds)
-                if done.returncode:
-                    fh.write(f"\n(exit status {done.returncode})\n")
-            except subprocess.TimeoutExpired:
-                fh.write(f"\n(stopped after {args.throughput_seconds} s)\n")
-        print((out / "gpu_throughput.txt").read_text(), flush=True)
+        cmd = [sys.executable, "benchmarks/gpu_throughput.py", "--device", args.device, "--repeat", "2",
+               "--compile"]
+        if args.device == "cpu":
+            cmd += ["--megapixels", "0.1", "--precisions", "fp32"]
+        _logged(cmd, out / "gpu_throughput.txt", args.throughput_seconds)
+    if not args.skip_batch:
+        cmd = [sys.executable, "benchmarks/gpu_batch.py", "--device", args.device]
+        if args.device == "cpu":
+            cmd += ["--megapixels", "0.1", "--photos", "4", "--workers", "1,2", "--precision", "fp32"]
+        _logged(cmd, out / "gpu_batch.txt", args.batch_seconds)
     recipe = load_config(REPO / args.recipe)
     train_sets, val_set = recipe_folders(args.recipe)
     config = replace(
@@ -211,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
                    metavar="N", help="steps timed before the run (a multiple of 5, 15..1000)")
     p.add_argument("--skip-throughput", action="store_true")
     p.add_argument("--throughput-seconds", type=int, default=240)
+    p.add_argument("--skip-batch", action="store_true", help="leave out benchmarks/gpu_batch.py")
+    p.add_argument("--batch-seconds", type=int, default=150,
+                   help="limit of the batch benchmark (a folder of photos through `restora batch`)")
     p.add_argument("--reserve-seconds", type=float, default=45.0,
                    help="kept for the last validation, the export and the copies")
     args = parser.parse_args(argv)
