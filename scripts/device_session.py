@@ -27,7 +27,8 @@ The default recipe is ``configs/default_denoise_color_stage3.toml`` from the shi
 (issues 14 and 17: the colour model that generalises to real photos needs more training than
 two CPU cores give); ``--recipe configs/denoise_color_unshuffled.toml --init none`` trains
 the cheaper candidate of issue 17 from scratch instead (session 15 ran the default: stage 4,
-shipped; session 16 the gray denoiser's and the deblocker's stage-2 recipes, both shipped).
+shipped; session 16 the gray denoiser's and the deblocker's stage-2 recipes, both shipped;
+prepared and not run yet: ``configs/default_upscale_x4_stage2.toml`` and ``_x2_stage2``).
 Another default: the same ``--recipe`` to both commands and its shipped weights as
 ``--init``, e.g. ``stage --recipe configs/default_denoise_gray.toml`` then ``run --recipe
 configs/default_denoise_gray.toml --init src/restora/weights/denoise_gray.safetensors``.
