@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -170,6 +171,19 @@ def test_the_runner_uses_the_available_cpus_unless_told(monkeypatch, tmp_path):
     InferenceRunner(model, device="cpu")(image)
     InferenceRunner(model, device="cpu", threads=1)(image)
     assert seen == [3, 1]
+
+
+def test_thread_limits_hold_and_come_back_and_need_no_opencv(monkeypatch):
+    import cv2
+
+    before_torch, before_cv2 = torch.get_num_threads(), cv2.getNumThreads()
+    with inference.cpu_threads(1):
+        assert (torch.get_num_threads(), cv2.getNumThreads()) == (1, 1)
+    assert (torch.get_num_threads(), cv2.getNumThreads()) == (before_torch, before_cv2)
+    monkeypatch.setitem(sys.modules, "cv2", None)  # `import cv2` raises ImportError
+    with inference.cpu_threads(1):  # a lent GPU's bare image has no OpenCV: torch alone
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before_torch
 
 
 # --- channels-last is the default through every entry point -------------------------------

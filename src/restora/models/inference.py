@@ -367,18 +367,23 @@ def cpu_threads(threads: int | None) -> Iterator[None]:
         return
     if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
         raise InvalidParameterError(f"threads must be an integer >= 1 or None; got {threads!r}")
-    import cv2
+    try:
+        import cv2
+    except ImportError:  # a bare image without OpenCV (a lent GPU's): nothing of it to limit
+        cv2 = None
 
     torch_mod: Any = sys.modules.get("torch")
     previous_torch = torch_mod.get_num_threads() if torch_mod is not None else None
-    previous_cv2 = cv2.getNumThreads()
+    previous_cv2 = cv2.getNumThreads() if cv2 is not None else None
     try:
         if torch_mod is not None:
             torch_mod.set_num_threads(int(threads))
-        cv2.setNumThreads(int(threads))
+        if cv2 is not None:
+            cv2.setNumThreads(int(threads))
         yield
     finally:
-        cv2.setNumThreads(previous_cv2)
+        if cv2 is not None:
+            cv2.setNumThreads(previous_cv2)
         if torch_mod is not None and previous_torch is not None:
             torch_mod.set_num_threads(previous_torch)
 
