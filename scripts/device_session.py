@@ -32,6 +32,18 @@ prepared and not run yet: ``configs/default_upscale_x4_stage2.toml`` and ``_x2_s
 Another default: the same ``--recipe`` to both commands and its shipped weights as
 ``--init``, e.g. ``stage --recipe configs/default_denoise_gray.toml`` then ``run --recipe
 configs/default_denoise_gray.toml --init src/restora/weights/denoise_gray.safetensors``.
+
+Several recipes in one session (one machine start, not one per recipe): repeat ``--recipe``
+(to ``stage``: the union of their folders is staged; they must validate on the same folder)
+and give ``run`` one ``--init`` per ``--recipe``; they train one after another, each for an
+equal share of the minutes left, and each one's files go to ``$OUT/<recipe name>/``::
+
+    .venv/bin/python scripts/device_session.py stage --recipe configs/default_upscale_x4_stage2.toml \
+        --recipe configs/default_upscale_x2_stage2.toml
+    PYTHONUNBUFFERED=1 PYTHONPATH=src python3 scripts/device_session.py run --minutes 9 --batch-factor 1 \
+        --recipe configs/default_upscale_x4_stage2.toml --init src/restora/weights/upscale_x4.safetensors \
+        --recipe configs/default_upscale_x2_stage2.toml --init src/restora/weights/upscale_x2.safetensors \
+        --out $OUT
 """
 
 from __future__ import annotations
@@ -53,6 +65,7 @@ STAGED = REPO / "device_data"
 TRAVEL_LIMIT = 64 * 2**20
 VAL_SET = "val20"
 DEFAULT_RECIPE = "configs/default_denoise_color_stage3.toml"
+DEFAULT_INIT = "src/restora/weights/denoise_color.safetensors"
 
 
 def _tracked_bytes() -> int:
@@ -70,13 +83,25 @@ def recipe_folders(recipe: str | Path) -> tuple[list[str], str]:
     return [Path(t).name for t in data.get("train", [])], Path(data.get("val") or VAL_SET).name
 
 
-def stage(recipe: str | Path = DEFAULT_RECIPE, margin: int = 2**20) -> int:
-    """Copy the recipe's training photos and the validation photos that fit into
-    ``device_data/<folder>/``. When the working tree has grown so that not all training
-    photos fit beside one validation photo, the first ones (folders in the recipe's order,
-    files by name) that do are staged, with a warning that names the count (a smaller
-    training set is a recipe change for the card; a lost GPU session is worse)."""
-    train_sets, val_set = recipe_folders(recipe)
+def stage(recipes: list[str | Path] | str | Path = DEFAULT_RECIPE, margin: int = 2**20) -> int:
+    """Copy the recipes' training photos (the union of their folders) and the validation
+    photos that fit into ``device_data/<folder>/``. When the working tree has grown so that
+    not all training photos fit beside one validation photo, the first ones (folders in the
+    recipes' order, files by name) that do are staged, with a warning that names the count (a
+    smaller training set is a recipe change for the card; a lost GPU session is worse)."""
+    recipes = [recipes] if isinstance(recipes, (str, Path)) else list(recipes)
+    train_sets: list[str] = []
+    val_sets = set()
+    for one in recipes:
+        sets, val = recipe_folders(one)
+        train_sets += [s for s in sets if s not in train_sets]
+        val_sets.add(val)
+    if len(val_sets) != 1:
+        print(f"error: the recipes validate on different folders ({', '.join(sorted(val_sets))}); "
+              "stage and run them in separate sessions", file=sys.stderr)
+        return 1
+    (val_set,) = val_sets
+    recipe = ", ".join(str(r) for r in recipes)
     train = [p for name in train_sets if (SHARED / name).is_dir() for p in sorted((SHARED / name).iterdir())]
     if not train:
         print(f"error: {recipe}: no training photos in {', '.join(train_sets) or 'its data.train'}",
@@ -151,11 +176,15 @@ def _logged(cmd: list[str], log: Path, seconds: float) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """The device session: benchmark, calibrate, train for the minutes left, copy out."""
-    from restora.train.config import load_config
-    from restora.train.trainer import train
-
+    """The device session: benchmark, then each recipe calibrated and trained for its share
+    of the minutes left, copied out."""
     start = time.monotonic()
+    recipes = args.recipe or [DEFAULT_RECIPE]
+    inits = args.init or ([DEFAULT_INIT] if len(recipes) == 1 else [])
+    if len(inits) != len(recipes):
+        print(f"error: {len(recipes)} recipes and {len(inits)} --init: give one --init per --recipe "
+              "('none' to train from scratch)", file=sys.stderr)
+        return 2
     out = Path(args.out or os.environ.get("OUT") or REPO / "runs" / "device_out")
     out.mkdir(parents=True, exist_ok=True)
     os.chdir(REPO)
@@ -173,30 +202,49 @@ def run(args: argparse.Namespace) -> int:
         if args.device == "cpu":
             cmd += ["--megapixels", "0.1", "--photos", "4", "--workers", "1,2", "--precision", "fp32"]
         _logged(cmd, out / "gpu_batch.txt", args.batch_seconds)
-    recipe = load_config(REPO / args.recipe)
-    train_sets, val_set = recipe_folders(args.recipe)
+    status = 0
+    for n, (recipe_path, init) in enumerate(zip(recipes, inits)):
+        # each recipe gets an equal share of the time left, its own reserve kept back
+        remaining = len(recipes) - n
+        left = (args.minutes * 60 - (time.monotonic() - start) - remaining * args.reserve_seconds) / remaining
+        where = out if len(recipes) == 1 else out / Path(recipe_path).stem
+        status |= _train_one(args, recipe_path, init, left, where, start)
+    return status
+
+
+def _train_one(args: argparse.Namespace, recipe_path: str, init: str, seconds: float, out: Path,
+               start: float) -> int:
+    """Calibrate and train one recipe for about ``seconds`` (calibration included); its EMA
+    model, log, plot and config into ``out``."""
+    from restora.train.config import load_config
+    from restora.train.trainer import train
+
+    began = time.monotonic()
+    recipe = load_config(REPO / recipe_path)
+    train_sets, val_set = recipe_folders(recipe_path)
     config = replace(
-        recipe, device=args.device, amp=True, threads=None, output=f"runs/device/{Path(args.recipe).stem}",
+        recipe, device=args.device, amp=True, threads=None, output=f"runs/device/{Path(recipe_path).stem}",
         workers=args.workers,
-        model=replace(recipe.model, init=None if args.init == "none" else args.init),
+        model=replace(recipe.model, init=None if init == "none" else init),
         data=replace(recipe.data, train=[str(STAGED / name) for name in train_sets
                                          if (STAGED / name).is_dir()],
                      val=str(STAGED / val_set),
                      batch_size=recipe.data.batch_size * args.batch_factor),
     )
     per_step = _seconds_per_step(config, args.device, args.calibration_steps)
-    left = args.minutes * 60 - (time.monotonic() - start) - args.reserve_seconds
+    left = seconds - (time.monotonic() - began)
     if left < 20 * per_step:
-        print(f"{args.recipe}: {per_step:.2f} s per step, {left:.0f} s left: too little to train; "
+        print(f"{recipe_path}: {per_step:.2f} s per step, {left:.0f} s left: too little to train; "
               f"give more --minutes", flush=True)
         return 1
     steps = int(left / per_step)
     config = replace(config, steps=steps, val_every=0, checkpoint_every=max(steps // 4, 1), log_every=50,
                      optim=replace(config.optim, warmup_steps=min(config.optim.warmup_steps, steps // 10)))
     shutil.rmtree(REPO / config.output, ignore_errors=True)
-    print(f"{args.recipe}: {per_step * 1000:.1f} ms per step at batch {config.data.batch_size} -> "
+    print(f"{recipe_path}: {per_step * 1000:.1f} ms per step at batch {config.data.batch_size} -> "
           f"{steps} steps in {left:.0f} s", flush=True)
     result = train(config, time_limit=left, progress=False)
+    out.mkdir(parents=True, exist_ok=True)
     for name in ("model.safetensors", "log.jsonl", "plot.png", "config.json"):
         if (result.output / name).is_file():
             shutil.copyfile(result.output / name, out / name)
@@ -209,12 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     st = sub.add_parser("stage", help="copy the photos a device run needs into device_data/ (here)")
-    st.add_argument("--recipe", default=DEFAULT_RECIPE, help="whose data.train and data.val to stage")
+    st.add_argument("--recipe", action="append", default=None,
+                    help="whose data.train and data.val to stage (repeat for several; default "
+                         f"{DEFAULT_RECIPE})")
     p = sub.add_parser("run", help="benchmark and train on the device")
     p.add_argument("--minutes", type=float, default=8.0, help="the whole run, benchmark included")
-    p.add_argument("--recipe", default=DEFAULT_RECIPE, help="the same as stage's")
-    p.add_argument("--init", default="src/restora/weights/denoise_color.safetensors",
-                   help="weights to start from ('none': from scratch, e.g. for another architecture)")
+    p.add_argument("--recipe", action="append", default=None,
+                   help="the same as stage's; repeated, the recipes train one after another, each "
+                        "for an equal share of the minutes left")
+    p.add_argument("--init", action="append", default=None,
+                   help="weights to start from, one per --recipe ('none': from scratch, e.g. for "
+                        f"another architecture; default with one recipe: {DEFAULT_INIT})")
     p.add_argument("--batch-factor", type=int, default=4)
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2),
                    help="processes that make batches ahead of the GPU (all cores but 2: with 12 of the "
@@ -231,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reserve-seconds", type=float, default=45.0,
                    help="kept for the last validation, the export and the copies")
     args = parser.parse_args(argv)
-    return stage(args.recipe) if args.command == "stage" else run(args)
+    return stage(args.recipe or [DEFAULT_RECIPE]) if args.command == "stage" else run(args)
 
 
 if __name__ == "__main__":
