@@ -24,11 +24,16 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gpu_throughput import _best, photo_size  # the same photo size and best-of timer
 
 
 def make_photos(folder: Path, count: int, megapixels: float) -> tuple[int, int]:
@@ -37,8 +42,7 @@ def make_photos(folder: Path, count: int, megapixels: float) -> tuple[int, int]:
     with AWGN sigma 10 (8-bit scale), each with its own noise; returns (width, height)."""
     from PIL import Image
 
-    width = round(math.sqrt(megapixels * 1e6 * 4 / 3) / 16) * 16
-    height = round(width * 3 / 4 / 16) * 16
+    width, height = photo_size(megapixels)
     rng = np.random.default_rng(0)
     small = Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
     base = np.asarray(small.resize((width, height), Image.BICUBIC), np.float32)
@@ -93,12 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         def array() -> None:
             restora.restore(pixels, **request)
 
-        array()  # warm-up: model load, device start
-        best = math.inf
-        for _ in range(args.repeat):
-            t = time.perf_counter()
-            array()
-            best = min(best, time.perf_counter() - t)
+        best = _best(array, args.repeat, args.device)  # after a warm-up (model load, device start)
         array_rate = 1 / best
         device = args.device
         if device.startswith("cuda"):

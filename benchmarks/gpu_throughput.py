@@ -59,6 +59,12 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def photo_size(megapixels: float) -> tuple[int, int]:
+    """(width, height) of a 4:3 photo of about ``megapixels``, both multiples of 16."""
+    width = round(math.sqrt(megapixels * 1e6 * 4 / 3) / 16) * 16
+    return width, round(width * 3 / 4 / 16) * 16
+
+
 def _best(fn, repeat: int, device: str) -> float:
     fn()
     _sync(device)
@@ -87,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     import restora
     from restora.models import load_model
 
-    width = round(math.sqrt(args.megapixels * 1e6 * 4 / 3) / 16) * 16
-    height = round(width * 3 / 4 / 16) * 16
+    width, height = photo_size(args.megapixels)
     mp = width * height / 1e6
     photo = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     image = photo.astype(np.float32) / 255
