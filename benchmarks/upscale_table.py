@@ -8,7 +8,9 @@ multiple of the scale, LR = MATLAB ``imresize(HR, 1/scale)`` on uint8, Y BT.601,
 scale). Speed: one 256x256 RGB image upscaled through ``restora.restore`` (the runner users run,
 networks tiled as by default), the best of ``--repeat`` runs after a warm-up, in fp32 and
 with ``--precision auto`` (bf16 on CPUs with AMX / AVX512-BF16 for models whose recorded
-bf16 loss is within 0.02 dB; fp32 for files without a record). PSNR is computed in fp32.
+bf16 loss is within 0.02 dB; fp32 for files without a record); ``--precisions fp32 bf16``
+times every network in bf16 instead of auto (candidates compared as they would ship). PSNR
+is computed in fp32.
 
     .venv/bin/python benchmarks/upscale_table.py --threads 2 \
         --model "EDSR 8x48 (previous default)=/tmp/upscale_x4_edsr.safetensors"
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--limit", type=int, default=None, help="images per set (default: all)")
+    parser.add_argument("--precisions", nargs=2, default=("fp32", "auto"), metavar="P",
+                        choices=("fp32", "bf16", "auto"), help="the two timed precisions")
     args = parser.parse_args(argv)
 
     rows: list[tuple[str, dict]] = [("bicubic (MATLAB)", {"method": "bicubic"}),
@@ -63,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     image = _image()
     out_mp = image.shape[0] * image.shape[1] * args.scale**2 / 1e6
     common = {"task": "upscale", "scale": args.scale, "threads": args.threads}
-    print(f"| x{args.scale} | Set5 Y-PSNR | B100 Y-PSNR | s per output MP, fp32 ({args.threads} threads) | "
-          "fp32 time vs default | s per output MP, --precision auto | auto time vs default |")
+    first, second = args.precisions
+    print(f"| x{args.scale} | Set5 Y-PSNR | B100 Y-PSNR | s per output MP, {first} ({args.threads} threads) | "
+          f"{first} time vs default | s per output MP, --precision {second} | {second} time vs default |")
     print("|---|---|---|---|---|---|---|")
     results = []
     for name, options in rows:
@@ -76,12 +81,12 @@ def main(argv: list[str] | None = None) -> int:
             psnr.append(evaluate(method, folder, limit=args.limit, precision="fp32", **common,
                                  **extra).mean_psnr)
         speeds = [_seconds(lambda o=options, p=p: restora.restore(image, precision=p, **common, **o),
-                           args.repeat) / out_mp for p in ("fp32", "auto")]
+                           args.repeat) / out_mp for p in args.precisions]
         results.append((name, psnr, speeds))
-    fp32, auto = results[1][2]
-    for name, psnr, (s32, sauto) in results:
-        print(f"| {name} | {psnr[0]:.2f} | {psnr[1]:.2f} | {s32:.3f} | {s32 / fp32:.2f}x | "
-              f"{sauto:.3f} | {sauto / auto:.2f}x |")
+    base_first, base_second = results[1][2]
+    for name, psnr, (s_first, s_second) in results:
+        print(f"| {name} | {psnr[0]:.2f} | {psnr[1]:.2f} | {s_first:.3f} | {s_first / base_first:.2f}x | "
+              f"{s_second:.3f} | {s_second / base_second:.2f}x |")
     return 0
 
 
