@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("restora.run",),
     ("restora.api", "restora.bench", "restora.cli_options", "restora.console"),
     ("restora.batch", "restora.web"),
-    ("restora.cli", "restora.cli_models", "restora.cli_frames"),
+    ("restora.cli", "restora.cli_models", "restora.cli_frames", "restora.__main__"),
 )
 #: Third-party packages heavy enough to defer to the function that needs them.
 HEAVY = ("torch", "torchvision", "cv2", "fastapi", "uvicorn", "starlette", "ray", "matplotlib",

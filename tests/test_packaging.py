@@ -85,3 +85,23 @@ def test_python_dash_m_restora_is_the_cli(tmp_path: Path) -> None:
     assert run.stdout.count("\n") + run.stderr.count("\n") == 1, (run.stdout, run.stderr)
     assert str(missing) in run.stdout + run.stderr
     assert "file not found" in run.stdout + run.stderr
+
+
+def test_version_flag_prints_the_package_version(tmp_path: Path) -> None:
+    import restora
+
+    run = subprocess.run(
+        [sys.executable, "-m", "restora", "--version"],
+        capture_output=True, text=True, check=False, timeout=120, cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"restora {restora.__version__} (Python ")
+    code = (
+        "import sys; from restora.cli import main; code = main(['--version']); "
+        "print('torch' in sys.modules, code)"
+    )
+    probe = subprocess.run(  # the flag itself imports no torch
+        [sys.executable, "-c", code],
+        capture_output=True, text=True, check=False, timeout=120, cwd=tmp_path,
+    )
+    assert probe.stdout.strip().splitlines()[-1] == "False 0", probe.stdout + probe.stderr

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from restora import auto
+from restora import __version__, auto
 from restora.api import output_paths
 from restora.batch.command import register as register_batch
 from restora.bench.evaluate import evaluate_request
@@ -51,6 +51,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        import platform
+
+        typer.echo(f"restora {__version__} (Python {platform.python_version()})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True,
+                     help="Print restora's version and exit."),
+    ] = False,
+) -> None:
+    # Options before any command (only --version); the app's help is Typer(help=...) above.
+    return None
 
 
 @app.command()
