@@ -173,6 +173,29 @@ def test_fine_texture_that_reads_as_white_noise_is_left_alone(astronaut, tmp_pat
     assert [s.action for s in auto.plan(noisy.astype(np.float32)).steps] == ["denoise"]
 
 
+@pytest.mark.parametrize("sigma", [8, 12, 20])
+def test_noise_where_it_was_clipped_is_not_taken_for_texture(sigma, tmp_path):
+    """A full-range ramp (black at one end, white at the other) with white noise, as a q92
+    JPEG: at both ends the noise is clipped, so little is removed where there is no
+    gradient either. Read over the whole crop, that correlation was 0.057-0.082 (above
+    STRUCTURE_MAX: "fine texture", the photo left noisy); without the clipped pixels it is
+    0.010-0.034, and the photo is denoised."""
+    ramp = np.broadcast_to(np.linspace(0, 1, 300, dtype=np.float32)[None, :, None], (200, 300, 3))
+    noisy = np.clip(ramp + np.random.default_rng(0).normal(0, sigma / 255, ramp.shape), 0, 1)
+    photo = _jpeg_photo(noisy, tmp_path / "ramp.jpg", quality=92)
+    reading = auto.read_noise(photo.pixels, jpeg=True)
+    assert reading.white >= auto.NOISE_THRESHOLD
+    assert reading.kind == "white" and reading.structure < auto.STRUCTURE_MAX
+    assert [s.action for s in auto.plan(photo).steps] == ["denoise"]
+
+
+def test_a_crop_that_is_nearly_all_clipped_reads_no_structure():
+    """Less than MIN_UNCLIPPED of the crop away from black and white: nothing to compare."""
+    rng = np.random.default_rng(0)
+    dark = np.clip(rng.normal(0, 10 / 255, (128, 128, 3)), 0, 1).astype(np.float32)
+    assert auto.residual_structure(dark, 10.0, "denoise_color") == 0.0
+
+
 def test_clean_brick_photo_is_not_denoised(tmp_path):
     """LIVE1 building2 as a q95 JPEG: its brick texture read as sigma 3.3 and the old
     white-noise path cost 1.27 dB; now the automatic mode leaves it unchanged."""
