@@ -28,7 +28,7 @@ The default recipe is ``configs/default_denoise_color_stage3.toml`` from the shi
 two CPU cores give); ``--recipe configs/denoise_color_unshuffled.toml --init none`` trains
 the cheaper candidate of issue 17 from scratch instead (session 15 ran the default: stage 4,
 shipped; session 16 the gray denoiser's and the deblocker's stage-2 recipes, both shipped;
-prepared and not run yet: ``configs/default_upscale_x4_stage3.toml`` and ``default_upscale_x2_stage4.toml``).
+prepared and not run yet: ``configs/default_upscale_x4_stage4.toml`` and ``default_upscale_x2_stage4.toml``).
 Another default: the same ``--recipe`` to both commands and its shipped weights as
 ``--init``, e.g. ``stage --recipe configs/default_denoise_gray.toml`` then ``run --recipe
 configs/default_denoise_gray.toml --init src/restora/weights/denoise_gray.safetensors``.
@@ -38,10 +38,10 @@ Several recipes in one session (one machine start, not one per recipe): repeat `
 and give ``run`` one ``--init`` per ``--recipe``; they train one after another, each for an
 equal share of the minutes left, and each one's files go to ``$OUT/<recipe name>/``::
 
-    .venv/bin/python scripts/device_session.py stage --recipe configs/default_upscale_x4_stage3.toml \
+    .venv/bin/python scripts/device_session.py stage --recipe configs/default_upscale_x4_stage4.toml \
         --recipe configs/default_upscale_x2_stage4.toml
     PYTHONUNBUFFERED=1 PYTHONPATH=src python3 scripts/device_session.py run --minutes 9 --batch-factor 1 \
-        --recipe configs/default_upscale_x4_stage3.toml --init src/restora/weights/upscale_x4.safetensors \
+        --recipe configs/default_upscale_x4_stage4.toml --init src/restora/weights/upscale_x4.safetensors \
         --recipe configs/default_upscale_x2_stage4.toml --init src/restora/weights/upscale_x2.safetensors \
         --out $OUT
 """
