@@ -13,7 +13,7 @@ Every restora row goes through :class:`restora.run.Restorer` on the decoded PNG,
 ``restora restore`` does.
 
 Usage: .venv/bin/python benchmarks/real_noise_eval.py [--shared ../shared] [--model denoise_real]
-    [--rows auto,auto-fp32,denoise,real,color10,ffdnet10,nlm] [--clean 20] [--speed] [--figure]
+    [--rows auto,auto-fp32,auto-x8,denoise,real,color10,color11-x8,ffdnet10,nlm] [--clean 20] [--speed] [--figure]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from restora.metrics import psnr, ssim
 from restora.options import Choice, Execution, Params
 from restora.run import Restorer
 
-ROWS = ("auto", "auto-fp32", "denoise", "real", "color10", "ffdnet10", "nlm")
+ROWS = ("auto", "auto-fp32", "auto-x8", "denoise", "real", "color10", "color11-x8", "ffdnet10", "nlm")
 
 
 def _u8(x: np.ndarray) -> np.ndarray:
@@ -44,10 +44,15 @@ def _restorers(shared: Path, model: str) -> dict[str, tuple[str, Restorer | None
     return {
         "auto": ("`restora restore NOISY -o OUT.png` (automatic, no option)", Restorer(Choice()), Params()),
         "auto-fp32": ("the same, `--precision fp32`", Restorer(Choice(), Execution(precision="fp32")), Params()),
+        "auto-x8": ("the same, `--ensemble` (x8 flips and rotations)", Restorer(Choice(), Execution(ensemble=True)),
+                    Params()),
         "denoise": ("`--task denoise` (the default for the photo)", Restorer(Choice(task="denoise")), Params()),
         "real": (f"`--model {model}` (blind)", Restorer(Choice(task="denoise", model=model)), Params()),
         "color10": ("`--model denoise_color --sigma 10` (sigma by hand)",
                     Restorer(Choice(task="denoise", model="denoise_color")), Params(sigma=10.0)),
+        "color11-x8": ("`--model denoise_color --sigma 11 --ensemble --precision fp32` (sigma by hand)",
+                       Restorer(Choice(task="denoise", model="denoise_color"),
+                                Execution(ensemble=True, precision="fp32")), Params(sigma=11.0)),
         "ffdnet10": ("official FFDNet colour, `--sigma 10` (sigma by hand)",
                      Restorer(Choice(task="denoise", model=str(ffdnet))), Params(sigma=10.0)),
         "nlm": ("OpenCV `fastNlMeansDenoisingColored(h=5)`", None, Params()),
